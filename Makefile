@@ -1,0 +1,46 @@
+# Streaming Showcase: `make run` serves the demo, `make test` proves it. `make` lists targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+BIND ?= 127.0.0.1:8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast lint bench bench-quick guide clean browser-deps
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+venv: $(STAMP) ## create .venv and install the package with test and bench extras
+
+browser-deps: ## install Debian's chromium for the browser tests when it is missing
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium (browser tests)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium >/dev/null; }
+
+run: $(STAMP) ## serve every mode on http://$(BIND)/ (gunicorn + gevent)
+	$(VENV)/bin/showcase serve --bind $(BIND)
+
+test: $(STAMP) browser-deps ## run the whole test suite (unit, app, integration, browser)
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## unit and app tests only (seconds)
+	$(PY) -m pytest tests/unit tests/app
+
+lint: $(STAMP) ## ruff check + format check, mypy strict on the package
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean: ## remove the venv, caches, generated data and results
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache data results artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

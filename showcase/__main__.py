@@ -1,0 +1,9 @@
+"""``python -m showcase`` is the ``showcase`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from showcase.cli import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""gunicorn settings for ``showcase serve`` (``gunicorn -c python:showcase.gunicorn_conf``).
+
+Every value can be overridden on gunicorn's command line; ``showcase serve`` does that for
+bind, workers and worker connections.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+wsgi_app = "showcase.web:create_app()"
+bind = [os.environ.get("SHOWCASE_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("SHOWCASE_WORKERS", "1"))
+worker_class = "gevent"
+# The gevent worker's pool size caps concurrent connections per worker, silently (default
+# 1000). A held stream is a connection: 20,000 leaves room for 10,000 streams and their
+# reconnects. The process's file-descriptor limit is raised to match in post_worker_init.
+worker_connections = int(os.environ.get("SHOWCASE_WORKER_CONNECTIONS", "20000"))
+backlog = 4096
+timeout = 30  # the worker's own heartbeat to the arbiter; streams are not limited by it
+graceful_timeout = 10  # SIGTERM: streams end at their next pause, then the worker exits
+keepalive = 5
+accesslog = os.environ.get("SHOWCASE_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("SHOWCASE_LOG_LEVEL", "info")
+control_socket_disable = True  # several servers (tests, benchmarks) would share one path
+
+
+def post_worker_init(worker: Any) -> None:
+    """Runs in each worker after gevent's monkey-patching."""
+    import resource
+
+    from showcase import lifecycle, zerocopy
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = worker.worker_connections + 1024
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    zerocopy.install()
+    lifecycle.install_in_worker(worker)

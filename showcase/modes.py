@@ -1,0 +1,60 @@
+"""One ``Mode`` per streaming mode: media type, how a message is framed, what a heartbeat is.
+
+Pure: uses ``showcase.framing`` only; no Flask, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from showcase.framing.ndjson import encode_line
+from showcase.framing.sse import encode_comment, encode_event
+from showcase.message import Message
+
+RETRY_MS = 2000  # sent first on every SSE stream: how long EventSource waits to reconnect
+
+
+def encode_sse(message: Message) -> bytes:
+    return encode_event(message.to_json(), event=message.event, id=str(message.seq))
+
+
+def encode_ndjson(message: Message) -> bytes:
+    return encode_line(message.data)
+
+
+def encode_chunked(message: Message) -> bytes:
+    return message.text.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    name: str
+    mimetype: str
+    encode: Callable[[Message], bytes]
+    preamble: bytes = b""
+    # Bytes that keep an idle stream alive (and detect a departed client) without
+    # changing what a parser yields; None where the format has no such thing.
+    heartbeat: bytes | None = None
+    resumable: bool = False
+
+
+MODES: dict[str, Mode] = {
+    "sse": Mode(
+        name="sse",
+        mimetype="text/event-stream; charset=utf-8",
+        encode=encode_sse,
+        preamble=encode_event(retry=RETRY_MS),
+        heartbeat=encode_comment("heartbeat"),
+        resumable=True,
+    ),
+    # A blank line is skipped by NDJSON readers (ours and most others).
+    "ndjson": Mode(
+        name="ndjson",
+        mimetype="application/x-ndjson",
+        encode=encode_ndjson,
+        heartbeat=b"\n",
+    ),
+    # Plain text has no framing: any heartbeat byte would be read as content.
+    "chunked": Mode(name="chunked", mimetype="text/plain; charset=utf-8", encode=encode_chunked),
+}

@@ -1,0 +1,37 @@
+"""``showcase serve``: run gunicorn with the gevent worker and the settings module."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def gunicorn_argv(
+    bind: str, workers: int, worker_connections: int | None, extra: list[str]
+) -> list[str]:
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:showcase.gunicorn_conf"]
+    argv += ["--bind", bind, "--workers", str(workers)]
+    if worker_connections is not None:
+        argv += ["--worker-connections", str(worker_connections)]
+    return argv + extra
+
+
+def serve(
+    bind: str = DEFAULT_BIND,
+    workers: int = 1,
+    worker_connections: int | None = None,
+    data_dir: Path | None = None,
+    heartbeat_s: float | None = None,
+    extra: list[str] | None = None,
+) -> None:
+    """Replace this process with gunicorn (same PID, so whoever started us can stop it)."""
+    if data_dir is not None:
+        os.environ["SHOWCASE_DATA_DIR"] = str(data_dir.resolve())
+    if heartbeat_s is not None:
+        os.environ["SHOWCASE_HEARTBEAT_S"] = str(heartbeat_s)
+    argv = gunicorn_argv(bind, workers, worker_connections, extra or [])
+    sys.stdout.flush()
+    os.execv(argv[0], argv)

@@ -1,0 +1,43 @@
+"""The Flask app: thin views over sources, framings and the download directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from showcase.files import default_data_dir
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HEARTBEAT_S = 15.0
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables."""
+    # templates/ and static/ sit at the top of the repository, not inside the package.
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config["SHOWCASE_DATA_DIR"] = str(default_data_dir())
+    app.config["SHOWCASE_HEARTBEAT_S"] = float(os.environ.get("SHOWCASE_HEARTBEAT_S", HEARTBEAT_S))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(config or {})
+
+    from showcase.web import downloads, streams
+
+    app.register_blueprint(streams.bp)
+    app.register_blueprint(downloads.bp)
+    app.register_error_handler(HTTPException, http_error_json)
+    return app
+
+
+def http_error_json(error: HTTPException) -> Response:
+    """Errors the views did not answer themselves (404, 405, …) as the same JSON shape."""
+    response = jsonify({"error": error.name.lower(), "field": None, "detail": error.description})
+    response.status_code = error.code or 500
+    return response

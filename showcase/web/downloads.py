@@ -1,0 +1,85 @@
+"""``GET /download`` (the list), ``/download/<name>`` (a file, zero-copy, with Range) and
+``/download/generated?size=N`` (bytes made on the fly, chunked: no total, no resume)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+
+from showcase.files import (
+    DOWNLOAD_CHUNK_BYTES,
+    MAX_GENERATED_BYTES,
+    UnsafeName,
+    iter_file_range,
+    iter_generated_bytes,
+    list_downloads,
+    resolve_download,
+)
+from showcase.params import ParamError, parse_int
+from showcase.web.responses import error_response, stream_response
+
+bp = Blueprint("downloads", __name__)
+
+
+def data_dir() -> Path:
+    return Path(current_app.config["SHOWCASE_DATA_DIR"])
+
+
+@bp.get("/download")
+def index() -> Response:
+    files = [
+        {**asdict(entry), "url": url_for("downloads.download", name=entry.name)}
+        for entry in list_downloads(data_dir())
+    ]
+    generated = {"url": url_for("downloads.generated"), "max_size": MAX_GENERATED_BYTES}
+    return jsonify({"files": files, "generated": generated})
+
+
+@bp.get("/download/generated")
+def generated() -> Response:
+    try:
+        size = parse_int(request.args, "size", 1 << 20, 0, MAX_GENERATED_BYTES)
+    except ParamError as error:
+        return error_response(error)
+    response = stream_response(iter_generated_bytes(size), "application/octet-stream")
+    response.headers["Content-Disposition"] = "attachment; filename=generated.bin"
+    return response
+
+
+@bp.get("/download/<path:name>")
+def download(name: str) -> Response:
+    try:
+        path = resolve_download(data_dir(), name)
+    except UnsafeName:
+        return error_response(ParamError("name", "not a plain file name in the data directory"))
+    except FileNotFoundError:
+        return error_response(ParamError("name", "no such file"), status=404)
+    # send_file answers 304/206/416 and If-Range (RFC 9110 §13, §14) and hands gunicorn
+    # its wsgi.file_wrapper, which gunicorn sends with sendfile().
+    response = send_file(path, conditional=True, etag=True, max_age=0, as_attachment=True)
+    if response.status_code == 206 and response.content_range is not None:
+        seek_range(response, path)
+    return response
+
+
+def seek_range(response: Response, path: Path) -> None:
+    """Serve a 206 from a file positioned at the range start, still zero-copy.
+
+    Werkzeug wraps the body in a _RangeWrapper that reads and drops every byte before the
+    start, and hides the file from gunicorn's sendfile. gunicorn sends from the file's
+    current offset for Content-Length bytes, so a seeked file wrapper is all it needs.
+    """
+    start = response.content_range.start  # type: ignore[union-attr]
+    old = response.response
+    handle = path.open("rb")
+    handle.seek(start)
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    if wrapper is not None:
+        response.response = wrapper(handle, DOWNLOAD_CHUNK_BYTES)
+    else:  # a server without file_wrapper (the test client): read in Python
+        response.response = iter_file_range(handle, response.content_length or 0)
+    close = getattr(old, "close", None)
+    if close is not None:
+        close()

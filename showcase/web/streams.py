@@ -1,0 +1,40 @@
+"""``GET /stream/<mode>`` (the stream contract of DESIGN.md) and ``GET /healthz``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from showcase.bodies import iter_body
+from showcase.lifecycle import wait_unless_stopping
+from showcase.modes import MODES
+from showcase.params import ParamError, parse_last_event_id, parse_stream_params
+from showcase.sources import make_source
+from showcase.web.responses import error_response, health, stream_response
+
+bp = Blueprint("streams", __name__)
+
+
+@bp.get("/stream/<mode>")
+def stream(mode: str) -> Response:
+    try:
+        if mode not in MODES:
+            raise ParamError("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+        framing = MODES[mode]
+        params = parse_stream_params(request.args)
+        start = parse_last_event_id(request.headers) if framing.resumable else 0
+    except ParamError as error:
+        return error_response(error)
+    if start >= params.count:
+        # Nothing left: 204 is what tells EventSource to stop reconnecting (WHATWG §9.2.3).
+        return Response(status=204)
+    items = make_source(params.source, params.count, params.interval_ms, params.size, start=start)
+    heartbeat_s = params.heartbeat_s or current_app.config["SHOWCASE_HEARTBEAT_S"]
+    body = iter_body(
+        items, framing, flush=params.flush, heartbeat_s=heartbeat_s, wait=wait_unless_stopping
+    )
+    return stream_response(body, framing.mimetype)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(health())

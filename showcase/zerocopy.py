@@ -1,0 +1,46 @@
+"""Cooperative zero-copy ``socket.sendfile`` for gevent sockets.
+
+gevent's ``socket.sendfile`` copies through Python in 8 KiB reads and sends; this one calls
+``os.sendfile`` on the raw descriptors and waits on the hub only when the socket is full.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO
+
+SENDFILE_MAX_BYTES = 1 << 30  # per call; the kernel caps one call near 2 GiB anyway
+
+
+def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = None) -> int:
+    """Same contract as ``socket.sendfile``: returns bytes sent, leaves the file after them."""
+    from gevent.socket import wait_write
+
+    sock_fd = sock.fileno()
+    file_fd = file.fileno()
+    if count is None:
+        count = max(os.fstat(file_fd).st_size - offset, 0)
+    total = 0
+    try:
+        while total < count:
+            try:
+                sent = os.sendfile(
+                    sock_fd, file_fd, offset + total, min(count - total, SENDFILE_MAX_BYTES)
+                )
+            except BlockingIOError:
+                wait_write(sock_fd, timeout=sock.gettimeout())
+                continue
+            if sent == 0:
+                break  # end of file
+            total += sent
+        return total
+    finally:
+        if total:
+            file.seek(offset + total)
+
+
+def install() -> None:
+    """Replace gevent's socket.sendfile (a worker-process-wide patch; call after fork)."""
+    from gevent import _socket3
+
+    _socket3.socket.sendfile = sendfile
