@@ -1,0 +1,111 @@
+"""Start and stop a real ``showcase serve`` (gunicorn + gevent) on a free loopback port.
+
+Used by the integration tests, the browser tests and the benchmarks. The port comes from
+``--bind 127.0.0.1:0`` and gunicorn's ``Listening at:`` log line, so there is no race.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
+BOOTED = re.compile(r"Booting worker with pid: (\d+)")
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ServerError(RuntimeError):
+    """The server did not start; the message carries its log."""
+
+
+@dataclass
+class RunningServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    worker_pids: list[int] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def health(self) -> dict[str, int]:
+        response = requests.get(f"{self.url}/healthz", timeout=5)
+        response.raise_for_status()
+        data: dict[str, int] = response.json()
+        return data
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM the arbiter we started (by PID), wait; SIGKILL if it will not go."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_server(
+    log_path: Path,
+    *,
+    workers: int = 1,
+    worker_connections: int | None = None,
+    env: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+    cpu: int | None = None,
+) -> RunningServer:
+    """Spawn ``python -m showcase serve --bind 127.0.0.1:0`` and wait until it answers.
+
+    ``cpu`` pins the server to one core with taskset (benchmarks).
+    """
+    argv = [sys.executable, "-m", "showcase", "serve", "--bind", "127.0.0.1:0"]
+    argv += ["--workers", str(workers)]
+    if worker_connections is not None:
+        argv += ["--worker-connections", str(worker_connections)]
+    argv += list(extra)
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    log.close()
+    server = RunningServer(url="", process=process, log_path=log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = server.log()
+        match = LISTENING.search(text)
+        pids = [int(pid) for pid in BOOTED.findall(text)]
+        if match and len(pids) >= workers:
+            server.url = match.group(1)
+            server.worker_pids = pids
+            try:
+                server.health()
+                return server
+            except requests.RequestException:
+                pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    server.stop()
+    raise ServerError(f"server did not start within {START_TIMEOUT_S} s:\n{server.log()}")

@@ -1,0 +1,54 @@
+"""The pure layers import no web stack: checked in a fresh interpreter, not this one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = ("flask", "werkzeug", "gevent", "gunicorn", "requests")
+PURE_MODULES = [
+    "showcase.framing",
+    "showcase.message",
+    "showcase.sources",
+    "showcase.params",
+    "showcase.modes",
+    "showcase.bodies",
+    "showcase.files",
+]
+
+
+def _imported_by(module: str, candidates: tuple[str, ...]) -> list[str]:
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        f"print(' '.join(m for m in {candidates!r} if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_imports_no_web_stack(module: str) -> None:
+    assert _imported_by(module, FORBIDDEN) == []
+
+
+def test_framing_imports_no_sockets() -> None:
+    assert _imported_by("showcase.framing", ("socket", "select", "ssl")) == []
