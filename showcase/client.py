@@ -56,7 +56,9 @@ def open_stream(
             timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
         )
     except requests.ConnectionError as error:
-        raise ClientError(f"cannot connect to {base_url}: is the server running? ({error})") from None
+        raise ClientError(
+            f"cannot connect to {base_url}: is the server running? ({error})"
+        ) from None
     with response:
         if not 200 <= response.status_code < 300:
             detail = describe_error_body(response)

@@ -72,7 +72,9 @@ def iter_generated_bytes(size: int, chunk: int = DOWNLOAD_CHUNK_BYTES) -> Iterat
         sent += len(piece)
 
 
-def iter_file_range(handle: BinaryIO, length: int, chunk: int = DOWNLOAD_CHUNK_BYTES) -> Iterator[bytes]:
+def iter_file_range(
+    handle: BinaryIO, length: int, chunk: int = DOWNLOAD_CHUNK_BYTES
+) -> Iterator[bytes]:
     """``length`` bytes from the handle's position, read in Python; closes the handle."""
     try:
         while length > 0:
@@ -119,7 +121,9 @@ def resolve_download(data_dir: Path, name: str) -> Path:
 
 def list_downloads(data_dir: Path) -> list[FileEntry]:
     """Samples (made or not yet) and any other plain files in the directory."""
-    entries = {name: FileEntry(name, size, (data_dir / name).is_file()) for name, size in SAMPLES.items()}
+    entries = {
+        name: FileEntry(name, size, (data_dir / name).is_file()) for name, size in SAMPLES.items()
+    }
     if data_dir.is_dir():
         for path in sorted(data_dir.iterdir()):
             if path.name not in entries and NAME_PATTERN.fullmatch(path.name):

@@ -75,7 +75,9 @@ def parse_float(
     return value
 
 
-def parse_choice(args: Mapping[str, str], field: str, default: str, choices: tuple[str, ...]) -> str:
+def parse_choice(
+    args: Mapping[str, str], field: str, default: str, choices: tuple[str, ...]
+) -> str:
     raw = args.get(field, default)
     if raw not in choices:
         raise ParamError(field, f"must be one of {', '.join(choices)}, got {raw[:40]!r}")
@@ -96,12 +98,11 @@ def parse_stream_params(args: Mapping[str, str]) -> StreamParams:
     )
 
 
-def parse_last_event_id(headers: Mapping[str, str]) -> int:
-    """The seq to resume at: ``Last-Event-ID: n`` means n + 1; absent or empty means 0.
+def parse_last_event_id(raw: str | None) -> int:
+    """The seq to resume at, from a ``Last-Event-ID`` header: n means n + 1; none or empty, 0.
 
     An id that is not a non-negative integer is a ParamError: ids here are seqs.
     """
-    raw = headers.get("Last-Event-ID")
     if raw is None or raw.strip() == "":
         return 0
     raw = raw.strip()

@@ -29,7 +29,7 @@ def now_ms(clock: Clock = time.time) -> float:
 def iter_ticks(
     count: int, interval_ms: float, size: int, *, start: int = 0, clock: Clock = time.time
 ) -> SourceItems:
-    """Messages ``start`` … ``count - 1``, one every ``interval_ms``, each with ``size`` pad bytes."""
+    """Messages ``start`` … ``count - 1``, one per ``interval_ms``, each with ``size`` pad bytes."""
     pad = "x" * size
     for seq in range(start, count):
         if seq > start and interval_ms > 0:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.response import Response
 
 from showcase.files import default_data_dir
 
@@ -25,6 +27,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config["SHOWCASE_DATA_DIR"] = str(default_data_dir())
     app.config["SHOWCASE_HEARTBEAT_S"] = float(os.environ.get("SHOWCASE_HEARTBEAT_S", HEARTBEAT_S))
+    # "/download//etc/passwd" should be refused, not redirected to a cleaned-up path.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
 
@@ -38,6 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def http_error_json(error: HTTPException) -> Response:
     """Errors the views did not answer themselves (404, 405, …) as the same JSON shape."""
-    response = jsonify({"error": error.name.lower(), "field": None, "detail": error.description})
-    response.status_code = error.code or 500
+    response = error.get_response()  # keeps headers such as a 416's Content-Range
+    body = {"error": error.name.lower(), "field": None, "detail": error.description}
+    response.set_data(json.dumps(body))
+    response.content_type = "application/json"
     return response

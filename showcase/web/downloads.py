@@ -71,7 +71,8 @@ def seek_range(response: Response, path: Path) -> None:
     start, and hides the file from gunicorn's sendfile. gunicorn sends from the file's
     current offset for Content-Length bytes, so a seeked file wrapper is all it needs.
     """
-    start = response.content_range.start  # type: ignore[union-attr]
+    assert response.content_range is not None and response.content_range.start is not None
+    start = response.content_range.start
     old = response.response
     handle = path.open("rb")
     handle.seek(start)

@@ -21,7 +21,9 @@ def stream(mode: str) -> Response:
             raise ParamError("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
         framing = MODES[mode]
         params = parse_stream_params(request.args)
-        start = parse_last_event_id(request.headers) if framing.resumable else 0
+        start = (
+            parse_last_event_id(request.headers.get("Last-Event-ID")) if framing.resumable else 0
+        )
     except ParamError as error:
         return error_response(error)
     if start >= params.count:
