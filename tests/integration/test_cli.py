@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -80,3 +81,33 @@ def test_client_explains_a_refused_connection() -> None:
     assert result.returncode == 1
     assert "cannot connect" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_client_ends_cleanly_on_ctrl_c(base_url: str) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "showcase",
+            "client",
+            "sse",
+            "--url",
+            base_url,
+            "--count",
+            "1000",
+            "--interval",
+            "100",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # a message arrived: the stream is running
+    assert first.startswith("id=0")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert "interrupted after" in stderr
+    assert "Traceback" not in stderr
