@@ -48,6 +48,15 @@ class RunningServer:
         data: dict[str, int] = response.json()
         return data
 
+    def wait_open_streams(self, expected: int, timeout_s: float = 15.0) -> int:
+        """Poll ``/healthz`` until ``open_streams == expected`` or time is up; the last count."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            current = self.health()["open_streams"]
+            if current == expected or time.monotonic() > deadline:
+                return current
+            time.sleep(0.1)
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM the arbiter we started (by PID), wait; SIGKILL if it will not go."""
         if self.process.poll() is None:

@@ -21,12 +21,7 @@ def open_fds(pid: int) -> int:
 
 
 def wait_for_open_streams(server: RunningServer, expected: int) -> int:
-    deadline = time.monotonic() + CLEANUP_DEADLINE_S
-    while True:
-        current = server.health()["open_streams"]
-        if current == expected or time.monotonic() > deadline:
-            return current
-        time.sleep(0.1)
+    return server.wait_open_streams(expected, CLEANUP_DEADLINE_S)
 
 
 def leave(sock: socket.socket, *, reset: bool) -> None:
@@ -40,7 +35,9 @@ def leave(sock: socket.socket, *, reset: bool) -> None:
 @pytest.mark.parametrize("reset", [False, True])
 def test_departed_clients_are_cleaned_up(server: RunningServer, mode: str, reset: bool) -> None:
     worker = server.worker_pids[0]
-    baseline_streams = wait_for_open_streams(server, server.health()["open_streams"])
+    # Streams of earlier tests may still be ending: start from a quiet worker.
+    baseline_streams = wait_for_open_streams(server, 0)
+    assert baseline_streams == 0
     baseline_fds = open_fds(worker)
     # Idle streams: a message every 2 s, heartbeats (sse, ndjson) every 1 s in between.
     target = f"/stream/{mode}?count=1000&interval=2000&size=64"
@@ -59,7 +56,8 @@ def test_departed_clients_are_cleaned_up(server: RunningServer, mode: str, reset
 
 
 def test_fast_stream_stops_when_the_client_leaves(server: RunningServer) -> None:
-    baseline = server.health()["open_streams"]
+    baseline = wait_for_open_streams(server, 0)
+    assert baseline == 0
     sock = open_raw(server.url, "/stream/ndjson?count=1000000&interval=0&size=1024")
     status, _, _ = read_head(sock)
     assert status == 200

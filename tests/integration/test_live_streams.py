@@ -140,7 +140,7 @@ def test_bad_input_gets_400_json_and_no_stream(
 
 
 def test_healthz_counts_open_streams(server: RunningServer) -> None:
-    before = server.health()["open_streams"]
+    before = server.wait_open_streams(0)  # earlier tests' streams may still be ending
     events = iter_sse(server.url, {"count": 50, "interval": 100})
     next(events)
     assert server.health()["open_streams"] == before + 1
