@@ -10,10 +10,14 @@ import os
 from typing import Any, BinaryIO
 
 SENDFILE_MAX_BYTES = 1 << 30  # per call; the kernel caps one call near 2 GiB anyway
+# A fast loopback reader may never fill the socket, so the loop would never wait on the hub
+# and a 1 GiB file would hold the worker for its whole transfer: yield this often.
+YIELD_EVERY_BYTES = 4 << 20
 
 
 def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = None) -> int:
     """Same contract as ``socket.sendfile``: returns bytes sent, leaves the file after them."""
+    from gevent import sleep
     from gevent.socket import wait_write
 
     sock_fd = sock.fileno()
@@ -21,6 +25,7 @@ def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = Non
     if count is None:
         count = max(os.fstat(file_fd).st_size - offset, 0)
     total = 0
+    next_yield = YIELD_EVERY_BYTES
     try:
         while total < count:
             try:
@@ -33,6 +38,9 @@ def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = Non
             if sent == 0:
                 break  # end of file
             total += sent
+            if total >= next_yield:
+                next_yield = total + YIELD_EVERY_BYTES
+                sleep(0)
         return total
     finally:
         if total:

@@ -32,10 +32,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
 
-    from showcase.web import downloads, streams
+    from showcase.web import downloads, page, streams
 
     app.register_blueprint(streams.bp)
     app.register_blueprint(downloads.bp)
+    app.register_blueprint(page.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
@@ -21,6 +23,7 @@ from showcase.params import ParamError, parse_int
 from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("downloads", __name__)
+T = TypeVar("T")
 
 
 def data_dir() -> Path:
@@ -51,7 +54,7 @@ def generated() -> Response:
 @bp.get("/download/<path:name>")
 def download(name: str) -> Response:
     try:
-        path = resolve_download(data_dir(), name)
+        path = off_the_hub(resolve_download, data_dir(), name)
     except UnsafeName:
         return error_response(ParamError("name", "not a plain file name in the data directory"))
     except FileNotFoundError:
@@ -62,6 +65,19 @@ def download(name: str) -> Response:
     if response.status_code == 206 and response.content_range is not None:
         seek_range(response, path)
     return response
+
+
+def off_the_hub(function: Callable[..., T], *args: Any) -> T:
+    """Run blocking file work (making a 1 GiB sample) in gevent's thread pool when in a gevent
+    worker, so every other stream of the worker keeps flowing meanwhile."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return function(*args)
+    if not monkey.is_module_patched("socket"):
+        return function(*args)
+    result: T = get_hub().threadpool.apply(function, args)
+    return result
 
 
 def seek_range(response: Response, path: Path) -> None:

@@ -19,6 +19,7 @@ PURE_MODULES = [
     "showcase.modes",
     "showcase.bodies",
     "showcase.files",
+    "showcase.wire",
 ]
 
 

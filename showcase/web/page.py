@@ -1,0 +1,228 @@
+"""The teaching page: ``GET /`` (every mode side by side), ``GET /wire/<mode>`` (raw bytes of a
+stream, read over a real socket to this server) and ``GET /guide`` (docs/choosing.md)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import ipaddress
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from markupsafe import Markup
+
+from showcase.files import SAMPLES
+from showcase.modes import MODES
+from showcase.params import (
+    MAX_COUNT,
+    MAX_INTERVAL_MS,
+    MAX_SIZE_BYTES,
+    ParamError,
+    parse_int,
+    parse_stream_params,
+)
+from showcase.sources import SOURCES
+from showcase.web import ROOT
+from showcase.web.responses import error_response
+from showcase.wire import (
+    DEFAULT_LIMIT_BYTES,
+    LOOPBACK_HOSTS,
+    MAX_LIMIT_BYTES,
+    build_request,
+    capture,
+    label_segments,
+)
+
+bp = Blueprint("page", __name__)
+
+GUIDE_PATH = ROOT / "docs" / "choosing.md"
+WIRE_DEFAULTS = {"count": "5", "interval": "20"}  # small and quick: the wire view is a peek
+# HTTP/1.1 browsers open at most six connections per origin (Chromium, Firefox, Safari).
+CONNECTIONS_PER_ORIGIN = 6
+
+
+@bp.app_context_processor
+def guide_flag() -> dict[str, bool]:
+    """Every template may link the guide, and does so only once docs/choosing.md exists."""
+    return {"guide": GUIDE_PATH.is_file()}
+
+
+@bp.get("/")
+def index() -> str:
+    limits = {
+        "count": MAX_COUNT,
+        "interval": MAX_INTERVAL_MS,
+        "size": MAX_SIZE_BYTES,
+        "connections": CONNECTIONS_PER_ORIGIN,
+    }
+    urls: dict[str, Any] = {mode: url_for("streams.stream", mode=mode) for mode in MODES}
+    urls |= {
+        "wire": url_for("page.wire", mode="MODE").replace("MODE", "{mode}"),
+        "files": {name: url_for("downloads.download", name=name) for name in SAMPLES},
+        "generated": url_for("downloads.generated"),
+    }
+    return render_template(
+        "index.html",
+        sources=list(SOURCES),
+        samples=SAMPLES,
+        limits=limits,
+        urls=urls,
+        wire_modes=list(MODES),
+    )
+
+
+def own_address() -> tuple[str, int] | None:
+    """Where this server accepted the current request, as a loopback (host, port).
+
+    The port comes from the accepted socket, never from the Host header, which the client
+    writes: trusting it would let anyone make the server connect to any local port (SSRF).
+    """
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    getsockname = getattr(sock, "getsockname", None)
+    if getsockname is None:
+        return None
+    try:
+        address: Any = getsockname()
+    except OSError:
+        return None
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None  # a Unix socket: there is no TCP port to connect to
+    host, port = str(address[0]), int(address[1])
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    # Reached over another interface (a 0.0.0.0 bind): talk to ourselves over loopback.
+    host = host if loopback and host in LOOPBACK_HOSTS else "127.0.0.1"
+    return host, port
+
+
+@bp.get("/wire/<mode>")
+def wire(mode: str) -> Response:
+    """JSON: the request sent, each read with its arrival time, and labelled byte ranges."""
+    try:
+        if mode not in MODES:
+            raise ParamError("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+        query = {**WIRE_DEFAULTS, **request.args.to_dict()}
+        limit = parse_int(query, "limit", DEFAULT_LIMIT_BYTES, 1, MAX_LIMIT_BYTES)
+        params = parse_stream_params(query)
+    except ParamError as error:
+        return error_response(error)
+    address = own_address()
+    if address is None:
+        detail = "the wire view needs a real server socket (gunicorn or werkzeug)"
+        return error_response(ParamError("server", detail), status=503)
+    host, port = address
+    stream_query = {
+        "count": str(params.count),
+        "interval": f"{params.interval_ms:g}",
+        "size": str(params.size),
+        "source": params.source,
+    }
+    raw_request = build_request(host, port, url_for("streams.stream", mode=mode), stream_query)
+    result = capture(host, port, raw_request, limit_bytes=limit)
+    raw = result.raw
+    return jsonify(
+        {
+            "mode": mode,
+            "request": raw_request.decode("ascii"),
+            "bytes": len(raw),
+            "limit": limit,
+            "complete": result.complete,
+            "error": result.error,
+            # base64 keeps every byte exact (UTF-8 tokens, binary); the page decodes it.
+            "reads": [
+                {"t_ms": read.t_ms, "size": len(read.data), "b64": b64(read.data)}
+                for read in result.reads
+            ],
+            "segments": [
+                {"kind": seg.kind, "start": seg.start, "end": seg.end}
+                for seg in label_segments(raw)
+            ],
+        }
+    )
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@bp.get("/guide")
+def guide() -> Response | str:
+    if not GUIDE_PATH.is_file():
+        detail = "docs/choosing.md has not been written yet"
+        return error_response(ParamError("guide", detail), status=404)
+    text = GUIDE_PATH.read_text(encoding="utf-8")
+    return render_template("guide.html", body=render_markdown(text))
+
+
+INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
+]
+
+
+def render_inline(text: str) -> str:
+    out = html.escape(text, quote=True)
+    for pattern, replacement in INLINE:
+        out = pattern.sub(replacement, out)
+    return out
+
+
+def render_markdown(text: str) -> Markup:
+    """Just enough Markdown for the guide: headings, paragraphs, lists, fenced code, and
+    tables kept as preformatted text. Everything is escaped first, so the file cannot inject
+    markup (a link's href is escaped too; ``javascript:`` links are dropped below)."""
+    out: list[str] = []
+    block: list[str] = []
+    kind = ""
+
+    def flush() -> None:
+        nonlocal kind
+        if kind == "p":
+            out.append(f"<p>{render_inline(' '.join(block))}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{render_inline(i)}</li>" for i in block) + "</ul>")
+        elif kind in ("pre", "table"):
+            out.append(f"<pre>{html.escape(chr(10).join(block))}</pre>")
+        block.clear()
+        kind = ""
+
+    for line in text.splitlines():
+        if kind == "pre":
+            if line.startswith("```"):
+                flush()
+            else:
+                block.append(line)
+            continue
+        heading = re.match(r"(#{1,4})\s+(.*)", line)
+        item = re.match(r"\s*[-*]\s+(.*)", line)
+        if line.startswith("```"):
+            flush()
+            kind = "pre"
+        elif heading:
+            flush()
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{render_inline(heading.group(2))}</h{level}>")
+        elif line.startswith("|"):
+            if kind != "table":
+                flush()
+                kind = "table"
+            block.append(line)
+        elif item and kind in ("", "ul"):
+            kind = "ul"
+            block.append(item.group(1))
+        elif not line.strip():
+            flush()
+        elif kind == "ul" and line.startswith(" "):
+            block[-1] += " " + line.strip()
+        else:
+            if kind not in ("", "p"):
+                flush()
+            kind = "p"
+            block.append(line.strip())
+    flush()
+    safe = "\n".join(out).replace('href="javascript:', 'href="#')
+    return Markup(safe)  # built from escaped text only

@@ -1,0 +1,155 @@
+// The wire view: ask the server to read one stream over a raw socket, then show the bytes
+// with line ends, chunk-size lines, SSE field names and read boundaries made visible.
+
+const FIELD = /^(data:|id:|event:|retry:|:)/;
+
+export function setup(section, { url, budget, controls }) {
+  const form = section.querySelector("#wire-controls");
+  const status = section.querySelector('[data-role="status"]');
+  const requestOut = section.querySelector('[data-role="request"]');
+  const responseOut = section.querySelector('[data-role="response"]');
+  const summary = section.querySelector('[data-role="summary"]');
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    // The wire view is one more request to this origin: it must fit in the six as well.
+    const lease = budget.acquire();
+    if (!lease) {
+      status.textContent = `All ${budget.limit} connections are in use: stop a panel first.`;
+      return;
+    }
+    const data = new FormData(form);
+    const shared = controls();
+    const query = new URLSearchParams({
+      count: data.get("count"),
+      limit: data.get("limit"),
+      source: shared.source,
+      size: shared.size,
+      interval: "20",
+    });
+    const mode = data.get("mode");
+    section.dataset.state = "running";
+    status.textContent = `Reading /stream/${mode} over a socket…`;
+    try {
+      const response = await fetch(`${url.replace("{mode}", mode)}?${query}`, { cache: "no-store" });
+      const body = await response.json();
+      if (!response.ok) throw new Error(`${body.field}: ${body.detail}`);
+      requestOut.replaceChildren(...renderBytes(latin1(body.request), [], [], mode));
+      const bytes = concat(body.reads.map((read) => base64Bytes(read.b64)));
+      responseOut.replaceChildren(...renderBytes(bytes, body.segments, body.reads, mode));
+      const end = body.complete ? "connection closed by the server" : `cut at ${body.limit} B`;
+      summary.textContent = `${body.bytes} B in ${body.reads.length} reads; ${end}`;
+      status.textContent = body.error
+        ? `The socket read stopped: ${body.error}`
+        : `/stream/${mode}: ${body.bytes} bytes in ${body.reads.length} reads.`;
+      section.dataset.state = body.error ? "error" : "done";
+      section.dataset.mode = mode;
+    } catch (error) {
+      status.textContent = `The wire view failed: ${error.message}`;
+      section.dataset.state = "error";
+    } finally {
+      lease.release();
+    }
+  });
+}
+
+function base64Bytes(text) {
+  const raw = atob(text);
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+function latin1(text) {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+}
+
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+// Nodes for `bytes`: one span per segment (segments cover every byte, in order), split at
+// read boundaries, which get a marker of their own.
+function renderBytes(bytes, segments, reads, mode) {
+  const marks = new Map();
+  let offset = 0;
+  reads.forEach((read, index) => {
+    marks.set(offset, { index: index + 1, t: read.t_ms });
+    offset += read.size;
+  });
+  if (!segments.length) segments = [{ kind: "head", start: 0, end: bytes.length }];
+  const nodes = [];
+  let lineStart = true;
+  for (const segment of segments) {
+    let start = segment.start;
+    for (let i = segment.start; i <= segment.end; i++) {
+      const mark = marks.get(i);
+      if (i === segment.end || (mark && i > start)) {
+        lineStart = emit(nodes, bytes.subarray(start, i), segment.kind, mode, lineStart);
+        start = i;
+      }
+      if (mark && i < segment.end) {
+        nodes.push(readMark(mark));
+        marks.delete(i);
+      }
+    }
+  }
+  for (const mark of marks.values()) nodes.push(readMark(mark));
+  return nodes;
+}
+
+function readMark({ index, t }) {
+  const span = document.createElement("span");
+  span.className = "read-mark";
+  span.dataset.label = `read ${index} · +${t.toFixed(1)} ms`;
+  span.title = `recv() number ${index} began here, ${t.toFixed(1)} ms after the request`;
+  return span;
+}
+
+// Append the text of `bytes` as spans of class seg-<kind>; escapes get their own class.
+// Returns whether the next byte starts a line (for SSE field names).
+function emit(nodes, bytes, kind, mode, lineStart) {
+  const span = document.createElement("span");
+  span.className = `seg-${kind}`;
+  let text = "";
+  const flush = () => {
+    if (text) span.append(text);
+    text = "";
+  };
+  const add = (content, className) => {
+    flush();
+    const inner = document.createElement("span");
+    inner.className = className;
+    inner.textContent = content;
+    span.append(inner);
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (lineStart && mode === "sse" && kind === "data") {
+      const rest = String.fromCharCode(...bytes.subarray(i, i + 6));
+      const field = FIELD.exec(rest);
+      if (field) {
+        add(field[1], "seg-field");
+        i += field[1].length - 1;
+        lineStart = false;
+        continue;
+      }
+    }
+    lineStart = false;
+    if (b === 0x0d) add("\\r", "esc");
+    else if (b === 0x0a) {
+      add("\\n", "esc");
+      text += "\n";
+      lineStart = true;
+    } else if (b === 0x09) add("\\t", "esc");
+    else if (b >= 0x20 && b < 0x7f) text += String.fromCharCode(b);
+    else add(`\\x${b.toString(16).padStart(2, "0")}`, "esc hex");
+  }
+  flush();
+  nodes.push(span);
+  return lineStart;
+}

@@ -1,0 +1,115 @@
+"""The page through Flask's test client: it renders, every asset it names is served (so a test
+cannot pass on a 404), every file under static/ is used, and the wire and guide routes answer."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from showcase.web import ROOT
+from showcase.web.page import GUIDE_PATH, render_markdown
+
+STATIC = ROOT / "static"
+ASSET_URL = re.compile(r"""(?:src|href)="(/static/[^"]+)"|import[^"]*"(/static/[^"]+)\"""")
+JS_IMPORT = re.compile(r"""^import .*? from "(\./[^"]+)";$""", re.MULTILINE)
+
+
+def fetch_asset(client: FlaskClient, url: str) -> str:
+    """The asset's text; it must be served (200). Closed at once: static files are open files."""
+    with client.get(url) as response:
+        assert response.status_code == 200, url
+        return response.get_data(as_text=True)
+
+
+def page_assets(client: FlaskClient) -> tuple[str, set[str]]:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/html")
+    html = response.get_data(as_text=True)
+    return html, {a or b for a, b in ASSET_URL.findall(html)}
+
+
+def test_page_has_every_panel_and_start_all(client: FlaskClient) -> None:
+    html, _ = page_assets(client)
+    for mode in ("sse", "sse-fetch", "ndjson", "chunked", "download"):
+        assert f'data-mode="{mode}" data-state="idle"' in html
+    assert 'data-action="start-all"' in html
+    assert "https://" not in re.sub(r'href="https://developer\.mozilla\.org[^"]*"', "", html), (
+        "every asset comes from this app: the only external links are MDN references"
+    )
+
+
+def test_every_asset_is_served_and_every_static_file_is_used(client: FlaskClient) -> None:
+    _, urls = page_assets(client)
+    # Follow the ES module graph from the entry point: what the browser will fetch.
+    pending = [url for url in urls if url.endswith(".js")]
+    while pending:
+        url = pending.pop()
+        base = url.rsplit("/", 1)[0]
+        for relative in JS_IMPORT.findall(fetch_asset(client, url)):
+            target = f"{base}/{relative.removeprefix('./')}"
+            if target not in urls:
+                urls.add(target)
+                pending.append(target)
+    for url in urls:
+        fetch_asset(client, url)
+    on_disk = {
+        f"/static/{p.relative_to(STATIC).as_posix()}" for p in STATIC.rglob("*") if p.is_file()
+    }
+    assert on_disk - urls == set(), "files under static/ that the page never loads"
+    assert urls - on_disk == set()
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/wire/nope", "mode"),
+        ("/wire/chunked?count=x", "count"),
+        ("/wire/sse?limit=0", "limit"),
+        ("/wire/ndjson?limit=70000", "limit"),
+        ("/wire/sse?source=gopher", "source"),
+    ],
+)
+def test_wire_rejects_bad_parameters(client: FlaskClient, path: str, field: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+
+
+def test_wire_needs_a_real_socket(client: FlaskClient) -> None:
+    # The test client has no socket, and the Host header must never choose where to connect.
+    response = client.get("/wire/chunked", headers={"Host": "127.0.0.1:22"})
+    assert response.status_code == 503
+    assert response.get_json()["field"] == "server"
+
+
+def test_guide(client: FlaskClient) -> None:
+    response = client.get("/guide")
+    if GUIDE_PATH.is_file():
+        assert response.status_code == 200
+        assert "<h1>" in response.get_data(as_text=True)
+    else:
+        assert response.status_code == 404
+        assert response.get_json()["field"] == "guide"
+
+
+def test_markdown_escapes_what_it_renders() -> None:
+    html = render_markdown(
+        "# A <b>title</b>\n\nText with `code` and [a link](javascript:alert(1)).\n\n"
+        "- one\n- two\n\n```\n<script>x</script>\n```\n| a | b |\n|---|---|\n"
+    )
+    assert "<h1>A &lt;b&gt;title&lt;/b&gt;</h1>" in html
+    assert "<code>code</code>" in html
+    assert 'href="javascript:' not in html
+    assert "<ul><li>one</li><li>two</li></ul>" in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "<script>" not in html
+    assert "<pre>| a | b |\n|---|---|</pre>" in html
+
+
+def test_static_dir_is_where_the_app_serves_from() -> None:
+    assert (STATIC / "js" / "main.js").is_file()
+    assert Path(ROOT / "templates" / "index.html").is_file()
