@@ -11,7 +11,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,7 +38,7 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("SHOWCASE_DATA_DIR", "data")).resolve()
 
 
-@cache
+@lru_cache(maxsize=2)  # MiB 0 feeds every generated download; never keep a whole GiB
 def sample_block(index: int) -> bytes:
     """MiB number ``index`` of every sample file: the same bytes on every machine."""
     return random.Random(f"showcase-{index}").randbytes(MIB)
