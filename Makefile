@@ -41,6 +41,15 @@ lint: $(STAMP) ## ruff check + format check, mypy strict on the package
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+bench: $(STAMP) ## the whole benchmark suite (~10 min): results/latest/ JSON + PNG, docs/choosing.md
+	$(PY) -m benchmarks.suite
+
+bench-quick: $(STAMP) ## every benchmark in a small configuration (< 1 min): results/quick/
+	$(PY) -m benchmarks.suite --quick
+
+guide: $(STAMP) ## rewrite docs/choosing.md (tables, plots) from results/latest/
+	$(PY) -m benchmarks.guide
+
 clean: ## remove the venv, caches, generated data and results
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache data results artifacts
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

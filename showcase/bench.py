@@ -1,14 +1,55 @@
-"""``showcase bench``: the benchmark suite's entry point (the benchmarks live in benchmarks/)."""
+"""``showcase bench``: the benchmark suite's entry point (the benchmarks live in benchmarks/).
+
+``showcase bench <name> [options]`` runs one benchmark, ``showcase bench suite`` all of them,
+``showcase bench --guide`` rewrites docs/choosing.md from the latest results.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+from pathlib import Path
+
+NAMES = ("latency", "throughput", "framing", "held_streams", "download", "suite")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("bench", help="run the benchmarks (see benchmarks/README.md)")
+    parser = commands.add_parser(
+        "bench",
+        help="run the benchmarks (see benchmarks/), or rewrite the guide with --guide",
+        description=__doc__,
+    )
+    parser.add_argument("name", nargs="?", choices=NAMES, help="which benchmark")
+    parser.add_argument(
+        "--guide", action="store_true", help="rewrite docs/choosing.md from results/latest"
+    )
+    parser.add_argument("--results", type=Path, help="with --guide: the results folder")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     parser.set_defaults(handler=run_bench)
 
 
+def import_benchmark(name: str) -> object:
+    """``benchmarks.<name>`` from the checkout this package lives in."""
+    if (ROOT / "benchmarks" / "__init__.py").is_file() and str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.import_module(f"benchmarks.{name}")
+    except ModuleNotFoundError as error:
+        raise SystemExit(
+            f"showcase bench: benchmarks/ not found next to {ROOT} ({error})"
+        ) from None
+
+
 def run_bench(args: argparse.Namespace) -> int:
-    raise SystemExit("showcase bench: the benchmark suite is not installed in this checkout")
+    if args.guide:
+        guide = import_benchmark("guide")
+        options = ["--results", str(args.results)] if args.results else []
+        written: int = guide.main(options)  # type: ignore[attr-defined]
+        return written
+    if args.name is None:
+        raise SystemExit(f"showcase bench: name one of {', '.join(NAMES)}, or --guide")
+    module = import_benchmark(args.name)
+    code: int = module.main(args.rest)  # type: ignore[attr-defined]
+    return code

@@ -26,22 +26,6 @@ def wait_plain(seconds: float) -> bool:
     return True
 
 
-class Stopped(Exception):
-    """The wait function said the server is stopping."""
-
-
-def iter_paused(seconds: float, heartbeat_s: float, wait: Wait) -> Iterator[None]:
-    """Wait ``seconds``, yielding once each time ``heartbeat_s`` of silence has passed."""
-    remaining = seconds
-    while remaining > heartbeat_s:
-        if not wait(heartbeat_s):
-            raise Stopped
-        remaining -= heartbeat_s
-        yield None
-    if remaining > 0 and not wait(remaining):
-        raise Stopped
-
-
 def iter_body(
     items: Iterable[Message | Pause],
     mode: Mode,
@@ -58,15 +42,9 @@ def iter_body(
     message is never held back waiting for the next one.
     A stopping server ends the stream after what was already produced (SSE clients resume).
     """
-    try:
-        yield from _iter_writes(items, mode, flush, heartbeat_s, wait)
-    except Stopped:
-        return
-
-
-def _iter_writes(
-    items: Iterable[Message | Pause], mode: Mode, flush: str, heartbeat_s: float, wait: Wait
-) -> Iterator[bytes]:
+    # One generator, no nested ones: while a stream waits, its greenlet keeps a copy of the
+    # C stack down to the wait, and every generator level in between adds to that copy
+    # (memory per held stream; measured with benchmarks/held_streams.py).
     batch: list[bytes] = []
     batched = written = 0
     if mode.preamble:
@@ -93,13 +71,20 @@ def _iter_writes(
                 # A producer that never pauses must still let other greenlets run.
                 if not wait(0):
                     return
-        else:
-            if batch:
-                yield b"".join(batch)
-                batch.clear()
-                batched = 0
-            for _ in iter_paused(item.seconds, heartbeat_s, wait):
-                if mode.heartbeat is not None:
-                    yield mode.heartbeat
+            continue
+        if batch:
+            yield b"".join(batch)
+            batch.clear()
+            batched = 0
+        # The pause, in slices of at most heartbeat_s with a heartbeat after each full one.
+        remaining = item.seconds
+        while remaining > heartbeat_s:
+            if not wait(heartbeat_s):
+                return
+            remaining -= heartbeat_s
+            if mode.heartbeat is not None:
+                yield mode.heartbeat
+        if remaining > 0 and not wait(remaining):
+            return
     if batch:
         yield b"".join(batch)

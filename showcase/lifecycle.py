@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -24,8 +25,9 @@ def wait_unless_stopping(seconds: float) -> bool:
     """Wait up to ``seconds``; False as soon as the server is stopping (the stream should end)."""
     event = stop_event()
     if seconds <= 0:
-        # Still a switch point, so a producer that never pauses lets other greenlets run.
-        event.wait(0)
+        # Still a switch point, so a producer that never pauses lets other greenlets run;
+        # time.sleep(0) is gevent.sleep(0) in the worker, ten times cheaper than wait(0).
+        time.sleep(0)
         return not event.is_set()
     return not event.wait(seconds)
 

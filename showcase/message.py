@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# One encoder for every message: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -24,7 +27,7 @@ class Message:
 
     def to_json(self) -> str:
         """The payload as compact JSON on one line (``json.dumps`` escapes CR/LF)."""
-        return json.dumps(self.data, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode(self.data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,13 @@ MAX_LINE_BYTES = 16 << 20
 _JSON_WS = b" \t\r"
 
 
+# One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_line(obj: object) -> bytes:
     """One compact JSON value and ``\\n``, UTF-8. json.dumps escapes CR/LF, so it is one line."""
-    return (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
+    return (_ENCODER.encode(obj) + "\n").encode("utf-8")
 
 
 class NDJSONError(ValueError):

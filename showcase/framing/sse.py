@@ -38,6 +38,8 @@ class ServerSentEvent:
 
 
 def _field_lines(name: str, value: str) -> list[str]:
+    if "\n" not in value and "\r" not in value:
+        return [f"{name}: {value}\n"]  # the common case: no regex pass over a large payload
     return [f"{name}: {line}\n" for line in _LINE_END.split(value)]
 
 

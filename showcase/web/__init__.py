@@ -32,11 +32,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
 
-    from showcase.web import downloads, page, streams
+    from showcase.web import baseline, downloads, page, streams
 
     app.register_blueprint(streams.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(baseline.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
 

@@ -1,0 +1,347 @@
+"""Write docs/choosing.md: the template's prose, the measured tables filled from result JSON
+files, and the plots copied to docs/img/ (committed files, so the guide renders anywhere).
+
+    python -m benchmarks.guide [--results results/latest] [--out docs/choosing.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.environment import ROOT, machine_line
+from benchmarks.harness import RESULTS_DIR, fmt
+
+TEMPLATE = Path(__file__).with_name("guide_template.md")
+DEFAULT_OUT = ROOT / "docs" / "choosing.md"
+NAMES = ("latency", "throughput", "framing", "held_streams", "download")
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+MISSING = "_No result for this benchmark yet: run `make bench`._"
+
+
+def load_results(results: Path) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name in NAMES:
+        path = results / f"{name}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def latency_table(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['clients']:,} × {r['interval_ms']:g} ms",
+            f"`{r['mode']}`",
+            fmt(r["latency_p50_ms"], 3),
+            fmt(r["latency_p95_ms"], 3),
+            fmt(r["latency_p99_ms"], 3),
+            fmt(r["latency_max_ms"], 2),
+            fmt(r.get("steady_p99_ms"), 3),
+            fmt(r["ttfb_p50_ms"], 2),
+            fmt(r["ttfb_max_ms"], 1),
+            f"{r['messages_received']:,} / {r['messages_expected']:,}",
+            pct(r["client_cpu_share"], 0),
+        ]
+        for r in doc["summary"].values()
+    ]
+    return table(
+        [
+            "clients × interval",
+            "mode",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "steady p99 ms",
+            "TTFB p50 ms",
+            "TTFB max ms",
+            "messages",
+            "client CPU",
+        ],
+        rows,
+    )
+
+
+def throughput_table(doc: dict[str, Any]) -> str:
+    rows = [
+        [
+            str(r["clients"]),
+            f"{r['size']:,}",
+            f"`{r['label']}`",
+            fmt(r["messages_per_s"], 0),
+            fmt(r["wire_mb_per_s"], 1),
+            fmt(r["server_cpu_us_per_message"], 1),
+            fmt(r["vs_baseline"], 2) + "×",
+            fmt(r["vs_each"], 2) + "×",
+            pct(r["client_cpu_share"], 0),
+        ]
+        for r in doc["summary"].values()
+    ]
+    return table(
+        [
+            "clients",
+            "pad B",
+            "route",
+            "messages/s",
+            "MB/s",
+            "server µs/msg",
+            "vs baseline",
+            "vs flush=each",
+            "client CPU",
+        ],
+        rows,
+    )
+
+
+def framing_table(doc: dict[str, Any]) -> str:
+    ordered = sorted(doc["summary"].values(), key=lambda r: (r["size"], r["flush"] != "auto"))
+    rows = [
+        [
+            f"{r['size']:,}",
+            f"`{r['mode']}`",
+            r["flush"],
+            fmt(r["payload_bytes_per_message"], 1),
+            fmt(r["wire_bytes_per_message"], 1),
+            pct(r["overhead"]),
+            fmt(r["parse_us_per_message"], 2),
+        ]
+        for r in ordered
+    ]
+    return table(
+        ["pad B", "mode", "flush", "payload B/msg", "wire B/msg", "overhead", "parse µs/msg"], rows
+    )
+
+
+def held_table(doc: dict[str, Any]) -> str:
+    rows = []
+    for r in doc["summary"].values():
+        per = r["rss_per_stream_bytes"]
+        held = r["server_rss_held"]
+        rows.append(
+            [
+                f"{r['streams']:,}",
+                f"{r['got_first_message_min']:,}",
+                f"{r['kept_receiving_min']:,}",
+                fmt(per / 1024 if per is not None else None, 1),
+                fmt(held / 2**20 if held is not None else None, 0),
+                pct(r["server_cpu_share_held"], 0),
+                fmt(r["latency_p99_ms"], 1),
+            ]
+        )
+    return table(
+        [
+            "streams",
+            "got first message",
+            "kept receiving",
+            "RSS per stream KiB",
+            "worker RSS MiB",
+            "server CPU",
+            "p99 latency ms",
+        ],
+        rows,
+    )
+
+
+def download_table(doc: dict[str, Any]) -> str:
+    routes = doc["config"]["routes"]
+    rows = [
+        [
+            f"`{r['label']}`",
+            f"`{routes.get(r['label'], 'nginx ' + str(doc['config']['nginx']))}`",
+            fmt(r["mb_per_s"], 0),
+            fmt(r["vs_nginx"], 2) + "×",
+            fmt(r["server_cpu_s"], 2),
+            fmt((r["server_rss_growth"] or 0) / 1024, 0),
+        ]
+        for r in doc["summary"].values()
+    ]
+    size = doc["config"]["bytes"] / 2**20
+    return f"File: {size:,.0f} MiB, page-cached.\n\n" + table(
+        ["route", "path", "MB/s", "vs nginx", "server CPU s", "server RSS growth KiB"], rows
+    )
+
+
+def check(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**not met**")
+
+
+def targets_table(results: dict[str, dict[str, Any]]) -> str:
+    rows: list[list[str]] = []
+    tp = results.get("throughput", {}).get("summary", {})
+    sse = tp.get("sse/16/1")
+    if sse:
+        each = tp.get("sse-each/16/1", {})
+        rows.append(
+            [
+                "SSE throughput, interval 0, 16 B, 1 client: ≥ 1.7× the tutorial generator",
+                f"flush=auto {fmt(sse['vs_baseline'], 2)}× (flush=each "
+                f"{fmt(each.get('vs_baseline'), 2)}×)",
+                check(sse["vs_baseline"] >= 1.7 if sse["vs_baseline"] is not None else None),
+            ]
+        )
+    lat = results.get("latency", {}).get("summary", {})
+    for row in lat.values():
+        if row["clients"] == 1000 and row["interval_ms"] == 50:
+            p99, ttfb = row["latency_p99_ms"], row["ttfb_max_ms"]
+            rows.append(
+                [
+                    f"`{row['mode']}` 1,000 clients × 50 ms: p99 ≤ 2 ms, every TTFB ≤ 200 ms",
+                    f"p99 {fmt(p99, 2)} ms (steady {fmt(row.get('steady_p99_ms'), 2)} ms), "
+                    f"TTFB max {fmt(ttfb, 1)} ms",
+                    check(
+                        p99 is not None
+                        and p99 <= 2.0
+                        and ttfb is not None
+                        and ttfb <= 200
+                        and row["clients_without_first_byte"] == 0
+                    ),
+                ]
+            )
+    held = results.get("held_streams", {}).get("summary", {}).get("10000")
+    if held:
+        per = held["rss_per_stream_bytes"]
+        rows.append(
+            [
+                "10,000 held SSE streams on one worker, all receiving, ≤ 20 KiB RSS each",
+                f"{held['got_first_message_min']:,} got their first message, "
+                f"{held['kept_receiving_min']:,} kept receiving; "
+                f"{fmt(per / 1024 if per else None, 1)} KiB/stream",
+                check(per is not None and per <= 20 * 1024 and held["kept_receiving_min"] == 10000),
+            ]
+        )
+    dl = results.get("download", {}).get("summary", {}).get("zero-copy")
+    if dl:
+        growth = dl["server_rss_growth"]
+        rows.append(
+            [
+                "zero-copy download ≥ 0.9× nginx MB/s, RSS growth < 1 MiB over 1 GiB",
+                f"{fmt(dl['vs_nginx'], 2)}× nginx, RSS +{fmt(growth / 1024, 0)} KiB",
+                check(dl["vs_nginx"] is not None and dl["vs_nginx"] >= 0.9 and growth < 2**20),
+            ]
+        )
+    return table(["target", "measured", ""], rows) if rows else MISSING
+
+
+def source_of(function: Callable[..., Any]) -> str:
+    return textwrap.dedent(inspect.getsource(function)).rstrip()
+
+
+def sources() -> dict[str, str]:
+    """Views quoted from this project's code, so the guide's examples cannot drift from it."""
+    try:
+        from showcase.web import baseline, downloads, streams
+    except ImportError as error:  # the guide still renders without Flask installed
+        return {k: f"# unavailable: {error}" for k in ("stream", "download", "baseline")}
+    return {
+        "stream": source_of(streams.stream),
+        "download": source_of(downloads.download),
+        "baseline": source_of(baseline.sse),
+    }
+
+
+def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
+    tp = results.get("throughput", {}).get("summary", {})
+    cells = {}
+    for mode in ("sse", "ndjson", "chunked"):
+        row = tp.get(f"{mode}/16/1")
+        cells[f"cost_{mode}"] = f"{fmt(row['server_cpu_us_per_message'], 1)} µs" if row else "–"
+    dl = results.get("download", {}).get("summary", {}).get("zero-copy")
+    cells["cost_download"] = f"{fmt(dl['mb_per_s'], 0)} MB/s zero-copy" if dl else "–"
+    return cells
+
+
+def copy_plots(results: Path, img_dir: Path) -> None:
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for name in NAMES:
+        png = results / f"{name}.png"
+        if png.is_file():
+            shutil.copyfile(png, img_dir / f"{name}.png")
+
+
+def render(results: Path, img_dir: Path | None = None) -> str:
+    """The guide's Markdown from the result files in ``results``."""
+    found = load_results(results)
+    if img_dir is not None:
+        copy_plots(results, img_dir)
+    any_doc = next(iter(found.values()), {})
+    env = any_doc.get("environment", {})
+    server = any_doc.get("server", {})
+    latency = found.get("latency")
+    code = sources()
+    try:
+        shown_dir = str(results.resolve().relative_to(ROOT))
+    except ValueError:
+        shown_dir = str(results)
+    values: dict[str, str] = {
+        "results_dir": shown_dir,
+        "machine": machine_line(env) if env else "no results yet",
+        "created": str(any_doc.get("created", "–")),
+        "commit": str((env.get("git") or {}).get("commit") or "–")[:12]
+        + (" (with local changes)" if (env.get("git") or {}).get("dirty") else ""),
+        "pinning": "server on CPU 0, load generator on CPU 1"
+        if server.get("server_cpu") is not None
+        else "not pinned",
+        "runs": str(any_doc.get("config", {}).get("runs", "–")),
+        "cost_note": "measured: 16 B, interval 0, flush=auto",
+        **cost_cells(found),
+        "ramp_note": (
+            f"{latency['config']['ramp_clients_per_s']:,.0f} new clients/s" if latency else "–"
+        ),
+        "latency_table": latency_table(latency) if latency else MISSING,
+        "throughput_table": throughput_table(found["throughput"])
+        if "throughput" in found
+        else MISSING,
+        "framing_table": framing_table(found["framing"]) if "framing" in found else MISSING,
+        "held_table": held_table(found["held_streams"]) if "held_streams" in found else MISSING,
+        "download_table": download_table(found["download"]) if "download" in found else MISSING,
+        "targets_table": targets_table(found),
+        "source_stream": code["stream"],
+        "source_download": code["download"],
+        "source_baseline": code["baseline"],
+    }
+    text = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), TEMPLATE.read_text())
+    return text
+
+
+def write_guide(results: Path | None = None, out: Path | None = None) -> Path:
+    """Render the guide from ``results`` (default results/latest) into ``out`` (docs/)."""
+    results = results or RESULTS_DIR / "latest"
+    out = out or DEFAULT_OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(results, out.parent / "img"))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="showcase bench --guide", description=__doc__)
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if not any((args.results / f"{name}.json").is_file() for name in NAMES):
+        print(f"no results in {args.results}: run `make bench` first", file=sys.stderr)
+        return 1
+    print(f"guide: {write_guide(args.results, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

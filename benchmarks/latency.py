@@ -1,0 +1,246 @@
+"""Latency (receive − ts) and TTFB of sse, ndjson and chunked at 1, 100 and 1,000 concurrent
+clients with a 50 ms interval, and 1 client at 1 ms.
+
+    python -m benchmarks.latency [--quick] [--url URL] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.harness import (
+    add_common_args,
+    client_cpus,
+    fmt,
+    open_target,
+    progress,
+    write_result,
+)
+from benchmarks.measure import measure_streams, stream_path, wait_idle
+from benchmarks.stats import median, ratio, summarize
+from benchmarks.wire import Plan, run_plan_split
+
+MODES = ("sse", "ndjson", "chunked")
+# (clients, interval ms): the issue's four points.
+SCENARIOS = ((1, 50.0), (100, 50.0), (1000, 50.0), (1, 1.0))
+QUICK_SCENARIOS = ((1, 50.0), (100, 50.0), (1, 1.0))
+RAMP_CLIENTS_PER_S = 500.0  # new requests per second while the clients connect
+
+
+def parse_scenarios(text: str) -> tuple[tuple[int, float], ...]:
+    """``1x50,100x50`` → ((1, 50.0), (100, 50.0)): clients × interval in ms."""
+    pairs = [item.split("x") for item in text.split(",") if item]
+    return tuple((int(clients), float(interval)) for clients, interval in pairs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showcase bench latency", description=__doc__)
+    add_common_args(parser)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--scenarios", type=parse_scenarios, help="e.g. 1x50,100x50,1000x50,1x1")
+    parser.add_argument("--duration", type=float, default=3.0, help="s of messages per stream")
+    parser.add_argument("--processes", type=int, default=1, help="client processes")
+    return parser
+
+
+def measure_one(
+    target_url: str,
+    mode: str,
+    clients: int,
+    interval_ms: float,
+    duration_s: float,
+    args: argparse.Namespace,
+    target: Any,
+) -> dict[str, Any]:
+    ramp_s = (clients - 1) / RAMP_CLIENTS_PER_S
+    # Every stream outlasts the ramp, so all clients are connected at once for duration_s.
+    count = max(2, math.ceil((duration_s + ramp_s) * 1000.0 / interval_ms))
+    path = stream_path(f"/stream/{mode}", count=count, interval=interval_ms, size=0)
+    plan = Plan(
+        url=target_url,
+        paths=(path,) * clients,
+        ramp_s=ramp_s,
+        jitter_s=interval_ms / 1000.0 if clients > 1 else 0.0,
+        deadline_s=ramp_s + duration_s * 3 + 10.0,
+    )
+    measured = measure_streams(target, plan, client_cpus(args), args.processes)
+    latencies = [lat for r in measured.records for lat in r.latencies_ms]
+    # Steady state: every client connected and none finished yet (the ramp excluded).
+    firsts = [r.t_first_message for r in measured.records if r.t_first_message is not None]
+    ends = [r.t_end for r in measured.records if r.t_end is not None]
+    lo, hi = (max(firsts), min(ends)) if firsts and ends else (0.0, 0.0)
+    steady = [
+        lat
+        for r in measured.records
+        for lat, at in zip(r.latencies_ms, r.received_at, strict=True)
+        if lo < at < hi
+    ]
+    ttfbs = [r.ttfb_s * 1000.0 for r in measured.records if r.ttfb_s is not None]
+    return {
+        "mode": mode,
+        "clients": clients,
+        "interval_ms": interval_ms,
+        "count": count,
+        "ramp_s": ramp_s,
+        "expected_messages": count * clients,
+        **measured.figures(),
+        "latency_ms": summarize(latencies),
+        "steady_latency_ms": summarize(steady),
+        "steady_window_s": max(0.0, hi - lo),
+        "ttfb_ms": summarize(ttfbs),
+        "clients_without_first_byte": sum(r.ttfb_s is None for r in measured.records),
+        "raw_latency_ms": [round(x, 3) for x in latencies],
+        "raw_ttfb_ms": [round(x, 3) for x in ttfbs],
+    }
+
+
+def warm_up(url: str, clients: int, modes: Sequence[str], args: argparse.Namespace) -> None:
+    """Unmeasured: as many clients as the largest scenario, on every mode, for a moment (the
+    worker's first thousand greenlets and buffers are allocated here, not in a measurement)."""
+    for mode in modes:
+        path = stream_path(f"/stream/{mode}", count=3, interval=50, size=0)
+        plan = Plan(
+            url=url,
+            paths=(path,) * clients,
+            ramp_s=(clients - 1) / RAMP_CLIENTS_PER_S,
+            deadline_s=30.0,
+            keep=False,
+        )
+        run_plan_split(plan, args.processes, client_cpus(args))
+        wait_idle(url)
+
+
+def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over runs per scenario and mode, and each mode's p50/p99 ÷ sse's in the same run."""
+    rows: dict[str, Any] = {}
+    for run in runs:
+        for point in run["points"]:
+            key = f"{point['clients']}x{point['interval_ms']:g}ms/{point['mode']}"
+            rows.setdefault(key, []).append(point)
+    summary: dict[str, Any] = {}
+    for key, points in rows.items():
+        scenario, mode = key.split("/")
+        same_run = [
+            next(
+                (
+                    p
+                    for p in run["points"]
+                    if p["mode"] == "sse" and f"{p['clients']}x{p['interval_ms']:g}ms" == scenario
+                ),
+                None,
+            )
+            for run in runs
+        ]
+        summary[key] = {
+            "scenario": scenario,
+            "mode": mode,
+            "clients": points[0]["clients"],
+            "interval_ms": points[0]["interval_ms"],
+            **{
+                f"latency_{q}_ms": median([p["latency_ms"][q] for p in points])
+                for q in ("p50", "p95", "p99", "max")
+            },
+            **{
+                f"steady_{q}_ms": median([p["steady_latency_ms"][q] for p in points])
+                for q in ("p50", "p99", "max")
+            },
+            "ttfb_p50_ms": median([p["ttfb_ms"]["p50"] for p in points]),
+            "ttfb_max_ms": max((p["ttfb_ms"]["max"] or 0.0) for p in points),
+            "messages_received": sum(p["messages"] for p in points),
+            "messages_expected": sum(p["expected_messages"] for p in points),
+            "clients_without_first_byte": sum(p["clients_without_first_byte"] for p in points),
+            "client_cpu_share": median([p["client_cpu_share"] for p in points]),
+            "p99_vs_sse": median(
+                [
+                    ratio(p["latency_ms"]["p99"], s["latency_ms"]["p99"]) if s else math.nan
+                    for p, s in zip(points, same_run, strict=True)
+                ]
+            ),
+        }
+    return summary
+
+
+def print_table(summary: dict[str, Any], console: Console) -> None:
+    table = Table(title="latency (receive − ts) and TTFB, medians over runs")
+    for column in (
+        "clients × interval",
+        "mode",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "TTFB p50 ms",
+        "TTFB max ms",
+        "received",
+        "client CPU",
+    ):
+        table.add_column(column, justify="right")
+    for row in summary.values():
+        table.add_row(
+            row["scenario"],
+            row["mode"],
+            fmt(row["latency_p50_ms"], 3),
+            fmt(row["latency_p95_ms"], 3),
+            fmt(row["latency_p99_ms"], 3),
+            fmt(row["latency_max_ms"], 3),
+            fmt(row["ttfb_p50_ms"], 2),
+            fmt(row["ttfb_max_ms"], 2),
+            f"{row['messages_received']}/{row['messages_expected']}",
+            f"{row['client_cpu_share']:.0%}"
+            if row["client_cpu_share"] == row["client_cpu_share"]
+            else "–",
+        )
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    scenarios = args.scenarios or (QUICK_SCENARIOS if args.quick else SCENARIOS)
+    duration = min(args.duration, 1.0) if args.quick else args.duration
+    runs: list[dict[str, Any]] = []
+    with open_target(args, "latency") as target, progress() as bar:
+        task = bar.add_task("latency", total=args.runs * len(scenarios) * len(modes), note="")
+        bar.update(task, note="warm-up")
+        warm_up(target.url, max(clients for clients, _ in scenarios), modes, args)
+        for run in range(args.runs):
+            points = []
+            # The order of modes rotates from run to run: none is always first after a change.
+            shift = run % len(modes)
+            for clients, interval in scenarios:
+                for mode in modes[shift:] + modes[:shift]:
+                    bar.update(task, note=f"run {run + 1}: {mode} {clients}×{interval:g} ms")
+                    wait_idle(target.url)
+                    points.append(
+                        measure_one(target.url, mode, clients, interval, duration, args, target)
+                    )
+                    bar.advance(task)
+            runs.append({"run": run, "points": points})
+    summary = summarize_runs(runs)
+    config = {
+        "modes": modes,
+        "scenarios": scenarios,
+        "duration_s": duration,
+        "ramp_clients_per_s": RAMP_CLIENTS_PER_S,
+        "runs": args.runs,
+        "processes": args.processes,
+    }
+    out = write_result("latency", args, config, target.settings, runs, summary)
+    print_table(summary, Console(width=160))
+    if not args.no_plot:
+        from benchmarks.plots import plot_latency
+
+        print(f"plot: {plot_latency(out)}")
+    print(f"result: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""One measured batch of streams: the client's records plus the server's and client's CPU and
+the server's RSS around it, read from /proc."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.harness import Target
+from benchmarks.wire import Plan, StreamRecord, run_plan_split
+
+IDLE_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Measurement:
+    records: list[StreamRecord]
+    wall_s: float
+    server_cpu_s: float | None
+    client_cpu_s: float
+    server_rss_before: int | None
+    server_rss_after: int | None
+
+    def figures(self) -> dict[str, Any]:
+        """The batch-level raw figures for the JSON."""
+        ok = [r for r in self.records if r.status == 200]
+        return {
+            "streams": len(self.records),
+            "status_200": len(ok),
+            "complete": sum(r.complete for r in self.records),
+            "errors": sorted({r.error for r in self.records if r.error}),
+            "messages": sum(r.messages for r in self.records),
+            "wire_bytes": sum(r.wire_bytes for r in self.records),
+            "body_bytes": sum(r.body_bytes for r in self.records),
+            "wall_s": self.wall_s,
+            "server_cpu_s": self.server_cpu_s,
+            "client_cpu_s": self.client_cpu_s,
+            "client_cpu_share": self.client_cpu_s / self.wall_s if self.wall_s else None,
+            "server_rss_before": self.server_rss_before,
+            "server_rss_after": self.server_rss_after,
+        }
+
+
+def stream_path(route: str, **params: Any) -> str:
+    """``/stream/sse?count=…`` from a route and the contract's parameters."""
+    return f"{route}?{urllib.parse.urlencode(params)}"
+
+
+def measure_streams(
+    target: Target, plan: Plan, cpus: tuple[int, ...] | None, processes: int = 1
+) -> Measurement:
+    """Run ``plan`` against ``target``; sample the server's /proc before and after."""
+    before = target.sample()
+    start = time.perf_counter()
+    records, client_cpu = run_plan_split(plan, processes, cpus)
+    wall = time.perf_counter() - start
+    after = target.sample()
+    return Measurement(
+        records=records,
+        wall_s=wall,
+        server_cpu_s=after.cpu_s - before.cpu_s if before and after else None,
+        client_cpu_s=client_cpu,
+        server_rss_before=before.rss_bytes if before else None,
+        server_rss_after=after.rss_bytes if after else None,
+    )
+
+
+def health(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+        data: dict[str, Any] = json.loads(response.read())
+        return data
+
+
+def wait_idle(url: str, timeout_s: float = IDLE_TIMEOUT_S) -> bool:
+    """Wait (bounded) until the worker reports no open stream; False if it never did."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if health(url).get("open_streams", 0) == 0:
+                return True
+        except OSError:
+            return False
+        time.sleep(0.1)
+    return False
+
+
+class Sampler:
+    """Samples the server's CPU seconds and RSS every ``period_s`` in a thread (bounded)."""
+
+    def __init__(self, target: Target, period_s: float = 0.25, limit: int = 10_000) -> None:
+        import threading
+
+        self.target = target
+        self.period_s = period_s
+        self.limit = limit
+        self.samples: list[tuple[float, float, int]] = []  # (time, cpu_s, worker rss)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and len(self.samples) < self.limit:
+            sample = self.target.worker_sample()
+            if sample is not None:
+                self.samples.append((time.time(), sample.cpu_s, sample.rss_bytes))
+            self._stop.wait(self.period_s)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def between(self, start: float, end: float) -> list[tuple[float, float, int]]:
+        return [s for s in self.samples if start <= s[0] <= end]

@@ -1,0 +1,203 @@
+"""PNG plots of the result files (matplotlib, Agg backend), written next to each JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
+MODE_COLORS = {"sse": "#1f77b4", "ndjson": "#2ca02c", "chunked": "#ff7f0e", "baseline": "#7f7f7f"}
+DPI = 110
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def color(label: str) -> str:
+    return MODE_COLORS.get(label.split("-")[0], "#9467bd")
+
+
+def save(fig: Any, path: Path) -> Path:
+    out = path.with_suffix(".png")
+    fig.tight_layout()
+    fig.savefig(out, dpi=DPI)
+    plt.close(fig)
+    return out
+
+
+def plot_latency(path: Path) -> Path:
+    """One panel per scenario: the latency distribution (CDF, log x) of each mode, all runs,
+    with each mode's p99 marked."""
+    data = load(path)
+    scenarios: dict[str, dict[str, list[float]]] = {}
+    for run in data["runs"]:
+        for p in run["points"]:
+            key = f"{p['clients']:,} client(s), {p['interval_ms']:g} ms interval"
+            scenarios.setdefault(key, {}).setdefault(p["mode"], []).extend(p["raw_latency_ms"])
+    columns = 2 if len(scenarios) > 1 else 1
+    rows = max(1, -(-len(scenarios) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(6.2 * columns, 3.6 * rows), squeeze=False)
+    every = [max(v, 1e-3) for modes in scenarios.values() for vs in modes.values() for v in vs]
+    low, high = (min(every) / 1.5, max(every) * 1.5) if every else (1e-3, 1.0)
+    for ax, (title, modes) in zip(axes.flat, scenarios.items(), strict=False):
+        for mode, values in modes.items():
+            ordered = sorted(max(v, 1e-3) for v in values)
+            if not ordered:
+                continue
+            ys = [(i + 1) / len(ordered) for i in range(len(ordered))]
+            ax.plot(ordered, ys, label=mode, color=color(mode))
+            p99 = ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+            ax.plot([p99], [0.99], "o", color=color(mode), markersize=5)
+        ax.set_xscale("log")
+        ax.set_xlim(low, high)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("latency, receive − ts (ms, log scale)")
+        ax.set_ylabel("fraction of messages")
+        ax.axhline(0.99, color="#bbbbbb", linewidth=0.8, linestyle="--")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    for ax in list(axes.flat)[len(scenarios) :]:
+        ax.set_visible(False)
+    fig.suptitle("Latency distribution per mode (CDF; dots: p99)", fontsize=11)
+    return save(fig, path)
+
+
+def plot_throughput(path: Path) -> Path:
+    """Grouped bars: messages/s per route at each payload size, one panel per client count."""
+    summary = load(path)["summary"]
+    clients = sorted({row["clients"] for row in summary.values()})
+    sizes = sorted({row["size"] for row in summary.values()})
+    labels = list(dict.fromkeys(row["label"] for row in summary.values()))
+    fig, axes = plt.subplots(1, len(clients), figsize=(6.5 * len(clients), 4.2), squeeze=False)
+    width = 0.8 / max(1, len(labels))
+    rates = [row["messages_per_s"] for row in summary.values() if row["messages_per_s"]]
+    for ax, count in zip(axes[0], clients, strict=True):
+        if rates:  # bars on a log axis need a floor well below the smallest one
+            ax.set_ylim(min(rates) / 3, max(rates) * 2)
+        for i, label in enumerate(labels):
+            values = [
+                (summary.get(f"{label}/{size}/{count}") or {}).get("messages_per_s") or 0
+                for size in sizes
+            ]
+            xs = [j + (i - (len(labels) - 1) / 2) * width for j in range(len(sizes))]
+            hatch = "//" if label.endswith("-each") else None
+            ax.bar(
+                xs, values, width, label=label, color=color(label), hatch=hatch, edgecolor="white"
+            )
+        ax.set_xticks(range(len(sizes)), [f"pad {s:,} B" for s in sizes])
+        ax.set_yscale("log")
+        ax.set_ylabel("messages/s (log)")
+        ax.set_title(f"{count} client(s), interval 0", fontsize=10)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8, ncol=2)
+    fig.suptitle("Throughput per mode and payload size (hatched: flush=each)", fontsize=11)
+    return save(fig, path)
+
+
+def plot_framing(path: Path) -> Path:
+    """Framing overhead (wire ÷ payload − 1) per payload size, per mode and flush policy."""
+    summary = load(path)["summary"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for flush, style in (("each", "--"), ("auto", "-")):
+        for mode in ("sse", "ndjson", "chunked"):
+            rows = sorted(
+                (r for r in summary.values() if r["mode"] == mode and r["flush"] == flush),
+                key=lambda r: r["size"],
+            )
+            if rows:
+                ax.plot(
+                    [r["payload_bytes_per_message"] for r in rows],
+                    [(r["overhead"] or 0) * 100 for r in rows],
+                    style,
+                    marker="o",
+                    color=color(mode),
+                    label=f"{mode} flush={flush}",
+                )
+    ax.set_xscale("log")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("JSON payload bytes per message (log)")
+    ax.set_ylabel("framing overhead, wire ÷ payload − 1 (%)")
+    ax.set_title(
+        "Framing overhead per payload size (chunked text drops the JSON keys: < 0)", fontsize=10
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def plot_held_streams(path: Path) -> Path:
+    """Server RSS per held stream and worker RSS against the number of open streams."""
+    summary = load(path)["summary"]
+    rows = sorted(summary.values(), key=lambda r: r["streams"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = [r["streams"] for r in rows]
+    per = [(r["rss_per_stream_bytes"] or 0) / 1024 for r in rows]
+    ax.bar([str(x) for x in xs], per, color=MODE_COLORS["sse"])
+    for i, value in enumerate(per):
+        worker = (rows[i]["server_rss_held"] or 0) / 2**20
+        ax.text(
+            i,
+            value / 2,
+            f"{value:.1f} KiB\nper stream\n\nworker\n{worker:,.0f} MiB",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white",
+        )
+    ax.set_ylim(0, max([25.0, *per]) * 1.1)
+    ax.axhline(20, color="#d62728", linestyle="--", linewidth=1, label="target: 20 KiB")
+    ax.set_xlabel("concurrent SSE streams on one worker (1 message/s each)")
+    ax.set_ylabel("server RSS growth per stream (KiB)")
+    ax.set_title("Memory per held stream", fontsize=11)
+    ax.legend()
+    return save(fig, path)
+
+
+def plot_download(path: Path) -> Path:
+    """MB/s per download route, with nginx as the reference."""
+    summary = load(path)["summary"]
+    rows = list(summary.values())
+    fig, ax = plt.subplots(figsize=(7, 4))
+    labels = [r["label"] for r in rows]
+    values = [r["mb_per_s"] or 0 for r in rows]
+    colors = ["#7f7f7f" if label == "nginx" else MODE_COLORS["sse"] for label in labels]
+    ax.bar(labels, values, color=colors)
+    for i, row in enumerate(rows):
+        growth = (row["server_rss_growth"] or 0) / 1024
+        ax.text(
+            i,
+            values[i],
+            f"{values[i]:,.0f} MB/s\nCPU {row['server_cpu_s'] or 0:.2f} s\nRSS +{growth:,.0f} KiB",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylabel("MB/s")
+    ax.set_ylim(0, max(values + [1]) * 1.25)
+    file_bytes = load(path)["config"]["bytes"]
+    ax.set_title(f"Download of {file_bytes / 2**20:,.0f} MiB per route (one worker)", fontsize=11)
+    return save(fig, path)
+
+
+PLOTTERS = {
+    "latency": plot_latency,
+    "throughput": plot_throughput,
+    "framing": plot_framing,
+    "held_streams": plot_held_streams,
+    "download": plot_download,
+}
+
+
+def plot_result(path: Path) -> Path:
+    """The plot for any result file, chosen by its ``benchmark`` field."""
+    return PLOTTERS[load(path)["benchmark"]](path)

@@ -1,0 +1,272 @@
+"""A lean HTTP/1.1 stream client: asyncio protocols, httptools (C) for the response, raw bytes
+counted as they come off the socket. Many streams per process, several processes if asked.
+
+Per stream it records TTFB (request sent → first body byte), wire bytes (body bytes read,
+chunk-size lines included), and per message the latency (receive time − the payload's ``ts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import multiprocessing
+import os
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httptools
+
+HEADER_END = b"\r\n\r\n"
+
+
+@dataclass
+class StreamRecord:
+    """What one stream did. Times are ``time.time()`` seconds; latencies in ms."""
+
+    path: str
+    status: int = 0
+    t_request: float = 0.0
+    ttfb_s: float | None = None
+    t_first_message: float | None = None
+    t_end: float | None = None
+    wire_bytes: int = 0
+    body_bytes: int = 0
+    messages: int = 0
+    complete: bool = False
+    error: str | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+
+
+def parse_ts(line: bytes) -> float | None:
+    """The ``ts`` of one line of any mode: JSON (``"ts":``) or plain text (``tick seq ts``)."""
+    at = line.find(b'"ts":')
+    if at >= 0:
+        end = at + 5
+        stop = line.find(b",", end)
+        if stop < 0:
+            stop = line.find(b"}", end)
+        return float(line[end:stop])
+    if line.startswith(b"tick "):
+        return float(line.split(b" ", 3)[2])
+    return None
+
+
+class StreamProtocol(asyncio.Protocol):
+    """Reads one response; with ``latency=True`` splits the body into lines and times each ts."""
+
+    def __init__(self, request: bytes, record: StreamRecord, latency: bool, keep: bool) -> None:
+        self.request = request
+        self.record = record
+        self.latency = latency
+        self.keep = keep  # keep every latency (False: count messages only)
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.parser = httptools.HttpResponseParser(self)
+        self.head = b""
+        self.head_done = False
+        self.carry = b""
+        self.now = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.record.t_request = time.time()
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.now = time.time()
+        if self.head_done:
+            self.record.wire_bytes += len(data)
+        else:
+            self.head += data
+            end = self.head.find(HEADER_END)
+            if end >= 0:
+                self.head_done = True
+                self.record.wire_bytes += len(self.head) - end - 4
+                self.head = b""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self.fail(f"bad HTTP: {error}")
+
+    def on_headers_complete(self) -> None:
+        self.record.status = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        record = self.record
+        if record.ttfb_s is None:
+            record.ttfb_s = self.now - record.t_request
+        record.body_bytes += len(body)
+        if not self.latency:
+            return
+        lines = (self.carry + body).split(b"\n")
+        self.carry = lines.pop()
+        for line in lines:
+            ts = parse_ts(line) if line else None
+            if ts is None:
+                continue
+            if record.messages == 0:
+                record.t_first_message = self.now
+            record.messages += 1
+            if self.keep:
+                record.latencies_ms.append(self.now * 1000.0 - ts)
+                record.received_at.append(self.now)
+
+    def on_message_complete(self) -> None:
+        self.record.complete = True
+        self.record.t_end = self.now
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.record.t_end is None:
+            self.record.t_end = time.time()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, reason: str) -> None:
+        self.record.error = reason
+        if self.transport is not None:
+            self.transport.abort()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Streams to open: every ``path`` on ``url``, started ``ramp_s`` apart in all, each
+    given up after ``deadline_s`` from the plan's start (or ``hold_s`` if it is still open)."""
+
+    url: str
+    paths: tuple[str, ...]
+    ramp_s: float = 0.0
+    deadline_s: float = 60.0
+    hold_s: float | None = None  # close every stream this long after the last one opened
+    latency: bool = True
+    keep: bool = True
+    max_connecting: int = 256
+    # Added to each start, uniformly at random (seeded): spreads the streams' phases over the
+    # interval. Evenly stepped starts whose step divides the interval would line streams up
+    # into bursts that measure the client's queue instead of the server.
+    jitter_s: float = 0.0
+
+
+def raise_fd_limit() -> int:
+    """Lift this process's soft RLIMIT_NOFILE to its hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def run_plan(plan: Plan) -> list[StreamRecord]:
+    """Open the plan's streams and read them until each ends, the hold ends or the deadline."""
+    parts = urlsplit(plan.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    gate = asyncio.Semaphore(plan.max_connecting)
+    records = [StreamRecord(path) for path in plan.paths]
+    jitter = random.Random(len(records))
+    offsets = [
+        (plan.ramp_s * i / len(records) if len(records) > 1 else 0.0)
+        + jitter.uniform(0.0, plan.jitter_s)
+        for i in range(len(records))
+    ]
+    protocols: list[StreamProtocol] = []
+
+    async def one(index: int, record: StreamRecord) -> None:
+        if offsets[index]:
+            await asyncio.sleep(max(0.0, start + offsets[index] - loop.time()))
+        request = (
+            f"GET {record.path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        protocol = StreamProtocol(request, record, plan.latency, plan.keep)
+        async with gate:
+            try:
+                await loop.create_connection(lambda: protocol, host, port)
+            except OSError as error:
+                record.error = f"connect: {error}"
+                return
+        protocols.append(protocol)
+        await protocol.done
+
+    tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(records)]
+    everything = asyncio.gather(*tasks)
+    timeout = plan.deadline_s
+    if plan.hold_s is not None:
+        timeout = min(timeout, plan.ramp_s + plan.jitter_s + plan.hold_s)
+    try:
+        await asyncio.wait_for(asyncio.shield(everything), timeout)
+    except TimeoutError:
+        closing = time.time()
+        for record in records:
+            if record.t_end is None:
+                record.t_end = closing  # the hold (or deadline) ended here, not at teardown
+        for protocol in protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
+        await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(everything, return_exceptions=True)
+    for record in records:
+        if not record.complete and record.error is None and plan.hold_s is None:
+            record.error = "deadline"
+    return records
+
+
+def run_plan_in_process(
+    plan: Plan, cpus: tuple[int, ...] | None
+) -> tuple[list[StreamRecord], float]:
+    """Run a plan in this process (pinned to ``cpus``); return records and CPU seconds used."""
+    if cpus:
+        os.sched_setaffinity(0, set(cpus))
+    raise_fd_limit()
+    # A full collection over many records would stall the loop for milliseconds and show up
+    # as latency that the server did not cause; the client's garbage is acyclic anyway.
+    gc.collect()
+    gc.disable()
+    before = time.process_time()
+    try:
+        records = asyncio.run(run_plan(plan))
+    finally:
+        gc.enable()
+    return records, time.process_time() - before
+
+
+def run_plan_split(
+    plan: Plan, processes: int, cpus: tuple[int, ...] | None
+) -> tuple[list[StreamRecord], float]:
+    """Run a plan across ``processes`` client processes (fork); records in path order."""
+    if processes <= 1:
+        return run_plan_in_process(plan, cpus)
+    shares = [plan.paths[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = [
+            pool.submit(run_plan_in_process, _share(plan, share), cpus) for share in shares if share
+        ]
+        results = [future.result() for future in futures]
+    records: list[StreamRecord] = []
+    for part, _ in results:
+        records += part
+    return records, sum(cpu for _, cpu in results)
+
+
+def _share(plan: Plan, paths: tuple[str, ...]) -> Plan:
+    """One process's part of a plan: the same ramp window, interleaved with the others."""
+    return Plan(
+        url=plan.url,
+        paths=paths,
+        ramp_s=plan.ramp_s,
+        jitter_s=plan.jitter_s,
+        deadline_s=plan.deadline_s,
+        hold_s=plan.hold_s,
+        latency=plan.latency,
+        keep=plan.keep,
+        max_connecting=max(1, plan.max_connecting // 2),
+    )

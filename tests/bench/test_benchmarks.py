@@ -1,0 +1,144 @@
+"""Every benchmark in a tiny configuration against the real server: a valid JSON with the
+expected keys and a PNG. Never a timing threshold: the targets are checked by `make bench`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import download, framing, held_streams, latency, throughput
+from showcase.cli import main as showcase_main
+from showcase.launcher import RunningServer
+
+pytestmark = pytest.mark.integration
+
+TOP_KEYS = {"benchmark", "created", "environment", "server", "client", "config", "summary", "runs"}
+ENV_KEYS = {"python", "packages", "cpu_count", "cpu_model", "kernel", "git"}
+
+
+def run_benchmark(
+    main: Callable[[Sequence[str] | None], int],
+    server: RunningServer,
+    out: Path,
+    *options: str,
+) -> dict[str, Any]:
+    common = ["--url", server.url, "--server-pid", str(server.pid), "--runs", "1", "--no-pin"]
+    assert main([*common, "--out", str(out), *options]) == 0
+    document: dict[str, Any] = json.loads(out.read_text())
+    assert TOP_KEYS <= set(document)
+    assert ENV_KEYS <= set(document["environment"])
+    assert {"flask", "gunicorn", "gevent"} <= set(document["environment"]["packages"])
+    assert len(document["runs"]) == 1
+    png = out.with_suffix(".png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return document
+
+
+def test_latency(server: RunningServer, tmp_path: Path) -> None:
+    doc = run_benchmark(
+        latency.main, server, tmp_path / "latency.json", "--scenarios", "3x20", "--duration", "0.2"
+    )
+    assert doc["benchmark"] == "latency"
+    rows = doc["summary"]
+    assert {row["mode"] for row in rows.values()} == {"sse", "ndjson", "chunked"}
+    for row in rows.values():
+        assert row["messages_received"] == row["messages_expected"] > 0
+        assert row["clients_without_first_byte"] == 0
+        assert row["latency_p99_ms"] is not None and row["ttfb_max_ms"] is not None
+    point = doc["runs"][0]["points"][0]
+    assert len(point["raw_latency_ms"]) == 3 * point["count"] and len(point["raw_ttfb_ms"]) == 3
+    assert point["server_cpu_s"] is not None  # read from /proc for --server-pid
+
+
+def test_throughput(server: RunningServer, tmp_path: Path) -> None:
+    doc = run_benchmark(
+        throughput.main,
+        server,
+        tmp_path / "throughput.json",
+        "--routes",
+        "sse,sse-each,baseline,ndjson,chunked",
+        "--sizes",
+        "16,1024",
+        "--clients",
+        "1,2",
+        "--scale",
+        "0.005",
+    )
+    rows = doc["summary"]
+    assert set(rows) >= {"sse/16/1", "baseline/16/1", "chunked/1024/2"}
+    for row in rows.values():
+        assert row["complete"] == row["streams"]
+        assert row["messages_per_s"] > 0 and row["wire_mb_per_s"] > 0
+    assert rows["sse/16/1"]["vs_baseline"] > 0 and rows["baseline/16/1"]["vs_baseline"] == 1.0
+
+
+def test_framing(server: RunningServer, tmp_path: Path) -> None:
+    doc = run_benchmark(framing.main, server, tmp_path / "framing.json", "--sizes", "16", "--quick")
+    rows = doc["summary"]
+    assert len(rows) == 6  # three modes × two flush policies
+    for row in rows.values():
+        assert row["wire_bytes_per_message"] > 0 and row["payload_bytes_per_message"] > 0
+    # One chunk per message costs its chunk-size line and CRLF on top of coalesced writes.
+    assert (
+        rows["sse/16/each"]["wire_bytes_per_message"]
+        > rows["sse/16/auto"]["wire_bytes_per_message"]
+    )
+    for point in doc["runs"][0]["points"]:
+        assert point["status"] == 200 and point["messages"] == 200
+
+
+def test_held_streams(server: RunningServer, tmp_path: Path) -> None:
+    doc = run_benchmark(
+        held_streams.main, server, tmp_path / "held_streams.json", "--levels", "20", "--hold", "1.5"
+    )
+    row = doc["summary"]["20"]
+    assert row["got_first_message_min"] == 20
+    point = doc["runs"][0]["points"][0]
+    assert point["status_200"] == 20 and point["samples"]
+
+
+def test_download(server: RunningServer, data_dir: Path, tmp_path: Path) -> None:
+    doc = run_benchmark(
+        download.main,
+        server,
+        tmp_path / "download.json",
+        "--file",
+        "1MiB.bin",
+        "--data-dir",
+        str(data_dir),
+        "--no-nginx",
+    )
+    assert set(doc["summary"]) == {"zero-copy", "generator", "generated"}
+    for point in doc["runs"][0]["points"]:
+        assert point["status"] == 200 and point["bytes"] >= 1 << 20
+        assert point["server_rss_growth"] is not None
+
+
+def test_showcase_bench_runs_a_benchmark(
+    server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "framing.json"
+    code = showcase_main(
+        [
+            "bench",
+            "framing",
+            "--url",
+            server.url,
+            "--runs",
+            "1",
+            "--no-pin",
+            "--no-plot",
+            "--quick",
+            "--sizes",
+            "16",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert json.loads(out.read_text())["benchmark"] == "framing"
+    assert str(out) in capsys.readouterr().out
