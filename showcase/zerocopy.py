@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 SENDFILE_MAX_BYTES = 1 << 30  # per call; the kernel caps one call near 2 GiB anyway
 # A fast loopback reader may never fill the socket, so the loop would never wait on the hub
 # and a 1 GiB file would hold the worker for its whole transfer: yield this often.
-YIELD_EVERY_BYTES = 4 << 20
+YIELD_EVERY_BYTES = 8 << 20  # about 3 ms of loopback sendfile without a wait
 
 
 def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = None) -> int:
@@ -33,7 +33,8 @@ def sendfile(sock: Any, file: BinaryIO, offset: int = 0, count: int | None = Non
                     sock_fd, file_fd, offset + total, min(count - total, SENDFILE_MAX_BYTES)
                 )
             except BlockingIOError:
-                wait_write(sock_fd, timeout=sock.gettimeout())
+                wait_write(sock_fd, timeout=sock.gettimeout())  # other greenlets run here
+                next_yield = total + YIELD_EVERY_BYTES
                 continue
             if sent == 0:
                 break  # end of file
