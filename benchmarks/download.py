@@ -33,7 +33,7 @@ from benchmarks.harness import (
     open_target,
     pinning_wanted,
     progress,
-    write_result,
+    report,
 )
 from benchmarks.nginx import find_nginx, run_nginx
 from benchmarks.stats import median, ratio
@@ -242,14 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nginx": nginx_version,
         "recv_bytes": RECV_BYTES,
     }
-    out = write_result("download", args, config, target.settings, runs, summary)
-    print_table(summary, size, Console(width=160))
-    if not args.no_plot:
-        from benchmarks.plots import plot_download
-
-        print(f"plot: {plot_download(out)}")
-    print(f"result: {out}")
-    return 0
+    return report(
+        "download",
+        args,
+        config,
+        target.settings,
+        runs,
+        summary,
+        lambda console: print_table(summary, size, console),
+    )
 
 
 if __name__ == "__main__":

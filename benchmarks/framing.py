@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.harness import add_common_args, fmt, open_target, progress, write_result
+from benchmarks.harness import add_common_args, fmt, open_target, progress, report
 from benchmarks.stats import median
 from showcase.framing.chunked import Chunk, ChunkedDecoder
 from showcase.framing.ndjson import NDJSONParser
@@ -206,14 +206,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append({"run": run, "points": points})
     summary = summarize_runs(runs)
     config = {"modes": modes, "sizes": sizes, "flushes": FLUSHES, "read_bytes": READ_BYTES}
-    out = write_result("framing", args, config, target.settings, runs, summary)
-    print_table(summary, Console(width=160))
-    if not args.no_plot:
-        from benchmarks.plots import plot_framing
-
-        print(f"plot: {plot_framing(out)}")
-    print(f"result: {out}")
-    return 0
+    return report(
+        "framing",
+        args,
+        config,
+        target.settings,
+        runs,
+        summary,
+        lambda console: print_table(summary, console),
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +161,26 @@ def write_result(
     }
     out.write_text(json.dumps(clean_json(document), indent=1) + "\n")
     return out
+
+
+def report(
+    name: str,
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    server: dict[str, Any],
+    runs: list[dict[str, Any]],
+    summary: dict[str, Any],
+    show: Callable[[Console], None],
+) -> int:
+    """Every benchmark's ending: the JSON, the table on stdout, the plot next to the JSON."""
+    out = write_result(name, args, config, server, runs, summary)
+    show(Console(width=160))
+    if not args.no_plot:
+        from benchmarks import plots  # matplotlib only when a plot is wanted
+
+        print(f"plot: {getattr(plots, f'plot_{name}')(out)}")
+    print(f"result: {out}")
+    return 0
 
 
 def fmt(value: float | None, digits: int = 2) -> str:

@@ -23,7 +23,7 @@ from benchmarks.harness import (
     fmt,
     open_target,
     progress,
-    write_result,
+    report,
 )
 from benchmarks.measure import Sampler, health, stream_path, wait_idle
 from benchmarks.stats import median
@@ -189,14 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "processes": args.processes,
         "mode": "sse",
     }
-    out = write_result("held_streams", args, config, settings, runs, summary)
-    print_table(summary, Console(width=160))
-    if not args.no_plot:
-        from benchmarks.plots import plot_held_streams
-
-        print(f"plot: {plot_held_streams(out)}")
-    print(f"result: {out}")
-    return 0
+    return report(
+        "held_streams",
+        args,
+        config,
+        settings,
+        runs,
+        summary,
+        lambda console: print_table(summary, console),
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from benchmarks.harness import (
     fmt,
     open_target,
     progress,
-    write_result,
+    report,
 )
 from benchmarks.measure import measure_streams, stream_path, wait_idle
 from benchmarks.stats import median, ratio, summarize
@@ -232,14 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": args.runs,
         "processes": args.processes,
     }
-    out = write_result("latency", args, config, target.settings, runs, summary)
-    print_table(summary, Console(width=160))
-    if not args.no_plot:
-        from benchmarks.plots import plot_latency
-
-        print(f"plot: {plot_latency(out)}")
-    print(f"result: {out}")
-    return 0
+    return report(
+        "latency",
+        args,
+        config,
+        target.settings,
+        runs,
+        summary,
+        lambda console: print_table(summary, console),
+    )
 
 
 if __name__ == "__main__":
