@@ -4,12 +4,19 @@ stream, read over a real socket to this server) and ``GET /guide`` (docs/choosin
 from __future__ import annotations
 
 import base64
-import html
 import ipaddress
-import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from showcase.files import SAMPLES
@@ -148,8 +155,14 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-@bp.get("/guide")
+# CommonMark plus tables; raw HTML is escaped and javascript: links are refused by the
+# library's link validation, so the file cannot inject markup.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+@bp.get("/guide/")
 def guide() -> Response | str:
+    """docs/choosing.md as HTML; at ``/guide/`` so its ``img/…`` plots resolve below it."""
     if not GUIDE_PATH.is_file():
         detail = "docs/choosing.md has not been written yet"
         return error_response(ParamError("guide", detail), status=404)
@@ -157,72 +170,11 @@ def guide() -> Response | str:
     return render_template("guide.html", body=render_markdown(text))
 
 
-INLINE = [
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
-]
-
-
-def render_inline(text: str) -> str:
-    out = html.escape(text, quote=True)
-    for pattern, replacement in INLINE:
-        out = pattern.sub(replacement, out)
-    return out
+@bp.get("/guide/img/<name>")
+def guide_image(name: str) -> Response:
+    """The guide's plots (docs/img/), by plain file name only."""
+    return send_from_directory(GUIDE_PATH.parent / "img", name, max_age=0)
 
 
 def render_markdown(text: str) -> Markup:
-    """Just enough Markdown for the guide: headings, paragraphs, lists, fenced code, and
-    tables kept as preformatted text. Everything is escaped first, so the file cannot inject
-    markup (a link's href is escaped too; ``javascript:`` links are dropped below)."""
-    out: list[str] = []
-    block: list[str] = []
-    kind = ""
-
-    def flush() -> None:
-        nonlocal kind
-        if kind == "p":
-            out.append(f"<p>{render_inline(' '.join(block))}</p>")
-        elif kind == "ul":
-            out.append("<ul>" + "".join(f"<li>{render_inline(i)}</li>" for i in block) + "</ul>")
-        elif kind in ("pre", "table"):
-            out.append(f"<pre>{html.escape(chr(10).join(block))}</pre>")
-        block.clear()
-        kind = ""
-
-    for line in text.splitlines():
-        if kind == "pre":
-            if line.startswith("```"):
-                flush()
-            else:
-                block.append(line)
-            continue
-        heading = re.match(r"(#{1,4})\s+(.*)", line)
-        item = re.match(r"\s*[-*]\s+(.*)", line)
-        if line.startswith("```"):
-            flush()
-            kind = "pre"
-        elif heading:
-            flush()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{render_inline(heading.group(2))}</h{level}>")
-        elif line.startswith("|"):
-            if kind != "table":
-                flush()
-                kind = "table"
-            block.append(line)
-        elif item and kind in ("", "ul"):
-            kind = "ul"
-            block.append(item.group(1))
-        elif not line.strip():
-            flush()
-        elif kind == "ul" and line.startswith(" "):
-            block[-1] += " " + line.strip()
-        else:
-            if kind not in ("", "p"):
-                flush()
-            kind = "p"
-            block.append(line.strip())
-    flush()
-    safe = "\n".join(out).replace('href="javascript:', 'href="#')
-    return Markup(safe)  # built from escaped text only
+    return Markup(MARKDOWN.render(text))

@@ -87,10 +87,18 @@ def test_wire_needs_a_real_socket(client: FlaskClient) -> None:
 
 
 def test_guide(client: FlaskClient) -> None:
-    response = client.get("/guide")
+    response = client.get("/guide/")
     if GUIDE_PATH.is_file():
         assert response.status_code == 200
-        assert "<h1>" in response.get_data(as_text=True)
+        page = response.get_data(as_text=True)
+        assert "<h1>" in page and "<table>" in page
+        images = re.findall(r'<img src="([^"]+)"', page)
+        assert images, "the guide shows its plots"
+        for src in images:
+            image = client.get(f"/guide/{src}")
+            assert image.status_code == 200, src
+            assert image.content_type == "image/png"
+            image.close()
     else:
         assert response.status_code == 404
         assert response.get_json()["field"] == "guide"
@@ -104,10 +112,15 @@ def test_markdown_escapes_what_it_renders() -> None:
     assert "<h1>A &lt;b&gt;title&lt;/b&gt;</h1>" in html
     assert "<code>code</code>" in html
     assert 'href="javascript:' not in html
-    assert "<ul><li>one</li><li>two</li></ul>" in html
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html
     assert "<script>" not in html
-    assert "<pre>| a | b |\n|---|---|</pre>" in html
+    assert "<th>a</th>" in html and "<th>b</th>" in html
+
+
+def test_guide_images_are_plain_names_only(client: FlaskClient) -> None:
+    response = client.get("/guide/img/..%2F..%2Fsetup.cfg")
+    assert response.status_code == 404
 
 
 def test_static_dir_is_where_the_app_serves_from() -> None:
