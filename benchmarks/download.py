@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks import procfs
 from benchmarks.environment import ROOT
@@ -30,6 +29,7 @@ from benchmarks.harness import (
     add_common_args,
     client_cpus,
     fmt,
+    number_table,
     open_target,
     pinning_wanted,
     progress,
@@ -166,9 +166,10 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any], size: int, console: Console) -> None:
-    table = Table(title=f"download of {size / 2**20:,.0f} MiB, medians (RSS growth: max)")
-    for column in ("route", "MB/s", "× nginx", "server CPU s", "client CPU", "RSS growth KiB"):
-        table.add_column(column, justify="right")
+    table = number_table(
+        f"download of {size / 2**20:,.0f} MiB, medians (RSS growth: max)",
+        ("route", "MB/s", "× nginx", "server CPU s", "client CPU", "RSS growth KiB"),
+    )
     for row in summary.values():
         table.add_row(
             row["label"],

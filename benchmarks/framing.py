@@ -20,9 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from rich.table import Table
 
-from benchmarks.harness import add_common_args, fmt, open_target, progress, report
+from benchmarks.harness import add_common_args, fmt, number_table, open_target, progress, report
 from benchmarks.stats import median
 from showcase.framing.chunked import Chunk, ChunkedDecoder
 from showcase.framing.ndjson import NDJSONParser
@@ -155,17 +154,18 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
-    table = Table(title="framing: bytes on the wire per message, and parse cost (medians)")
-    for column in (
-        "pad B",
-        "mode",
-        "flush",
-        "payload B/msg",
-        "wire B/msg",
-        "overhead",
-        "parse µs/msg",
-    ):
-        table.add_column(column, justify="right")
+    table = number_table(
+        "framing: bytes on the wire per message, and parse cost (medians)",
+        (
+            "pad B",
+            "mode",
+            "flush",
+            "payload B/msg",
+            "wire B/msg",
+            "overhead",
+            "parse µs/msg",
+        ),
+    )
     for row in sorted(summary.values(), key=lambda r: (r["size"], r["flush"])):
         table.add_row(
             str(row["size"]),

@@ -9,7 +9,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from benchmarks import procfs
 from benchmarks.environment import ROOT, describe_environment
@@ -161,6 +162,14 @@ def write_result(
     }
     out.write_text(json.dumps(clean_json(document), indent=1) + "\n")
     return out
+
+
+def number_table(title: str, columns: Sequence[str]) -> Table:
+    """A rich table of right-aligned columns: every benchmark's stdout table."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
 
 
 def report(

@@ -15,19 +15,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.harness import (
     add_common_args,
     client_cpus,
     fmt,
+    number_table,
     open_target,
     progress,
     report,
 )
-from benchmarks.measure import Sampler, health, stream_path, wait_idle
+from benchmarks.measure import Sampler, stream_path, wait_idle
 from benchmarks.stats import median
 from benchmarks.wire import Plan, run_plan_split
+from showcase.launcher import fetch_health
 
 LEVELS = (1000, 5000, 10000)
 QUICK_LEVELS = (200, 1000)
@@ -121,17 +122,18 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
-    table = Table(title="held SSE streams on one worker, 1 message/s each (medians; min counts)")
-    for column in (
-        "streams",
-        "got first msg",
-        "kept receiving",
-        "RSS/stream KiB",
-        "worker RSS MiB",
-        "server CPU",
-        "p99 latency ms",
-    ):
-        table.add_column(column, justify="right")
+    table = number_table(
+        "held SSE streams on one worker, 1 message/s each (medians; min counts)",
+        (
+            "streams",
+            "got first msg",
+            "kept receiving",
+            "RSS/stream KiB",
+            "worker RSS MiB",
+            "server CPU",
+            "p99 latency ms",
+        ),
+    )
     for row in summary.values():
         per = row["rss_per_stream_bytes"]
         held = row["server_rss_held"]
@@ -176,7 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with open_target(args, "held_streams") as target:
                     settings = target.settings
                     points.append(
-                        {**measure_level(target, streams, args), "health_after": health(target.url)}
+                        {
+                            **measure_level(target, streams, args),
+                            "health_after": fetch_health(target.url),
+                        }
                     )
                 bar.advance(task)
             runs.append({"run": run, "points": points})

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.harness import (
     add_common_args,
     client_cpus,
     fmt,
+    number_table,
     open_target,
     progress,
     report,
@@ -168,20 +168,21 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
-    table = Table(title="latency (receive − ts) and TTFB, medians over runs")
-    for column in (
-        "clients × interval",
-        "mode",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "TTFB p50 ms",
-        "TTFB max ms",
-        "received",
-        "client CPU",
-    ):
-        table.add_column(column, justify="right")
+    table = number_table(
+        "latency (receive − ts) and TTFB, medians over runs",
+        (
+            "clients × interval",
+            "mode",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "TTFB p50 ms",
+            "TTFB max ms",
+            "received",
+            "client CPU",
+        ),
+    )
     for row in summary.values():
         table.add_row(
             row["scenario"],

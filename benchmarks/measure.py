@@ -3,15 +3,17 @@ the server's RSS around it, read from /proc."""
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from benchmarks.harness import Target
 from benchmarks.wire import Plan, StreamRecord, run_plan_split
+from showcase.launcher import wait_for_open_streams
 
 IDLE_TIMEOUT_S = 15.0
 
@@ -69,23 +71,12 @@ def measure_streams(
     )
 
 
-def health(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
-        data: dict[str, Any] = json.loads(response.read())
-        return data
-
-
 def wait_idle(url: str, timeout_s: float = IDLE_TIMEOUT_S) -> bool:
     """Wait (bounded) until the worker reports no open stream; False if it never did."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if health(url).get("open_streams", 0) == 0:
-                return True
-        except OSError:
-            return False
-        time.sleep(0.1)
-    return False
+    try:
+        return wait_for_open_streams(url, lambda count: count == 0, timeout_s) == 0
+    except requests.RequestException:
+        return False
 
 
 class Sampler:

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from benchmarks.harness import (
     add_common_args,
     client_cpus,
     fmt,
+    number_table,
     open_target,
     progress,
     report,
@@ -138,20 +138,21 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
-    table = Table(title="throughput at interval 0, medians over runs (one worker)")
-    for column in (
-        "clients",
-        "pad B",
-        "route",
-        "msg/s",
-        "MB/s",
-        "server µs/msg",
-        "× baseline",
-        "× each",
-        "client CPU",
-        "complete",
-    ):
-        table.add_column(column, justify="right")
+    table = number_table(
+        "throughput at interval 0, medians over runs (one worker)",
+        (
+            "clients",
+            "pad B",
+            "route",
+            "msg/s",
+            "MB/s",
+            "server µs/msg",
+            "× baseline",
+            "× each",
+            "client CPU",
+            "complete",
+        ),
+    )
     for row in summary.values():
         table.add_row(
             str(row["clients"]),

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,26 @@ LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
+
+
+def fetch_health(url: str) -> dict[str, int]:
+    """``GET {url}/healthz`` of any server that follows the contract (status checked)."""
+    response = requests.get(f"{url}/healthz", timeout=5)
+    response.raise_for_status()
+    data: dict[str, int] = response.json()
+    return data
+
+
+def wait_for_open_streams(
+    url: str, predicate: Callable[[int], bool], timeout_s: float = 15.0
+) -> int:
+    """Poll ``/healthz`` until ``predicate(open_streams)`` or time is up; the last count."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = fetch_health(url)["open_streams"]
+        if predicate(current) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.1)
 
 
 class ServerError(RuntimeError):
@@ -43,19 +63,11 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
     def health(self) -> dict[str, int]:
-        response = requests.get(f"{self.url}/healthz", timeout=5)
-        response.raise_for_status()
-        data: dict[str, int] = response.json()
-        return data
+        return fetch_health(self.url)
 
     def wait_open_streams(self, expected: int, timeout_s: float = 15.0) -> int:
         """Poll ``/healthz`` until ``open_streams == expected`` or time is up; the last count."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            current = self.health()["open_streams"]
-            if current == expected or time.monotonic() > deadline:
-                return current
-            time.sleep(0.1)
+        return wait_for_open_streams(self.url, lambda count: count == expected, timeout_s)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM the arbiter we started (by PID), wait; SIGKILL if it will not go."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import requests
+
+from showcase.launcher import wait_for_open_streams
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What a headless root in a container needs; nothing that phones home or updates itself.
@@ -30,22 +30,11 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def open_streams(base_url: str) -> int:
-    response = requests.get(f"{base_url}/healthz", timeout=5)
-    assert response.status_code == 200
-    count: int = response.json()["open_streams"]
-    return count
-
-
 def wait_for_streams(base_url: str, predicate: Callable[[int], bool], timeout_s: float) -> int:
     """Poll /healthz until ``predicate(open_streams)``; fail with the last count otherwise."""
-    deadline = time.monotonic() + timeout_s
-    count = open_streams(base_url)
-    while not predicate(count):
-        if time.monotonic() > deadline:
-            pytest.fail(f"open_streams stayed at {count} for {timeout_s} s")
-        time.sleep(0.1)
-        count = open_streams(base_url)
+    count = wait_for_open_streams(base_url, predicate, timeout_s)
+    if not predicate(count):
+        pytest.fail(f"open_streams stayed at {count} for {timeout_s} s")
     return count
 
 
