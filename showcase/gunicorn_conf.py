@@ -40,4 +40,4 @@ def post_worker_init(worker: Any) -> None:
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     zerocopy.install()
-    lifecycle.install_in_worker(worker)
+    lifecycle.install_in_worker()

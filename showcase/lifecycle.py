@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import Any
 
 _stopping: threading.Event | None = None
 
@@ -44,7 +43,7 @@ def chain_sigterm() -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def install_in_worker(worker: Any) -> None:
-    """gunicorn ``post_worker_init`` hook body (gunicorn installs its handlers before it)."""
+def install_in_worker() -> None:
+    """For gunicorn's ``post_worker_init``: after monkey-patching and gunicorn's own handlers."""
     stop_event()
     chain_sigterm()
