@@ -5,7 +5,6 @@ Every error names its field so the web layer can answer ``400`` with a useful JS
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,17 +19,36 @@ MAX_HEARTBEAT_S = 300.0
 FLUSH_POLICIES = ("auto", "each")
 MAX_PARAM_CHARS = 32  # a number longer than this is not a number we accept
 
+# What went wrong, the "error" of the JSON body: HTTP's own reason phrase where one fits
+# (werkzeug's handler answers unrouted paths with the same words).
+INVALID_PARAMETER = "invalid parameter"
+INVALID_NAME = "invalid name"
+NOT_FOUND = "not found"
+SERVICE_UNAVAILABLE = "service unavailable"
+
+# One rule for every number: ASCII digits with an optional leading "-", and for a decimal one
+# "." between digits. Python's int() and float() take more ("1_000", "+5", "1e3", "inf",
+# " 5", non-ASCII digits), and a contract a browser, curl and a benchmark all speak should
+# not depend on one language's parser.
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+SURROUNDING_BLANKS = " \t"  # a pasted form value may carry them; nothing else is stripped
+
 
 class ParamError(ValueError):
-    """A parameter that breaks the contract: ``field`` names it, ``detail`` says why."""
+    """A request the server refuses: ``field`` names what, ``detail`` says why, and ``error``
+    (default ``"invalid parameter"``) what kind of refusal it is: ``"not found"`` for a file
+    that is not there, ``"invalid name"`` for a name that may not be asked for, …"""
 
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, error: str = INVALID_PARAMETER) -> None:
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+        self.error = error
 
     def to_json(self) -> dict[str, str]:
-        return {"error": "invalid parameter", "field": self.field, "detail": self.detail}
+        """The body of the error response: ``{"error", "field", "detail"}``."""
+        return {"error": self.error, "field": self.field, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +61,25 @@ class StreamParams:
     heartbeat_s: float | None = None  # None: the server's default
 
 
-def parse_int(args: Mapping[str, str], field: str, default: int, low: int, high: int) -> int:
+def number_text(
+    args: Mapping[str, str], field: str, pattern: re.Pattern[str], expected: str
+) -> str | None:
+    """The parameter's text if it matches ``pattern`` (see INTEGER_TEXT), None if absent."""
     raw = args.get(field)
     if raw is None:
+        return None
+    text = raw.strip(SURROUNDING_BLANKS)
+    if len(text) > MAX_PARAM_CHARS or not pattern.fullmatch(text):
+        raise ParamError(field, f"expected {expected}, got {raw[:40]!r}")
+    return text
+
+
+def parse_int(args: Mapping[str, str], field: str, default: int, low: int, high: int) -> int:
+    """``args[field]`` as an integer from ``low`` to ``high`` (INTEGER_TEXT), or ParamError."""
+    text = number_text(args, field, INTEGER_TEXT, f"an integer from {low} to {high}")
+    if text is None:
         return default
-    raw = raw.strip()
-    if len(raw) > MAX_PARAM_CHARS or not re.fullmatch(r"-?[0-9]+", raw):
-        raise ParamError(field, f"expected an integer from {low} to {high}, got {raw[:40]!r}")
-    value = int(raw)
+    value = int(text)
     if not low <= value <= high:
         raise ParamError(field, f"must be from {low} to {high}, got {value}")
     return value
@@ -59,19 +88,13 @@ def parse_int(args: Mapping[str, str], field: str, default: int, low: int, high:
 def parse_float(
     args: Mapping[str, str], field: str, default: float | None, low: float, high: float
 ) -> float | None:
-    raw = args.get(field)
-    if raw is None:
+    """``args[field]`` as a number from ``low`` to ``high`` (DECIMAL_TEXT), or ParamError."""
+    text = number_text(args, field, DECIMAL_TEXT, f"a number from {low:g} to {high:g}")
+    if text is None:
         return default
-    try:
-        if len(raw) > MAX_PARAM_CHARS:
-            raise ValueError(raw)
-        value = float(raw)
-    except ValueError:
-        raise ParamError(
-            field, f"expected a number from {low:g} to {high:g}, got {raw[:40]!r}"
-        ) from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ParamError(field, f"must be from {low:g} to {high:g}, got {raw[:40]!r}")
+    value = float(text) + 0.0  # "-0" is 0.0, not -0.0
+    if not low <= value <= high:
+        raise ParamError(field, f"must be from {low:g} to {high:g}, got {text}")
     return value
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request
 
 from showcase.files import DOWNLOAD_CHUNK_BYTES, UnsafeName, resolve_download
-from showcase.params import ParamError, parse_stream_params
+from showcase.params import INVALID_NAME, NOT_FOUND, ParamError, parse_stream_params
 from showcase.web.responses import error_response
 
 bp = Blueprint("baseline", __name__, url_prefix="/baseline")
@@ -46,9 +46,10 @@ def download(name: str) -> Response:
     try:
         path = resolve_download(Path(current_app.config["SHOWCASE_DATA_DIR"]), name)
     except UnsafeName:
-        return error_response(ParamError("name", "not a plain file name in the data directory"))
+        detail = "not a plain file name in the data directory"
+        return error_response(ParamError("name", detail, INVALID_NAME))
     except FileNotFoundError:
-        return error_response(ParamError("name", "no such file"), status=404)
+        return error_response(ParamError("name", "no such file", NOT_FOUND), status=404)
 
     def generate() -> Iterator[bytes]:
         with path.open("rb") as handle:

@@ -19,7 +19,7 @@ from showcase.files import (
     list_downloads,
     resolve_download,
 )
-from showcase.params import ParamError, parse_int
+from showcase.params import INVALID_NAME, NOT_FOUND, ParamError, parse_int
 from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("downloads", __name__)
@@ -56,9 +56,10 @@ def download(name: str) -> Response:
     try:
         path = off_the_hub(resolve_download, data_dir(), name)
     except UnsafeName:
-        return error_response(ParamError("name", "not a plain file name in the data directory"))
+        detail = "not a plain file name in the data directory"
+        return error_response(ParamError("name", detail, INVALID_NAME))
     except FileNotFoundError:
-        return error_response(ParamError("name", "no such file"), status=404)
+        return error_response(ParamError("name", "no such file", NOT_FOUND), status=404)
     # send_file answers 304/206/416 and If-Range (RFC 9110 §13, §14) and hands gunicorn
     # its wsgi.file_wrapper, which gunicorn sends with sendfile().
     response = send_file(path, conditional=True, etag=True, max_age=0, as_attachment=True)

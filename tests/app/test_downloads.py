@@ -109,3 +109,34 @@ def test_generated_is_chunked_with_no_length(client: FlaskClient) -> None:
     assert len(response.get_data()) == 300000
     bad = client.get("/download/generated?size=-1")
     assert bad.status_code == 400 and bad.get_json()["field"] == "size"
+
+
+@pytest.mark.parametrize("prefix", ["", "/baseline"])
+@pytest.mark.parametrize(
+    ("name", "status", "error"),
+    [
+        ("nothing-here.bin", 404, "not found"),
+        (".hidden", 400, "invalid name"),
+        ("1MiB.bin%00.txt", 400, "invalid name"),
+    ],
+)
+def test_each_error_names_what_happened(
+    client: FlaskClient, prefix: str, name: str, status: int, error: str
+) -> None:
+    got_status, headers, data = fetch(client, f"{prefix}/download/{name}")
+    assert got_status == status
+    assert headers["Content-Type"] == "application/json"
+    body = json.loads(data)
+    assert body["error"] == error
+    assert body["field"] == "name"
+    assert body["detail"]
+
+
+def test_a_bad_size_is_an_invalid_parameter(client: FlaskClient) -> None:
+    status, _, data = fetch(client, "/download/generated?size=1_000")
+    assert status == 400
+    assert json.loads(data) == {
+        "error": "invalid parameter",
+        "field": "size",
+        "detail": "expected an integer from 0 to 17179869184, got '1_000'",
+    }

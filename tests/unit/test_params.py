@@ -6,6 +6,7 @@ import pytest
 
 from showcase.params import (
     MAX_COUNT,
+    NOT_FOUND,
     ParamError,
     StreamParams,
     parse_last_event_id,
@@ -75,3 +76,44 @@ def test_last_event_id_must_be_a_seq(header: str) -> None:
     with pytest.raises(ParamError) as caught:
         parse_last_event_id(header)
     assert caught.value.field == "Last-Event-ID"
+
+
+# One rule for integers and decimals: what one parameter refuses, every parameter refuses.
+NOT_NUMBERS = ["1_000", "+5", "1e3", "1E3", "0x10", "inf", "-inf", "nan", "Infinity", "٣", "5\n"]
+NOT_NUMBERS += ["1 000", "5 .5", "- 5", "", " ", "--5", ".5", "5.", "1.2.3", "5,5", "\u00a05"]
+
+
+@pytest.mark.parametrize("raw", NOT_NUMBERS)
+@pytest.mark.parametrize("field", ["count", "size", "interval", "heartbeat"])
+def test_numbers_are_plain_digits_for_every_parameter(field: str, raw: str) -> None:
+    with pytest.raises(ParamError) as caught:
+        parse_stream_params({field: raw})
+    assert caught.value.field == field
+    assert caught.value.to_json()["error"] == "invalid parameter"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("5", 5.0), ("0.5", 0.5), ("60000", 60000.0), ("0", 0.0), ("-0", 0.0), ("007.50", 7.5)],
+)
+def test_decimal_numbers(raw: str, value: float) -> None:
+    interval = parse_stream_params({"interval": raw}).interval_ms
+    assert interval == value
+    assert str(interval) == str(value)  # "-0" is 0.0, not -0.0
+
+
+@pytest.mark.parametrize("raw", ["7", " 7", "7 ", "\t7\t"])
+def test_surrounding_blanks_are_ignored_alike(raw: str) -> None:
+    params = parse_stream_params({"count": raw, "interval": raw, "size": raw})
+    assert (params.count, params.interval_ms, params.size) == (7, 7.0, 7)
+
+
+def test_error_names_what_happened() -> None:
+    assert ParamError("count", "too big").to_json() == {
+        "error": "invalid parameter",
+        "field": "count",
+        "detail": "too big",
+    }
+    missing = ParamError("name", "no such file", NOT_FOUND)
+    assert missing.to_json() == {"error": "not found", "field": "name", "detail": "no such file"}
+    assert str(missing) == "name: no such file"
