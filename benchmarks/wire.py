@@ -3,6 +3,10 @@ counted as they come off the socket. Many streams per process, several processes
 
 Per stream it records TTFB (request sent → first body byte), wire bytes (body bytes read,
 chunk-size lines included), and per message the latency (receive time − the payload's ``ts``).
+
+One process opens at most its open-file limit of connections, and one loopback source address
+at most one ephemeral port range of them (per destination): a plan's ``source_hosts`` spreads
+its connections over several addresses (127.0.0.2, …) and ``run_plan_split`` over processes.
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ import multiprocessing
 import os
 import random
 import resource
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httptools
 
 HEADER_END = b"\r\n\r\n"
+# Linux: bind() picks no port; connect() picks one unique for the whole 4-tuple. Without it a
+# bound socket takes a port of the source address for every destination, TIME_WAIT included.
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 @dataclass
@@ -29,6 +38,7 @@ class StreamRecord:
 
     path: str
     status: int = 0
+    t_connect: float = 0.0  # the connect started (after the plan's gate let it through)
     t_request: float = 0.0
     ttfb_s: float | None = None
     t_first_message: float | None = None
@@ -38,6 +48,7 @@ class StreamRecord:
     messages: int = 0
     complete: bool = False
     error: str | None = None
+    source: str | None = None  # the local address the connection came from
     latencies_ms: list[float] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
 
@@ -152,6 +163,44 @@ class Plan:
     # interval. Evenly stepped starts whose step divides the interval would line streams up
     # into bursts that measure the client's queue instead of the server.
     jitter_s: float = 0.0
+    # Local addresses to connect from, in turn (empty: the kernel's choice, 127.0.0.1).
+    source_hosts: tuple[str, ...] = ()
+
+
+def loopback_sources(count: int, first: int = 2) -> tuple[str, ...]:
+    """``count`` loopback addresses from 127.0.0.<first> on (all of 127/8 is loopback on
+    Linux), carrying over into the third octet: 127.0.0.2, …, 127.0.0.254, 127.0.1.1, …"""
+    hosts = []
+    for n in range(first, first + count):
+        third, fourth = divmod(n - 1, 254)
+        if third > 255:
+            raise ValueError(f"more loopback addresses than 127.0.x.y holds: {count}")
+        hosts.append(f"127.0.{third}.{fourth + 1}")
+    return tuple(hosts)
+
+
+def cycle_sources(hosts: tuple[str, ...]) -> Iterator[str | None]:
+    """Source addresses in turn for successive connections; None for ever when there are none."""
+    index = 0
+    while True:
+        yield hosts[index % len(hosts)] if hosts else None
+        index += 1
+
+
+async def connect_from(host: str, port: int, source: str | None) -> socket.socket:
+    """A connected non-blocking TCP socket to ``host:port``, bound to ``source`` if given."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if source is not None:
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+        await loop.sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def raise_fd_limit() -> int:
@@ -177,6 +226,7 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
         for i in range(len(records))
     ]
     protocols: list[StreamProtocol] = []
+    sources = cycle_sources(plan.source_hosts)
 
     async def one(index: int, record: StreamRecord) -> None:
         if offsets[index]:
@@ -186,8 +236,12 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
         ).encode()
         protocol = StreamProtocol(request, record, plan.latency, plan.keep)
         async with gate:
+            record.t_connect = time.time()
+            source = next(sources)
             try:
-                await loop.create_connection(lambda: protocol, host, port)
+                sock = await connect_from(host, port, source)
+                record.source = "{}:{}".format(*sock.getsockname()[:2])
+                await loop.create_connection(lambda: protocol, sock=sock)
             except OSError as error:
                 record.error = f"connect: {error}"
                 return
@@ -241,14 +295,17 @@ def run_plan_in_process(
 def run_plan_split(
     plan: Plan, processes: int, cpus: tuple[int, ...] | None
 ) -> tuple[list[StreamRecord], float]:
-    """Run a plan across ``processes`` client processes (fork); records in path order."""
+    """Run a plan across ``processes`` client processes (fork), each with its share of the
+    paths and of ``max_connecting``; records grouped by process."""
     if processes <= 1:
         return run_plan_in_process(plan, cpus)
     shares = [plan.paths[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
         futures = [
-            pool.submit(run_plan_in_process, _share(plan, share), cpus) for share in shares if share
+            pool.submit(run_plan_in_process, _share(plan, share, processes), cpus)
+            for share in shares
+            if share
         ]
         results = [future.result() for future in futures]
     records: list[StreamRecord] = []
@@ -257,8 +314,9 @@ def run_plan_split(
     return records, sum(cpu for _, cpu in results)
 
 
-def _share(plan: Plan, paths: tuple[str, ...]) -> Plan:
-    """One process's part of a plan: the same ramp window, interleaved with the others."""
+def _share(plan: Plan, paths: tuple[str, ...], processes: int) -> Plan:
+    """One process's part of a plan: the same ramp window, interleaved with the others, and
+    its share of the connecting limit (so all processes together keep the plan's bound)."""
     return Plan(
         url=plan.url,
         paths=paths,
@@ -268,5 +326,6 @@ def _share(plan: Plan, paths: tuple[str, ...]) -> Plan:
         hold_s=plan.hold_s,
         latency=plan.latency,
         keep=plan.keep,
-        max_connecting=max(1, plan.max_connecting // 2),
+        max_connecting=max(1, plan.max_connecting // processes),
+        source_hosts=plan.source_hosts,
     )
