@@ -11,6 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
+from showcase.cli import plain_text
+
 NAMES = ("latency", "throughput", "framing", "held_streams", "download", "suite")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +21,7 @@ def add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser = commands.add_parser(
         "bench",
         help="run the benchmarks (see benchmarks/), or rewrite the guide with --guide",
-        description=__doc__,
+        description=plain_text(__doc__),
     )
     parser.add_argument("name", nargs="?", choices=NAMES, help="which benchmark")
     parser.add_argument(

@@ -4,16 +4,53 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 
-from showcase.client import DEFAULT_BASE_URL, ClientError, iter_chunks, iter_ndjson, iter_sse
+from showcase.client import (
+    DEFAULT_BASE_URL,
+    MAX_ATTEMPTS,
+    ClientError,
+    iter_chunks,
+    iter_ndjson,
+    iter_sse,
+)
 from showcase.client import latency_ms as measure_latency
-from showcase.server import DEFAULT_BIND, serve
+from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S, ParamError, parse_float
+from showcase.server import DEFAULT_BIND, MAX_SEND_TIMEOUT_S, serve
 
 PREVIEW_CHARS = 60
+
+
+def plain_text(doc: str | None) -> str:
+    """A docstring as help text: the reST ````literal```` markup dropped."""
+    return (doc or "").replace("``", "")
+
+
+def seconds_within(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: seconds from ``low`` (excluded if ``above_low``) to ``high``.
+
+    The number is read by the rule of the stream parameters (``showcase.params``), so a
+    flag and its query parameter refuse the same input.
+    """
+
+    def parse(raw: str) -> float:
+        bounds = f"more than {low:g}" if above_low else f"from {low:g}"
+        try:
+            value = parse_float({"value": raw}, "value", None, low, high)
+        except ParamError:
+            value = None
+        if value is None or (above_low and value <= low):
+            raise argparse.ArgumentTypeError(
+                f"expected seconds {bounds} to {high:g}, got {raw[:40]!r}"
+            )
+        return value
+
+    return parse
 
 
 def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +64,18 @@ def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="open connections per worker (default 20000: 10,000 streams fit in one worker)",
     )
     parser.add_argument("--data-dir", type=Path, help="download directory (default ./data)")
-    parser.add_argument("--heartbeat", type=float, help="SSE heartbeat period in s (default 15)")
+    parser.add_argument(
+        "--heartbeat",
+        type=seconds_within(MIN_HEARTBEAT_S, MAX_HEARTBEAT_S),
+        help=f"seconds of silence before a heartbeat, {MIN_HEARTBEAT_S:g} to "
+        f"{MAX_HEARTBEAT_S:g} (default 15)",
+    )
+    parser.add_argument(
+        "--send-timeout",
+        type=seconds_within(0.0, MAX_SEND_TIMEOUT_S, above_low=True),
+        help="seconds a write to a client may take before its stream is cut, "
+        f"up to {MAX_SEND_TIMEOUT_S:g} (default 30)",
+    )
 
 
 def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,10 +90,23 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--source", help="ticks or text (default ticks)")
     parser.add_argument("--flush", choices=["auto", "each"], help="server write policy")
     parser.add_argument("--last-event-id", help="sse: resume after this id")
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="sse: like EventSource, reconnect after the server's retry with Last-Event-ID "
+        "when the stream ends or breaks, until the server answers 204",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=MAX_ATTEMPTS,
+        help="with --reconnect: give up after this many connections in a row bring no "
+        "message (default %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="showcase", description=__doc__)
+    parser = argparse.ArgumentParser(prog="showcase", description=plain_text(__doc__))
     commands = parser.add_subparsers(dest="command", required=True)
     add_serve(commands)
     add_client(commands)
@@ -60,8 +121,38 @@ def preview(text: str) -> str:
     return shown if len(shown) <= PREVIEW_CHARS else shown[: PREVIEW_CHARS - 1] + "…"
 
 
+def iter_client_lines(
+    args: argparse.Namespace, params: dict[str, object]
+) -> Generator[str, None, None]:
+    """One line of output per message (per read for ``chunked``), as it arrives."""
+    started = time.time()
+    if args.mode == "sse":
+        events = iter_sse(
+            args.url,
+            params,
+            last_event_id=args.last_event_id,
+            reconnect=args.reconnect,
+            max_attempts=args.max_attempts,
+        )
+        for event in events:
+            payload = json.loads(event.data)
+            lat = measure_latency(payload["ts"])
+            body = payload.get("token", payload.get("pad", ""))
+            yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {preview(body)}"
+    elif args.mode == "ndjson":
+        for obj in iter_ndjson(args.url, params):
+            lat = measure_latency(obj["ts"])
+            body = obj.get("token", obj.get("pad", ""))
+            yield f"seq={obj['seq']:<6} {lat:8.2f} ms  {preview(body)}"
+    else:
+        for received, data in enumerate(iter_chunks(args.url, params)):
+            since = (time.time() - started) * 1000.0
+            text = data.decode("utf-8", "replace")
+            yield f"read {received:<5} +{since:9.2f} ms {len(data):6d} B  {preview(text)}"
+
+
 def run_client(args: argparse.Namespace) -> int:
-    params = {
+    params: dict[str, object] = {
         key: value
         for key, value in {
             "count": args.count,
@@ -72,34 +163,29 @@ def run_client(args: argparse.Namespace) -> int:
         }.items()
         if value is not None
     }
+    if args.reconnect:  # say on stderr when and where the stream resumes
+        logging.basicConfig(format="showcase client: %(message)s", level=logging.INFO)
     started = time.time()
     received = 0
+    lines = iter_client_lines(args, params)
     try:
-        if args.mode == "sse":
-            for event in iter_sse(args.url, params, last_event_id=args.last_event_id):
-                payload = json.loads(event.data)
-                lat = measure_latency(payload["ts"])
-                body = payload.get("token", payload.get("pad", ""))
-                print(f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {preview(body)}")
-                received += 1
-        elif args.mode == "ndjson":
-            for obj in iter_ndjson(args.url, params):
-                lat = measure_latency(obj["ts"])
-                body = obj.get("token", obj.get("pad", ""))
-                print(f"seq={obj['seq']:<6} {lat:8.2f} ms  {preview(body)}")
-                received += 1
-        else:
-            for data in iter_chunks(args.url, params):
-                since = (time.time() - started) * 1000.0
-                text = data.decode("utf-8", "replace")
-                print(f"read {received:<5} +{since:9.2f} ms {len(data):6d} B  {preview(text)}")
-                received += 1
+        for line in lines:
+            # Flushed per line: through a pipe (`| tee log`) stdout is block-buffered, and a
+            # stream's whole point is to show each message when it arrives.
+            print(line, flush=True)
+            received += 1
     except ClientError as error:
         print(f"showcase client: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted after {received} items", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`| head -3`): stop quietly. stdout goes to devnull so that the
+        # interpreter's final flush does not fail again (Python docs, "Note on SIGPIPE").
+        lines.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     noun = "reads" if args.mode == "chunked" else "messages"
     print(f"done: {received} {noun} in {time.time() - started:.2f} s", file=sys.stderr)
     return 0
@@ -108,7 +194,14 @@ def run_client(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        serve(args.bind, args.workers, args.worker_connections, args.data_dir, args.heartbeat)
+        serve(
+            args.bind,
+            args.workers,
+            args.worker_connections,
+            args.data_dir,
+            args.heartbeat,
+            send_timeout_s=args.send_timeout,
+        )
         return 0  # not reached: serve() replaces the process
     if args.command == "client":
         return run_client(args)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_BIND = "127.0.0.1:8000"
+MAX_SEND_TIMEOUT_S = 3600.0  # an hour: past that a stalled reader is simply never cut
 
 
 def gunicorn_argv(
@@ -26,12 +27,21 @@ def serve(
     data_dir: Path | None = None,
     heartbeat_s: float | None = None,
     extra: list[str] | None = None,
+    send_timeout_s: float | None = None,
 ) -> None:
-    """Replace this process with gunicorn (same PID, so whoever started us can stop it)."""
+    """Replace this process with gunicorn (same PID, so whoever started us can stop it).
+
+    The app's settings reach the workers as environment variables (``SHOWCASE_DATA_DIR``,
+    ``SHOWCASE_HEARTBEAT_S``, ``SHOWCASE_SEND_TIMEOUT_S``); None leaves a variable as it is,
+    so the server's default (or the caller's environment) applies. The values are not
+    checked here: ``showcase.cli`` validates them before calling.
+    """
     if data_dir is not None:
         os.environ["SHOWCASE_DATA_DIR"] = str(data_dir.resolve())
     if heartbeat_s is not None:
         os.environ["SHOWCASE_HEARTBEAT_S"] = str(heartbeat_s)
+    if send_timeout_s is not None:
+        os.environ["SHOWCASE_SEND_TIMEOUT_S"] = str(send_timeout_s)
     argv = gunicorn_argv(bind, workers, worker_connections, extra or [])
     sys.stdout.flush()
     os.execv(argv[0], argv)
