@@ -1,14 +1,16 @@
 """Python clients for the stream contract (requests), reading with the framing parsers.
 
 Each ``iter_*`` opens ``GET /stream/<mode>``, checks the status before the body, and yields
-items as they arrive; leaving the loop closes the connection.
+items as they arrive; leaving the loop closes the connection. ``iter_sse(..., reconnect=True)``
+resumes like a browser's EventSource (WHATWG HTML §9.2).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,13 +19,52 @@ import requests
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import ServerSentEvent, SSEParser
 
+__all__ = [
+    "ClientError",
+    "DEFAULT_BASE_URL",
+    "HTTPStatusError",
+    "ReconnectError",
+    "iter_chunks",
+    "iter_ndjson",
+    "iter_sse",
+    "latency_ms",
+    "open_stream",
+]
+
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 120.0  # longer than any pause the contract allows plus a heartbeat
+# Reconnecting (WHATWG HTML §9.2.3): wait the server's last ``retry:``, or this before it
+# sent one (Chromium's EventSource waits 3 s); never longer than the cap, so a server that
+# asks for hours does not park the client.
+DEFAULT_RETRY_MS = 3000
+MAX_RETRY_MS = 30_000
+MAX_ATTEMPTS = 5  # consecutive connections that bring no event, then ReconnectError
+
+logger = logging.getLogger(__name__)
 
 
 class ClientError(Exception):
     """A stream that could not be read: refused connection, non-2xx status, bad framing."""
+
+
+class HTTPStatusError(ClientError):
+    """The server answered a status outside 2xx (``status``); reconnecting will not help."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ReconnectError(ClientError):
+    """``iter_sse(reconnect=True)`` gave up: ``attempts`` connections in a row brought no
+    event. ``last_event_id`` is where a later resume would start; the last failure is the
+    ``__cause__``."""
+
+    def __init__(self, message: str, attempts: int, last_event_id: str | None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.last_event_id = last_event_id
 
 
 def describe_error_body(response: requests.Response) -> str:
@@ -44,7 +85,11 @@ def open_stream(
     headers: Mapping[str, str] | None = None,
     session: requests.Session | None = None,
 ) -> Iterator[requests.Response]:
-    """The response of ``GET {base_url}/stream/{mode}``, status already checked."""
+    """The response of ``GET {base_url}/stream/{mode}``, status already checked.
+
+    Raises HTTPStatusError for a status outside 2xx, ClientError when the server cannot be
+    reached.
+    """
     url = f"{base_url.rstrip('/')}/stream/{mode}"
     getter = session.get if session is not None else requests.get
     try:
@@ -62,7 +107,9 @@ def open_stream(
     with response:
         if not 200 <= response.status_code < 300:
             detail = describe_error_body(response)
-            raise ClientError(f"{url} answered {response.status_code}: {detail}")
+            raise HTTPStatusError(
+                f"{url} answered {response.status_code}: {detail}", response.status_code
+            )
         yield response
 
 
@@ -74,22 +121,92 @@ def iter_body(response: requests.Response) -> Iterator[bytes]:
         raise ClientError(f"the stream broke: {error}") from None
 
 
+def iter_sse_connection(
+    base_url: str,
+    params: Mapping[str, Any] | None,
+    last_event_id: str | None,
+    parser: SSEParser,
+) -> Generator[ServerSentEvent, None, bool]:
+    """The events of one connection to ``/stream/sse``, parsed by ``parser`` (which keeps
+    the last event ID and retry across connections). Returns True when the server answered
+    ``204 No Content``: nothing is left to send. Raises ClientError (HTTPStatusError for a
+    non-2xx status) when the connection fails or breaks."""
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    if last_event_id:  # §9.2.3: the header is sent only when the ID is not empty
+        headers["Last-Event-ID"] = last_event_id
+    with open_stream(base_url, "sse", params, headers) as response:
+        if response.status_code == 204:
+            return True
+        try:
+            for data in iter_body(response):
+                yield from parser.feed(data)
+        finally:
+            parser.close()  # an event cut off by the end of the body is never dispatched
+    return False
+
+
 def iter_sse(
     base_url: str = DEFAULT_BASE_URL,
     params: Mapping[str, Any] | None = None,
     last_event_id: str | None = None,
+    *,
+    reconnect: bool = False,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_retry_ms: int = MAX_RETRY_MS,
 ) -> Iterator[ServerSentEvent]:
-    """Server-Sent Events from ``/stream/sse``; ``last_event_id`` resumes after that id."""
-    headers = {"Accept": "text/event-stream"}
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = last_event_id
+    """Server-Sent Events from ``/stream/sse``; ``last_event_id`` resumes after that id.
+
+    Without ``reconnect`` the events of one connection; a broken connection raises
+    ClientError. With ``reconnect`` it behaves like EventSource (WHATWG HTML §9.2): when
+    the body ends or the connection fails, it waits the server's last ``retry:`` (at most
+    ``max_retry_ms``; ``DEFAULT_RETRY_MS`` before the server sent one) and reconnects with
+    ``Last-Event-ID``, so the server resumes after the last event received; it stops when
+    the server answers 204. A status outside 2xx raises HTTPStatusError at once, as
+    EventSource fails the connection instead of retrying. After ``max_attempts``
+    consecutive connections that brought no event it raises ReconnectError.
+    """
     parser = SSEParser()
-    with open_stream(base_url, "sse", params, headers) as response:
-        if response.status_code == 204:
-            return
-        for data in iter_body(response):
-            yield from parser.feed(data)
-        yield from parser.close()
+    if not reconnect:
+        yield from iter_sse_connection(base_url, params, last_event_id, parser)
+        return
+    resume = last_event_id
+    failures = 0
+    while True:
+        delivered = 0
+        failure: ClientError | None = None
+        events = iter_sse_connection(base_url, params, resume, parser)
+        try:
+            while True:
+                event = next(events)
+                delivered += 1
+                resume = event.id
+                yield event
+        except StopIteration as end:
+            if end.value:
+                return  # 204: the server has nothing left after ``resume``
+        except HTTPStatusError:
+            raise
+        except ClientError as error:
+            failure = error
+        finally:
+            events.close()
+        failures = 0 if delivered else failures + 1
+        if failures >= max_attempts:
+            why = f": {failure}" if failure is not None else " (each body ended empty)"
+            raise ReconnectError(
+                f"gave up after {failures} connections in a row brought no event{why}",
+                failures,
+                resume,
+            ) from failure
+        retry_ms = DEFAULT_RETRY_MS if parser.retry is None else parser.retry
+        wait_s = min(retry_ms, max_retry_ms) / 1000.0
+        logger.info(
+            "%s; reconnecting in %.1f s with Last-Event-ID: %s",
+            failure or "the stream ended",
+            wait_s,
+            resume or "(none)",
+        )
+        time.sleep(wait_s)
 
 
 def iter_ndjson(
