@@ -25,7 +25,8 @@ export function setup(section, { url, budget, controls }) {
       limit: data.get("limit"),
       source: shared.source,
       size: shared.size,
-      interval: "20",
+      interval: data.get("interval"),
+      flush: data.get("flush"),
     });
     const mode = data.get("mode");
     section.dataset.state = "running";

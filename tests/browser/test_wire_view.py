@@ -13,9 +13,13 @@ from playwright.sync_api import Page
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
 
-def show_wire(page: Page, mode: str, count: int) -> None:
+def show_wire(
+    page: Page, mode: str, count: int, *, interval: str = "20", flush: str = "auto"
+) -> None:
     page.select_option("#wire-controls select[name=mode]", mode)
     page.fill("#wire-controls input[name=count]", str(count))
+    page.select_option("#wire-controls select[name=interval]", interval)
+    page.select_option("#wire-controls select[name=flush]", flush)
     page.evaluate("document.getElementById('wire').dataset.state = 'idle'")
     page.click("#wire [data-action=wire]")
     page.wait_for_function("document.getElementById('wire').dataset.state !== 'running'")
@@ -45,3 +49,22 @@ def test_wire_view_shows_chunk_size_lines(
     fields = page.locator(f"{response} .seg-field").all_inner_texts()
     assert {"retry:", "event:", "id:", "data:"} <= set(fields)
     assert "\\n\n\\n" in page.inner_text(response)  # the blank line that ends an event
+
+
+def test_wire_view_shows_coalescing(open_page: Callable[..., Page], base_url: str) -> None:
+    """Messages ready together share one write with flush=auto and get one each with
+    flush=each: the wire view passes flush on, so the chunk-size lines show it."""
+    page = open_page(f"{base_url}/")
+    response = "#wire [data-role=response]"
+    show_wire(page, "chunked", 4, interval="0", flush="each")
+    assert "&flush=each" in page.inner_text("#wire [data-role=request]")
+    assert page.locator(f"{response} .seg-size").count() == 4
+    data = page.locator(f"{response} .seg-data").all_inner_texts()
+    assert [text.count("tick ") for text in data] == [1, 1, 1, 1]
+
+    show_wire(page, "chunked", 4, interval="0", flush="auto")
+    assert "&flush=auto" in page.inner_text("#wire [data-role=request]")
+    assert page.locator(f"{response} .seg-size").count() == 1
+    [together] = page.locator(f"{response} .seg-data").all_inner_texts()
+    ticks = re.findall(r"tick (\d+) ", together)
+    assert ticks == ["0", "1", "2", "3"]
