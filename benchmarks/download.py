@@ -1,7 +1,10 @@
 """Download: the 1 GiB sample through the zero-copy route (``/download/<name>``), a Python
 generator route (``/baseline/download/<name>``) and the chunked generated route
 (``/download/generated?size=N``), with Debian's nginx serving the same file in the same run:
-MB/s, server CPU, and the server's RSS growth during the transfer.
+MB/s of the bytes that arrived, server CPU, the server's RSS growth during the transfer, and
+its /proc/<pid>/io counters (``sendfile`` counts as a write of the file's bytes; a socket
+``send`` does not). A transfer is complete when exactly the file's bytes arrived and the body
+ended as its framing says. Without nginx the result says why (``config.nginx.skipped``).
 
     python -m benchmarks.download [--quick] [--url URL] [--runs 3] [--no-nginx]
 """
@@ -16,6 +19,7 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +30,7 @@ from benchmarks import procfs
 from benchmarks.environment import ROOT
 from benchmarks.harness import (
     SERVER_CPU,
+    STDERR,
     add_common_args,
     client_cpus,
     fmt,
@@ -42,39 +47,147 @@ from showcase.files import SAMPLES, resolve_download
 RECV_BYTES = 1 << 20
 TIMEOUT_S = 120.0
 RSS_PERIOD_S = 0.02
-LAST_CHUNK = b"0\r\n\r\n"
+MAX_LINE_BYTES = 4096
+IO_FIELDS = ("syscr", "syscw", "rchar", "wchar")
 
 
-def fetch_bytes(url: str, path: str, expected: int) -> tuple[int, int, float]:
-    """GET ``path``; read the whole body into one reused buffer. (status, body bytes, seconds)."""
+@dataclass
+class Transfer:
+    """One GET as the client saw it: payload bytes (chunking removed), wire bytes (the body as
+    read), whether the body ended as its framing says, and the client's own CPU for it."""
+
+    status: int
+    payload_bytes: int
+    wire_bytes: int
+    ended: bool
+    seconds: float
+    client_cpu_s: float
+
+
+class ChunkCounter:
+    """Counts the payload of a chunked body (RFC 9112 §7.1) in the receive buffer, without
+    copying it: only chunk-size lines and trailers are read. The project's strict decoder
+    (``showcase.framing.chunked``) copies every byte, about 2 s per GiB here, which would make
+    the client, not the server, the bottleneck of a download benchmark."""
+
+    def __init__(self) -> None:
+        self.state = "size"  # size -> data -> data_end -> size ... -> trailer -> done
+        self.remaining = 0
+        self.line = b""
+        self.payload_bytes = 0
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def feed(self, buffer: bytearray, n: int) -> None:
+        """Account for ``buffer[:n]``; raise ValueError on a malformed size line."""
+        pos = 0
+        while pos < n and self.state != "done":
+            if self.state == "data":
+                take = min(self.remaining, n - pos)
+                pos += take
+                self.remaining -= take
+                self.payload_bytes += take
+                if not self.remaining:
+                    self.state = "data_end"
+                continue
+            end = buffer.find(b"\n", pos, n)
+            if end < 0:
+                self.line += bytes(buffer[pos:n])
+                if len(self.line) > MAX_LINE_BYTES:
+                    raise ValueError("chunked line too long")
+                return
+            line, self.line, pos = self.line + bytes(buffer[pos : end + 1]), b"", end + 1
+            self.take_line(line)
+
+    def take_line(self, line: bytes) -> None:
+        if self.state == "data_end":
+            if line != b"\r\n":
+                raise ValueError(f"chunk data not followed by CRLF: {line[:20]!r}")
+            self.state = "size"
+        elif self.state == "size":
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            self.state, self.remaining = ("data", size) if size else ("trailer", 0)
+        elif line == b"\r\n":  # the empty line that ends the trailer section
+            self.state = "done"
+
+
+def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, lower-cased headers, and the body bytes read with them."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        piece = sock.recv(65536)
+        if not piece:
+            raise ConnectionError("closed before the headers ended")
+        head += piece
+    head, _, rest = head.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split(" ", 2)[1]), headers, rest
+
+
+def fetch_bytes(url: str, path: str) -> Transfer:
+    """GET ``path`` and read the whole body into one reused buffer, counting as it comes.
+
+    The body has ended when Content-Length bytes arrived or the last chunk and trailers were
+    read; a connection closed before that leaves ``ended`` False. Client CPU is this
+    function's alone (``time.process_time`` of this process, request to last byte).
+    """
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     buffer = bytearray(RECV_BYTES)
     view = memoryview(buffer)
     with socket.create_connection((host, port), timeout=TIMEOUT_S) as sock:
+        cpu_start = time.process_time()
         start = time.perf_counter()
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            piece = sock.recv(65536)
-            if not piece:
-                raise ConnectionError("closed before the headers ended")
-            head += piece
-        head, _, rest = head.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        received = len(rest)
-        tail = rest[-5:]
+        status, headers, rest = read_head(sock)
+        chunks = ChunkCounter() if "chunked" in headers.get("transfer-encoding", "") else None
+        length = None if chunks else int(headers.get("content-length", -1))
+        wire = len(rest)
+        buffer[: len(rest)] = rest
+        n = len(rest)
         deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            n = sock.recv_into(view)
-            if not n:
-                break
-            received += n
-            tail = (tail + bytes(view[max(0, n - 5) : n]))[-5:]
-            if received >= expected and (tail == LAST_CHUNK or b"chunked" not in head.lower()):
-                if received >= expected + (0 if b"chunked" not in head.lower() else 5):
+        ended = False
+        try:
+            while True:
+                if chunks is not None:
+                    chunks.feed(buffer, n)
+                    ended = chunks.done
+                else:
+                    ended = length is not None and length >= 0 and wire >= length
+                if ended or time.monotonic() > deadline:
                     break
-        return status, received, time.perf_counter() - start
+                n = sock.recv_into(view)
+                if not n:
+                    ended = length == -1  # no length, no chunking: the close ends the body
+                    break
+                wire += n
+        except ValueError:
+            ended = False  # a malformed chunked body
+        seconds = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu_start
+    payload = chunks.payload_bytes if chunks is not None else wire
+    return Transfer(status, payload, wire, ended, seconds, client_cpu)
+
+
+def io_sample(pids: list[int]) -> dict[str, int] | None:
+    """/proc/<pid>/io counters summed over ``pids`` and their children (None without PIDs)."""
+    if not pids:
+        return None
+    total = dict.fromkeys(IO_FIELDS, 0)
+    for pid in procfs.process_tree(pids):
+        try:
+            counters = procfs.io_counters(pid)
+        except (OSError, ValueError):
+            continue
+        for name in IO_FIELDS:
+            total[name] += counters.get(name, 0)
+    return total
 
 
 class RssWatch:
@@ -114,26 +227,48 @@ def watch_rss(pids: list[int], stop: Any, out: Any) -> None:
 
 
 def measure_route(label: str, url: str, path: str, size: int, pids: list[int]) -> dict[str, Any]:
-    client_before = time.process_time()
+    """One transfer of ``path``: the client's figures, the server's CPU, RSS peak and I/O."""
     with RssWatch(pids) as watch:
-        status, received, seconds = fetch_bytes(url, path, size)
-    client_cpu = time.process_time() - client_before
+        io_before = io_sample(pids)
+        transfer = fetch_bytes(url, path)
+        io_after = io_sample(pids)
     end = procfs.sample(pids) if pids else None
     start = watch.start
+    seconds = transfer.seconds
     return {
         "label": label,
         "url": url,
         "path": path,
-        "status": status,
-        "bytes": received,
+        "status": transfer.status,
+        "expected_bytes": size,
+        "bytes": transfer.payload_bytes,
+        "wire_bytes": transfer.wire_bytes,
+        "ended": transfer.ended,
         "seconds": seconds,
-        "mb_per_s": size / seconds / 1e6 if status == 200 else None,
-        "client_cpu_share": client_cpu / seconds if seconds else None,
+        # The bytes that arrived, not the file's size: a transfer cut short is not fast.
+        "mb_per_s": transfer.payload_bytes / seconds / 1e6 if seconds else None,
+        "client_cpu_s": transfer.client_cpu_s,
+        "client_cpu_share": transfer.client_cpu_s / seconds if seconds else None,
         "server_cpu_s": end.cpu_s - start.cpu_s if end and start else None,
+        "server_cpu_clock": end.clock if end else None,
+        "server_io": (
+            {name: io_after[name] - io_before[name] for name in IO_FIELDS}
+            if io_before and io_after
+            else None
+        ),
         "server_rss_before": start.rss_bytes if start else None,
         "server_rss_peak": watch.peak if start else None,
         "server_rss_growth": watch.peak - start.rss_bytes if start else None,
     }
+
+
+def is_complete(point: dict[str, Any]) -> bool:
+    """200, the body ended as its framing says, and exactly the file's bytes arrived."""
+    return bool(
+        point["status"] == 200
+        and point.get("ended", True)
+        and point["bytes"] == point.get("expected_bytes", point["bytes"])
+    )
 
 
 def median_transfer(transfers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -160,26 +295,57 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "client_cpu_share": median([p["client_cpu_share"] for p in points]),
             "server_rss_growth": max((p["server_rss_growth"] or 0) for p in points),
             "vs_nginx": median(vs_nginx),
-            "complete": sum(p["status"] == 200 and p["bytes"] >= 0 for p in points),
+            "server_write_syscalls": median(
+                [(p.get("server_io") or {}).get("syscw") for p in points]
+            ),
+            "server_written_bytes": median(
+                [(p.get("server_io") or {}).get("wchar") for p in points]
+            ),
+            "complete": sum(is_complete(t) for p in points for t in p.get("transfers", [p])),
+            "transfers": sum(len(p.get("transfers", [p])) for p in points),
         }
     return summary
 
 
-def print_table(summary: dict[str, Any], size: int, console: Console) -> None:
+def print_table(
+    summary: dict[str, Any], size: int, nginx: dict[str, str], console: Console
+) -> None:
     table = number_table(
         f"download of {size / 2**20:,.0f} MiB, medians (RSS growth: max)",
-        ("route", "MB/s", "× nginx", "server CPU s", "client CPU", "RSS growth KiB"),
+        (
+            "route",
+            "MB/s",
+            "× nginx",
+            "server CPU s",
+            "client CPU",
+            "RSS growth KiB",
+            "sendfile/write MiB",
+            "complete",
+        ),
     )
     for row in summary.values():
+        written = row.get("server_written_bytes")
         table.add_row(
             row["label"],
             fmt(row["mb_per_s"], 0),
             fmt(row["vs_nginx"], 2),
-            fmt(row["server_cpu_s"], 2),
+            fmt(row["server_cpu_s"], 3),
             fmt((row["client_cpu_share"] or 0) * 100, 0) + " %",
             fmt(row["server_rss_growth"] / 1024, 0),
+            fmt(written / 2**20 if written is not None else None, 0),
+            f"{row['complete']}/{row['transfers']}",
         )
     console.print(table)
+    if "skipped" in nginx:
+        console.print(f"nginx: skipped ({nginx['skipped']}); no × nginx figures")
+
+
+def nginx_skipped(args: argparse.Namespace) -> tuple[str | None, dict[str, str]]:
+    """The nginx binary to run, or None and ``{"skipped": reason}``: said, never silent."""
+    if args.no_nginx:
+        return None, {"skipped": "--no-nginx"}
+    binary, reason = find_nginx()
+    return binary, ({} if binary else {"skipped": reason})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpus = client_cpus(args)
     if cpus:
         os.sched_setaffinity(0, set(cpus))
-    binary = None if args.no_nginx else find_nginx()
+    binary, nginx_note = nginx_skipped(args)
     routes = {
         "zero-copy": f"/download/{name}",
         "generator": f"/baseline/download/{name}",
@@ -210,7 +376,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     runs: list[dict[str, Any]] = []
     env = {"SHOWCASE_DATA_DIR": str(args.data_dir.resolve())}
-    nginx_version = None
     with contextlib.ExitStack() as stack:
         target = stack.enter_context(open_target(args, "download", env=env))
         # (label, base URL, path, PIDs to read): nginx runs for the whole benchmark, so every
@@ -218,9 +383,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = [(label, target.url, path, target.pids) for label, path in routes.items()]
         if binary:
             cpu = SERVER_CPU if pinning_wanted(args) else None
-            nginx = stack.enter_context(run_nginx(binary, args.data_dir, cpu))
-            nginx_version = nginx.version
-            targets.append(("nginx", nginx.url, f"/download/{name}", [nginx.pid]))
+            try:
+                nginx = stack.enter_context(run_nginx(binary, args.data_dir, cpu))
+            except RuntimeError as error:
+                nginx_note = {"skipped": str(error)[:300]}
+            else:
+                nginx_note = {"version": nginx.version, "binary": binary}
+                targets.append(("nginx", nginx.url, f"/download/{name}", [nginx.pid]))
+        if "skipped" in nginx_note:
+            STDERR.print(f"[yellow]nginx: skipped ({nginx_note['skipped']})")
         bar = stack.enter_context(progress())
         task = bar.add_task("download", total=args.runs * args.transfers * len(targets), note="")
         for run in range(args.runs):
@@ -240,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "file": name,
         "bytes": size,
         "routes": routes,
-        "nginx": nginx_version,
+        "nginx": nginx_note,
         "recv_bytes": RECV_BYTES,
     }
     return report(
@@ -250,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target.settings,
         runs,
         summary,
-        lambda console: print_table(summary, size, console),
+        lambda console: print_table(summary, size, nginx_note, console),
     )
 
 

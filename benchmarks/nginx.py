@@ -48,19 +48,30 @@ class Nginx:
     version: str
 
 
-def find_nginx(install: bool = True) -> str | None:
-    """The nginx binary; with ``install``, apt-get install nginx-light first when root."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-    )
-    if found or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx-light"]):
-        subprocess.run(argv, env=env, check=False, capture_output=True, timeout=600)
+def installed_nginx() -> str | None:
     return shutil.which("nginx") or (
         "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
     )
+
+
+def find_nginx(install: bool = True) -> tuple[str | None, str]:
+    """The nginx binary, or None and why not; with ``install``, apt-get install nginx-light
+    first when it is missing and we are root."""
+    found = installed_nginx()
+    if found:
+        return found, ""
+    if not install:
+        return None, "nginx is not installed"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None, "nginx is not installed (apt-get install nginx-light needs root and apt)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    failed = ""
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx-light"]):
+        done = subprocess.run(argv, env=env, check=False, capture_output=True, timeout=600)
+        if done.returncode:
+            failed = f"`{' '.join(argv)}` failed: {done.stderr.decode(errors='replace')[-200:]}"
+    found = installed_nginx()
+    return found, "" if found else (failed or "nginx-light installed no nginx binary")
 
 
 def free_port() -> int:

@@ -1,4 +1,6 @@
-"""CPU time and resident memory of processes, read from /proc (Linux): server, workers, nginx."""
+"""CPU time, resident memory and I/O counters of processes, read from /proc (Linux): server,
+workers, nginx. CPU comes from schedstat (nanoseconds) where the kernel has it: /proc/<pid>/stat
+counts in clock ticks (10 ms at 100 Hz), too coarse for a run of a few hundred milliseconds."""
 
 from __future__ import annotations
 
@@ -8,22 +10,58 @@ from pathlib import Path
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+# "schedstat": ns on the CPU per thread (CONFIG_SCHED_INFO); "stat": utime + stime in ticks.
+CPU_CLOCK = "schedstat" if Path("/proc/self/schedstat").exists() else "stat"
 
 
 @dataclass(frozen=True, slots=True)
 class ProcSample:
-    """CPU seconds (user + system) and RSS bytes of a set of processes at one moment."""
+    """CPU seconds (user + system) and RSS bytes of a set of processes at one moment, and
+    the clock the CPU was read from (``schedstat`` in ns, or ``stat`` in ticks)."""
 
     cpu_s: float
     rss_bytes: int
     pids: tuple[int, ...]
+    clock: str = CPU_CLOCK
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` (fields 14 and 15 of /proc/<pid>/stat, after the ``comm``)."""
+def stat_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (fields 14 and 15 of /proc/<pid>/stat, after the ``comm``),
+    in clock ticks: a thread that ended still counts, but 10 ms is the resolution."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+
+
+def schedstat_cpu_seconds(pid: int) -> float:
+    """Time on the CPU of every live thread of ``pid``: the first field of each
+    /proc/<pid>/task/<tid>/schedstat, in ns. A thread that has ended no longer counts
+    (gunicorn's gevent worker and nginx serve from one thread)."""
+    total_ns = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total_ns += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended while we read
+    return total_ns / 1e9
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` on the finest clock this kernel offers (``CPU_CLOCK``)."""
+    if CPU_CLOCK == "schedstat":
+        return schedstat_cpu_seconds(pid)
+    return stat_cpu_seconds(pid)
+
+
+def io_counters(pid: int) -> dict[str, int]:
+    """/proc/<pid>/io: ``syscr``/``syscw`` count read- and write-type system calls,
+    ``rchar``/``wchar`` their bytes. ``sendfile`` counts as one of each with its bytes; a
+    socket ``send`` counts as neither (fs/read_write.c counts what goes through the VFS)."""
+    counters: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        name, _, value = line.partition(":")
+        counters[name.strip()] = int(value)
+    return counters
 
 
 def rss_bytes(pid: int) -> int:

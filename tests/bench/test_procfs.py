@@ -1,0 +1,43 @@
+"""CPU and I/O counters read from /proc: a clock fine enough for short runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import procfs
+
+TICK_S = 1 / procfs.CLOCK_TICKS_PER_S
+
+
+def burn(cpu_s: float) -> None:
+    started = time.process_time()
+    while time.process_time() - started < cpu_s:
+        pass
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="kernel without schedstat")
+def test_cpu_seconds_resolves_less_than_a_clock_tick() -> None:
+    # /proc/<pid>/stat counts in ticks (10 ms at 100 Hz): 2 ms of work would read 0 or 10 ms.
+    pid = os.getpid()
+    before = procfs.cpu_seconds(pid)
+    burn(TICK_S / 5)
+    spent = procfs.cpu_seconds(pid) - before
+    assert 0 < spent < TICK_S
+    assert procfs.sample([pid]).clock == "schedstat"
+
+
+def test_io_counters_count_write_syscalls_and_bytes(tmp_path: Path) -> None:
+    before = procfs.io_counters(os.getpid())
+    fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT)
+    try:
+        for _ in range(10):
+            os.write(fd, b"x" * 1000)
+    finally:
+        os.close(fd)
+    after = procfs.io_counters(os.getpid())
+    assert after["syscw"] - before["syscw"] >= 10
+    assert after["wchar"] - before["wchar"] >= 10_000
