@@ -20,8 +20,22 @@ __all__ = [
 
 MAX_SIZE_LINE_BYTES = 1024
 MAX_TRAILER_BYTES = 16 << 10
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # int(x, 16) alone would take "0x", "_", "+"
-_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 §5.6.2
+_TOKEN_BYTES = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # RFC 9110 §5.6.2
+_TOKEN = re.compile(_TOKEN_BYTES)
+# RFC 9110 §5.6.4: quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE, where qdtext is
+# HTAB, SP, VCHAR except DQUOTE and "\", or obs-text, and quoted-pair is "\" + one of those.
+_QUOTED_STRING = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# RFC 9112 §7.1 and §7.1.1: chunk-size [ chunk-ext ], where
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+# chunk-ext-val = token / quoted-string (T and Q below). int(x, 16) alone would take "0x",
+# "_" or "+".
+_SIZE_LINE_GRAMMAR = rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*T(?:[ \t]*=[ \t]*(?:T|Q))?)*"
+_SIZE_LINE = re.compile(
+    _SIZE_LINE_GRAMMAR.replace(b"T", _TOKEN_BYTES).replace(b"Q", _QUOTED_STRING)
+)
+# RFC 9110 §5.5: field-value bytes are HTAB, SP, VCHAR and obs-text; CR, LF and NUL are
+# "invalid and dangerous", and a strict recipient refuses every other control byte too.
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _MAX_CHUNK_SIZE = 1 << 63
 
 
@@ -58,7 +72,8 @@ def encode_chunk(data: bytes) -> bytes:
 def encode_last_chunk(trailers: Sequence[tuple[str, str]] = ()) -> bytes:
     """``0\\r\\n``, one ``name: value\\r\\n`` per trailer (Latin-1), then ``\\r\\n``.
 
-    Raises ValueError for a name that is not a token or a value holding CR, LF or NUL.
+    Raises ValueError for a name that is not a token or a value holding a control byte other
+    than HTAB (CR, LF, NUL, …): what the decoder would refuse.
     """
     lines = [b"0\r\n"]
     for name, value in trailers:
@@ -66,8 +81,8 @@ def encode_last_chunk(trailers: Sequence[tuple[str, str]] = ()) -> bytes:
         raw_value = value.encode("latin-1")
         if not _TOKEN.fullmatch(raw_name):
             raise ValueError(f"trailer name is not a token: {name!r}")
-        if any(c in raw_value for c in b"\r\n\0"):
-            raise ValueError(f"trailer value must not contain CR, LF or NUL: {value!r}")
+        if not _FIELD_VALUE.fullmatch(raw_value):
+            raise ValueError(f"trailer value must not contain CR, LF, NUL or controls: {value!r}")
         lines.append(raw_name + b": " + raw_value + b"\r\n")
     lines.append(b"\r\n")
     return b"".join(lines)
@@ -78,8 +93,10 @@ class ChunkedDecoder:
     at the end, one EndOfBody.
 
     Strict where laxness has enabled request smuggling: every line ends with CRLF,
-    chunk-size is 1-16 hex digits and at most 2**63, whitespace is allowed only before
-    a ``;`` (BWS), extensions are ignored, obs-fold in trailers is refused. Raises
+    chunk-size is 1-16 hex digits and at most 2**63, whitespace is allowed only around
+    ``;`` and ``=`` (BWS), extensions must match the grammar of RFC 9112 §7.1.1 (a token
+    name, an optional token or quoted-string value; checked, then ignored), trailer values
+    hold no control byte but HTAB (no NUL), obs-fold in trailers is refused. Raises
     ChunkedError on any violation, on bytes after the end of the body, and in ``close()``
     if the body was cut short. ``wire_bytes`` counts every body byte fed (size lines
     and CRLFs included), ``payload_bytes`` the chunk data alone.
@@ -164,12 +181,10 @@ class ChunkedDecoder:
             line = self._take_line(self._max_size_line, "chunk-size line", self._max_size_line)
             if line is None:
                 return False
-            size_token, semicolon, _ = line[:-2].partition(b";")
-            if semicolon:
-                size_token = size_token.rstrip(b" \t")  # BWS before chunk-ext
-            if not _CHUNK_SIZE.fullmatch(size_token):
+            match = _SIZE_LINE.fullmatch(line, 0, len(line) - 2)
+            if match is None:
                 raise ChunkedError(f"bad chunk-size line: {line!r}")
-            size = int(size_token, 16)
+            size = int(match[1], 16)
             if size > _MAX_CHUNK_SIZE:
                 raise ChunkedError(f"chunk-size too large: {line!r}")
             if size == 0:
@@ -211,7 +226,8 @@ class ChunkedDecoder:
             return True
         name, colon, value = line[:-2].partition(b":")
         # RFC 9112 §5.1-5.2: no whitespace before the colon, and obs-fold may be refused.
-        if not colon or not _TOKEN.fullmatch(name):
+        value = value.strip(b" \t")
+        if not colon or not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
             raise ChunkedError(f"bad trailer field line: {line!r}")
-        self._trailers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+        self._trailers.append((name.decode("latin-1"), value.decode("latin-1")))
         return True

@@ -51,7 +51,16 @@ def test_encode_last_chunk(trailers: list[tuple[str, str]], expected: bytes) -> 
 
 
 @pytest.mark.parametrize(
-    "trailer", [("", "v"), ("bad name", "v"), ("X:", "v"), ("X", "a\r\nY: b"), ("X", "\0")]
+    "trailer",
+    [
+        ("", "v"),
+        ("bad name", "v"),
+        ("X:", "v"),
+        ("X", "a\r\nY: b"),
+        ("X", "\0"),
+        ("X", "a\x7fb"),
+        ("X", "\x1b[31m"),
+    ],
 )
 def test_encode_last_chunk_refuses_injection(trailer: tuple[str, str]) -> None:
     with pytest.raises(ValueError):
@@ -156,6 +165,39 @@ def test_largest_chunk_size_accepted() -> None:
 
 
 @pytest.mark.parametrize(
+    "size_line",
+    [b"8000000000000001", b"FFFFFFFFFFFFFFFF", b"ffffffffffffffff;x", b"8000000000000001 ;x=y"],
+)
+def test_chunk_size_above_2_to_the_63_is_refused(size_line: bytes) -> None:
+    """2**63 is the bound; one more, or the largest 16 hex digits, fails at the size line."""
+    assert int(size_line.split(b";")[0], 16) > 1 << 63
+    for pieces in _splits(size_line + b"\r\n"):
+        decoder = ChunkedDecoder()
+        with pytest.raises(ChunkedError, match="chunk-size too large"):
+            for piece in pieces:
+                decoder.feed(piece)
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        b";a",
+        b";a=b",
+        b" ;a = b ; c",
+        b'\t;\ta\t=\t"q"',
+        b';name="a;b=c"',  # a ";" inside a quoted value is not a new extension
+        b';n=""',
+        b';n="sp and \\"escaped\\" \\\\"',
+        b';n="caf\xe9"',  # obs-text
+        b";!#$%&'*+.^_`|~-=v",
+    ],
+)
+def test_chunk_extensions_of_the_grammar_are_accepted(extensions: bytes) -> None:
+    raw = b"3" + extensions + b"\r\nabc\r\n0" + extensions + b"\r\n\r\n"
+    assert decode_all_splits(raw) == ([(b"3" + extensions + b"\r\n", b"abc")], ())
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         b"",
@@ -206,6 +248,30 @@ BAD = [
     b"0\r\nA: 1\n\r\n",
     b"0\r\n\r\nX",  # data after the end of the body
     b"5\r\nhello\r\n0\r\n\r\n\r\n",
+    # Chunk extensions outside RFC 9112 §7.1.1: unchecked quoting lets one parser see an
+    # extension where the next sees data, the root of several smuggling bugs.
+    b"5;\r\nhello\r\n0\r\n\r\n",  # no name
+    b"5;=v\r\nhello\r\n0\r\n\r\n",
+    b"5;a=\r\nhello\r\n0\r\n\r\n",  # "=" with no value
+    b"5;a b\r\nhello\r\n0\r\n\r\n",  # whitespace inside a name
+    b"5;a=b c\r\nhello\r\n0\r\n\r\n",
+    b'5;a="unterminated\r\nhello\r\n0\r\n\r\n',
+    b'5;a="x"y\r\nhello\r\n0\r\n\r\n',  # bytes after the closing quote
+    b'5;a="x\\"\r\nhello\r\n0\r\n\r\n',  # the quote is escaped: unterminated
+    b'5;a=x"y"\r\nhello\r\n0\r\n\r\n',  # a quote inside a token
+    b'5;a="\x00"\r\nhello\r\n0\r\n\r\n',  # NUL inside quotes
+    b'5;a="\x7f"\r\nhello\r\n0\r\n\r\n',  # DEL inside quotes
+    b'5;a="\\\x00"\r\nhello\r\n0\r\n\r\n',  # a quoted-pair of NUL
+    b"5;a\x00\r\nhello\r\n0\r\n\r\n",
+    b"5;a=b;\r\nhello\r\n0\r\n\r\n",  # a trailing ";"
+    b"5;;a\r\nhello\r\n0\r\n\r\n",
+    b"5;a,b\r\nhello\r\n0\r\n\r\n",
+    # Trailer values with NUL or other controls (RFC 9110 §5.5).
+    b"0\r\nX: a\x00b\r\n\r\n",
+    b"0\r\nX: \x00\r\n\r\n",
+    b"0\r\nX: a\x7f\r\n\r\n",
+    b"0\r\nX: \x1b[31m\r\n\r\n",
+    b"0\r\nX: a\x0bb\r\n\r\n",
 ]
 
 
