@@ -1,0 +1,98 @@
+"""A relay's upstream: one real HTTP connection read with requests as bytes arrive.
+
+The only module of ``showcase.chat`` that does I/O. Under the gevent worker the socket is
+cooperative, so a relay blocks its own greenlet on the read, never the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import requests
+
+from showcase.chat.forward import UpstreamError
+
+CONNECT_TIMEOUT_S = 5.0
+# Longer than the upstream's heartbeat (15 s by default): silence past this is a stall.
+READ_TIMEOUT_S = 45.0
+MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream 4xx body passed through is read up to this
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where a relay reads (a URL from the server's configuration, never from a request)
+    and how long it waits to connect and between reads."""
+
+    url: str
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    read_timeout_s: float = READ_TIMEOUT_S
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is an absolute http(s) URL, else ValueError (a configuration error)."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(f"a relay upstream must be an http(s) URL, got {url!r}")
+    return url
+
+
+def open_stream(
+    upstream: Upstream, params: Mapping[str, str], headers: Mapping[str, str]
+) -> requests.Response:
+    """``GET`` the upstream with ``stream=True``: returns once the status line and headers
+    are in, the body unread. Raises UpstreamError when it refuses or times out."""
+    try:
+        return requests.get(
+            upstream.url,
+            params=dict(params),
+            headers={"Accept-Encoding": "identity", **headers},
+            stream=True,
+            timeout=(upstream.connect_timeout_s, upstream.read_timeout_s),
+            allow_redirects=False,  # a redirect could lead anywhere: the URL is configured
+        )
+    except requests.Timeout as error:
+        raise UpstreamError("upstream_timeout", f"{upstream.url}: {type(error).__name__}") from None
+    except requests.RequestException as error:
+        raise UpstreamError("upstream_refused", f"{upstream.url}: {type(error).__name__}") from None
+
+
+def check_event_stream(response: requests.Response) -> None:
+    """UpstreamError unless the upstream answered 200 with ``text/event-stream``."""
+    if response.status_code != 200:
+        raise UpstreamError("upstream_status", f"the upstream answered {response.status_code}")
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media_type != "text/event-stream":
+        raise UpstreamError("upstream_invalid", f"the upstream sent {media_type or 'no type'}")
+
+
+def read_small_body(response: requests.Response) -> bytes:
+    """At most ``MAX_ERROR_BODY_BYTES`` of a short answer (a 4xx), then the connection closes."""
+    try:
+        data = response.raw.read(MAX_ERROR_BODY_BYTES, decode_content=True)
+        return data if isinstance(data, bytes) else b""
+    except Exception:  # noqa: BLE001 - a broken error body is still an error: pass what we have
+        return b""
+    finally:
+        response.close()
+
+
+def iter_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: each read returns whatever the socket has (one chunk of the
+    upstream's chunked body), never waiting for a buffer to fill. Failures become
+    UpstreamError: a stall past the read timeout, a connection that dies mid-stream. The
+    connection is closed when the body ends or this generator is closed (client gone)."""
+    try:
+        yield from response.iter_content(chunk_size=None)
+    except requests.ConnectionError as error:
+        # requests reports a read timeout while streaming as a ConnectionError around
+        # urllib3's ReadTimeoutError.
+        if "timed out" in str(error).lower() or "timeout" in repr(error).lower():
+            raise UpstreamError("upstream_timeout", "no bytes from the upstream in time") from None
+        raise UpstreamError("upstream_broken", "the upstream connection broke") from None
+    except requests.RequestException as error:
+        raise UpstreamError(
+            "upstream_broken", f"the upstream died mid-stream: {type(error).__name__}"
+        ) from None
+    finally:
+        response.close()

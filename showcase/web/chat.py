@@ -1,0 +1,111 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models`` (OpenAI-compatible), ``POST /api/chat``
+(NDJSON chat): the answer typed token by token through ``bodies.iter_body``."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from showcase.bodies import iter_body
+from showcase.chat.answer import MODEL, answer_tokens, count_tokens, end_message, iter_answer
+from showcase.chat.ndjson import build_reply, ndjson_chat_mode
+from showcase.chat.openai import (
+    build_completion,
+    error_body,
+    model_list,
+    new_completion,
+    openai_mode,
+)
+from showcase.chat.request import (
+    MAX_BODY_BYTES,
+    ChatError,
+    ChatRequest,
+    parse_json_body,
+    parse_ndjson_request,
+    parse_openai_request,
+)
+from showcase.lifecycle import make_wait
+from showcase.modes import Mode
+from showcase.web.responses import stream_response
+
+bp = Blueprint("chat", __name__)
+
+# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
+CONFIG = {"SHOWCASE_CHAT_INTERVAL_MS": 40.0}
+MODELS_CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the model list
+
+
+def read_json_body() -> bytes:
+    """The request body, never more than ``MAX_BODY_BYTES + 1`` bytes of it read."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise ChatError(
+            f"request body larger than {MAX_BODY_BYTES} bytes", code="request_too_large", status=413
+        )
+    return request.stream.read(MAX_BODY_BYTES + 1)
+
+
+def stream_answer(chat: ChatRequest, mode: Mode) -> Response:
+    """The answer to ``chat`` in ``mode``, paced at its interval or the server's."""
+    interval = chat.interval_ms
+    if interval is None:
+        interval = current_app.config["SHOWCASE_CHAT_INTERVAL_MS"]
+    items = iter_answer(
+        answer_tokens(chat.prompt),
+        interval,
+        max_tokens=chat.max_tokens,
+        prompt_tokens=count_tokens(chat.prompt_chars),
+    )
+    heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
+    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
+    return stream_response(body, mode.mimetype)
+
+
+def whole_answer(chat: ChatRequest) -> tuple[tuple[str, ...], str]:
+    """The tokens a ``stream: false`` request gets at once, and the finish reason."""
+    tokens = answer_tokens(chat.prompt)
+    if chat.max_tokens is not None and chat.max_tokens < len(tokens):
+        return tokens[: chat.max_tokens], "length"
+    return tokens, "stop"
+
+
+@bp.post("/v1/chat/completions")
+def completions() -> Response:
+    try:
+        chat = parse_openai_request(parse_json_body(read_json_body()))
+    except ChatError as error:
+        body = error_body(error.message, param=error.param, code=error.code)
+        return Response(_json(body), status=error.status, content_type="application/json")
+    completion = new_completion(chat.model, int(time.time()), include_usage=chat.include_usage)
+    if chat.stream:
+        return stream_answer(chat, openai_mode(completion))
+    tokens, finish = whole_answer(chat)
+    return jsonify(build_completion(completion, tokens, finish, count_tokens(chat.prompt_chars)))
+
+
+@bp.get("/v1/models")
+def models() -> Response:
+    return jsonify(model_list([MODEL], MODELS_CREATED))
+
+
+@bp.post("/api/chat")
+def ndjson_chat() -> Response:
+    try:
+        chat = parse_ndjson_request(parse_json_body(read_json_body()))
+    except ChatError as error:
+        return Response(
+            _json({"error": error.message, "param": error.param}),
+            status=error.status,
+            content_type="application/json",
+        )
+    if chat.stream:
+        return stream_answer(chat, ndjson_chat_mode(chat.model))
+    tokens, finish = whole_answer(chat)
+    started = time.time() * 1000.0
+    end = end_message(len(tokens), started, finish, count_tokens(chat.prompt_chars))
+    return jsonify(build_reply(chat.model, tokens, end))
+
+
+def _json(body: object) -> str:
+    return current_app.json.dumps(body)

@@ -1,0 +1,180 @@
+"""Relays over a real upstream connection: ``POST /v3/chat`` (a Coze-style typewriter over
+``GET /upstream/mock``) and ``GET /relay/stream/sse`` (a plain SSE hop, chainable).
+
+Upstream URLs come from the server's configuration only ("self": this server, reached on
+the socket that accepted the request, never the Host header). Nothing in a request's body,
+query or headers names a host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+from flask import Blueprint, Response, current_app, request
+
+from showcase.bodies import iter_body
+from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
+from showcase.chat.answer import error_message as answer_error
+from showcase.chat.coze import coze_mode, new_chat
+from showcase.chat.forward import FORWARD_MODE, UpstreamError, error_message, iter_forwarded
+from showcase.chat.request import (
+    MAX_SPEED,
+    MIN_SPEED,
+    ChatError,
+    parse_coze_request,
+    parse_json_body,
+)
+from showcase.chat.typewriter import iter_typed
+from showcase.chat.upstream import (
+    Upstream,
+    check_event_stream,
+    check_url,
+    iter_chunks,
+    open_stream,
+    read_small_body,
+)
+from showcase.lifecycle import make_wait
+from showcase.message import Message, Pause
+from showcase.modes import Mode
+from showcase.params import (
+    ParamError,
+    parse_float,
+    parse_last_event_id,
+    parse_stream_params,
+)
+from showcase.web.chat import read_json_body
+from showcase.web.page import own_address
+from showcase.web.responses import error_response, stream_response
+
+bp = Blueprint("relay", __name__)
+
+# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
+CONFIG: dict[str, Any] = {
+    "SHOWCASE_RELAY_SSE_URL": "self",  # what /relay/stream/sse reads; "self": our /stream/sse
+    "SHOWCASE_RELAY_COZE_URL": "self",  # what /v3/chat reads; "self": our /upstream/mock
+    "SHOWCASE_RELAY_CONNECT_TIMEOUT_S": 5.0,
+    "SHOWCASE_RELAY_READ_TIMEOUT_S": 45.0,
+}
+MAX_PROMPT_CHARS = 4_000  # the question the Coze relay passes to its upstream's query
+
+
+def configured_upstream(key: str, own_path: str) -> Upstream:
+    """The upstream named by setting ``key``; UpstreamError when it cannot be reached."""
+    url = current_app.config[key]
+    if url == "self":
+        address = own_address()
+        if address is None:
+            raise UpstreamError("upstream_refused", "no server socket to reach this server on")
+        url = f"http://{address[0]}:{address[1]}{own_path}"
+    else:
+        try:
+            url = check_url(url)
+        except ValueError as error:
+            raise UpstreamError("upstream_refused", f"{key}: {error}") from None
+    return Upstream(
+        url,
+        connect_timeout_s=current_app.config["SHOWCASE_RELAY_CONNECT_TIMEOUT_S"],
+        read_timeout_s=current_app.config["SHOWCASE_RELAY_READ_TIMEOUT_S"],
+    )
+
+
+def relay_response(
+    upstream: requests.Response | None, items: Iterable[Message | Pause], mode: Mode
+) -> Response:
+    """Stream ``items``; the upstream connection closes when the response does, even if
+    the client left before the source got to run."""
+    heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
+    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
+    response = stream_response(body, mode.mimetype)
+    if upstream is not None:
+        response.call_on_close(upstream.close)
+    return response
+
+
+@bp.get("/upstream/mock")
+def upstream_mock() -> Response:
+    """A Coze-like upstream: the answer to ``q`` in deltas of a few characters, at irregular
+    times ÷ ``speed``."""
+    try:
+        prompt = request.args.get("q", "")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ParamError("q", f"at most {MAX_PROMPT_CHARS} characters")
+        speed = parse_float(request.args, "speed", 1.0, MIN_SPEED, MAX_SPEED)
+        assert speed is not None
+    except ParamError as error:
+        return error_response(error)
+    chat = new_chat("mock", int(time.time()))
+    return relay_response(
+        None, iter_deltas("".join(answer_tokens(prompt)), speed=speed), coze_mode(chat)
+    )
+
+
+@bp.post("/v3/chat")
+def coze_chat() -> Response:
+    try:
+        chat = parse_coze_request(parse_json_body(read_json_body()))
+        if len(chat.prompt) > MAX_PROMPT_CHARS:
+            raise ChatError(f"the last user message is over {MAX_PROMPT_CHARS} characters")
+    except ChatError as error:
+        body = {"code": 4000, "msg": error.message, "param": error.param}
+        return Response(
+            current_app.json.dumps(body), status=error.status, content_type="application/json"
+        )
+    mode = coze_mode(new_chat(chat.model, int(time.time())))
+    query = {"q": chat.prompt, "speed": repr(chat.speed)}
+    response = None
+    try:
+        response = open_stream(
+            configured_upstream("SHOWCASE_RELAY_COZE_URL", "/upstream/mock"), query, {}
+        )
+        check_event_stream(response)
+    except UpstreamError as error:
+        if response is not None:
+            response.close()
+        return relay_response(None, [answer_error(0, error.reason, error.detail)], mode)
+    items = iter_typed(
+        iter_chunks(response), speed=chat.speed, prompt_tokens=count_tokens(chat.prompt_chars)
+    )
+    return relay_response(response, items, mode)
+
+
+@bp.get("/relay/stream/sse")
+def relay_sse() -> Response:
+    """The stream contract's ``/stream/sse``, read from the configured upstream and forwarded
+    event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was."""
+    try:
+        params = parse_stream_params(request.args)
+        last_event_id = request.headers.get("Last-Event-ID")
+        parse_last_event_id(last_event_id)
+    except ParamError as error:
+        return error_response(error)
+    # Only the contract's parameters go upstream, rebuilt from their parsed values.
+    query = {
+        "count": str(params.count),
+        "interval": repr(params.interval_ms),
+        "size": str(params.size),
+        "source": params.source,
+        "flush": params.flush,
+    }
+    if params.heartbeat_s is not None:
+        query["heartbeat"] = repr(params.heartbeat_s)
+    headers = {"Last-Event-ID": last_event_id.strip()} if last_event_id else {}
+    response = None
+    try:
+        response = open_stream(
+            configured_upstream("SHOWCASE_RELAY_SSE_URL", "/stream/sse"), query, headers
+        )
+        if response.status_code == 204 or 400 <= response.status_code < 500:
+            # Passed through: "nothing left" (EventSource stops), or the upstream's refusal.
+            content_type = response.headers.get("Content-Type", "application/json")
+            data = read_small_body(response)
+            return Response(data or None, status=response.status_code, content_type=content_type)
+        check_event_stream(response)
+    except UpstreamError as error:
+        if response is not None:
+            response.close()
+        return relay_response(None, [error_message(0, error)], FORWARD_MODE)
+    return relay_response(response, iter_forwarded(iter_chunks(response)), FORWARD_MODE)
