@@ -1,21 +1,35 @@
-"""Held streams: 1,000, 5,000 and 10,000 concurrent SSE streams on one worker, one message per
-second each: how many got their first message, how many kept receiving, server RSS per stream
-and server CPU while they are held.
+"""Held streams: how many concurrent SSE streams one worker and this machine hold, what stops
+them, and how fast a storm of new ones gets its first message.
 
-    python -m benchmarks.held_streams [--quick] [--url URL] [--runs 3] [--processes 2]
+- levels: 1,000, 5,000 and 10,000 streams on one worker, a message every ``--interval`` (1 s);
+- storm: 10,000 clients connecting at most 200 at a time while 1,000 streams flow at one
+  message a second: the time from the first connect to the last stream's first message;
+- capacity: 19,000 streams on one worker and 75,000 on 4 workers, a message every 10 s.
+
+Each reports got first message, kept receiving, worker RSS per stream, worker CPU while
+held and time to first message (connect → first message) p50/p95/max. Naming ``--levels``
+runs only the scenarios named on the command line.
+
+    showcase bench held_streams [--quick] [--url URL] [--runs 3] [--levels 1000,10000]
+        [--interval 10000] [--storm 10000] [--capacity 19000x1,75000x4]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import math
+import multiprocessing
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 
+from benchmarks import capacity
+from benchmarks.capacity import FdSampler, capacity_markdown, open_workers, read_limits
 from benchmarks.harness import (
     add_common_args,
     client_cpus,
@@ -26,22 +40,77 @@ from benchmarks.harness import (
     report,
 )
 from benchmarks.measure import Sampler, stream_path, wait_idle
-from benchmarks.stats import median
-from benchmarks.wire import Plan, run_plan_split
-from showcase.launcher import fetch_health
+from benchmarks.stats import median, summarize
+from benchmarks.wire import (
+    Plan,
+    StreamRecord,
+    loopback_sources,
+    run_plan_in_process,
+    run_plan_split,
+)
+from showcase.launcher import wait_for_open_streams
+
+__all__ = ["capacity_markdown", "main"]
 
 LEVELS = (1000, 5000, 10000)
 QUICK_LEVELS = (200, 1000)
+CAPACITY = ((19000, 1), (75000, 4))
+QUICK_CAPACITY = ((2000, 2),)
 INTERVAL_MS = 1000.0
+CAPACITY_INTERVAL_MS = 10_000.0  # a message every 10 s: memory and descriptors limit, not CPU
 CONNECT_PER_S = 1000.0  # ramp: new streams per second (the worker also serves the open ones)
 HOLD_S = 5.0  # every stream open at once for this long
+STREAMS_PER_CLIENT = 15_000  # per client process, under its 20,000 open files
+STREAMS_PER_SOURCE = 20_000  # per source address, under its 28,232 ephemeral ports
+STORM = 10_000  # new streams in the connect storm
+QUICK_STORM = 500
+STORM_FLOWING = 1000  # streams already open, one message a second, while the storm comes
+STORM_AT_ONCE = 200  # at most this many connecting at once
+STORM_HOLD_S = 10.0  # the storm's streams are closed this long after the first connect
+STORM_QUIET_S = 1.0  # the flowing streams alone before the storm: their own CPU cost
 
 
-def measure_level(target: Any, streams: int, args: argparse.Namespace) -> dict[str, Any]:
-    ramp_s = streams / CONNECT_PER_S
-    hold_s = args.hold
-    count = math.ceil(ramp_s + hold_s + 10)
-    path = stream_path("/stream/sse", count=count, interval=INTERVAL_MS, size=0)
+def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
+    """The stream had its first message and then one per interval until it was closed
+    (half an interval of slack for the last one)."""
+    if record.t_first_message is None:
+        return False
+    held_s = (record.t_end if record.t_end is not None else closed) - record.t_first_message
+    interval_s = interval_ms / 1000.0
+    expected = 1 + max(0, math.floor((held_s - interval_s / 2) / interval_s))
+    return record.messages >= expected
+
+
+def first_message_ms(records: list[StreamRecord]) -> dict[str, float]:
+    """p50/p95/max of connect start → first message, over the streams that had one."""
+    got = [
+        (r.t_first_message - r.t_connect) * 1000.0
+        for r in records
+        if r.t_first_message is not None and r.t_connect
+    ]
+    stats = summarize(got)
+    return {f"first_message_{q}_ms": stats[q] for q in ("p50", "p95", "max")}
+
+
+def error_counts(records: list[StreamRecord]) -> dict[str, int]:
+    """What ended the streams that failed, by kind (what stopped the run, if anything)."""
+    return dict(Counter(r.error for r in records if r.error))
+
+
+def measure_level(
+    target: Any,
+    streams: int,
+    args: argparse.Namespace,
+    *,
+    interval_ms: float,
+    hold_s: float,
+    processes: int = 1,
+    sources: int = 1,
+) -> dict[str, Any]:
+    """Open ``streams`` at CONNECT_PER_S, hold them ``hold_s``, and read what it cost."""
+    ramp_s = streams / args.connect_rate
+    count = math.ceil((ramp_s + hold_s) * 1000.0 / interval_ms) + 3
+    path = stream_path("/stream/sse", count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target.url,
         paths=(path,) * streams,
@@ -50,126 +119,333 @@ def measure_level(target: Any, streams: int, args: argparse.Namespace) -> dict[s
         hold_s=hold_s,
         keep=True,
         max_connecting=512,
+        source_hosts=loopback_sources(sources),
     )
-    # Warm up first: the first request's one-off imports and caches are not per-stream memory.
-    run_plan_split(
-        Plan(url=target.url, paths=(stream_path("/stream/sse", count=2, interval=0),)),
-        1,
-        client_cpus(args),
-    )
+    # Warm up first: the first request's one-off imports and caches are not per-stream memory
+    # (a few requests, so that each of several workers likely has had one).
+    warm = stream_path("/stream/sse", count=2, interval=0)
+    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, client_cpus(args))
     wait_idle(target.url)
     idle = target.worker_sample()
     started = time.time()
-    with Sampler(target, 0.25) as sampler:
-        records, client_cpu = run_plan_split(plan, args.processes, client_cpus(args))
+    with Sampler(target, 0.25) as sampler, FdSampler(target) as fds:
+        records, client_cpu = run_plan_split(plan, processes, client_cpus(args))
     closed = time.time()
     firsts = [r.t_first_message for r in records if r.t_first_message is not None]
-    all_open = max(firsts) if len(firsts) == streams else None
-    window = sampler.between(all_open, closed) if all_open else []
+    # Memory and CPU while held: from the last first message to the close.
+    window = sampler.between(max(firsts), closed) if firsts else []
     rss_peak = max((s[2] for s in window), default=None)
     cpu_share = (
         (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
         if len(window) >= 2 and window[-1][0] > window[0][0]
         else None
     )
-    on_time = 0
-    for r in records:
-        if r.t_first_message is None:
-            continue
-        # One message at open, then one a second until the client closed the stream.
-        end = r.t_end if r.t_end is not None else closed
-        expected = int((end - r.t_first_message) * 1000.0 / INTERVAL_MS)
-        on_time += r.messages >= max(1, expected - 1)
     growth = rss_peak - idle.rss_bytes if rss_peak is not None and idle else None
     latencies = sorted(x for r in records for x in r.latencies_ms)
     return {
         "streams": streams,
+        "workers": target.settings.get("workers"),
+        "interval_ms": interval_ms,
         "ramp_s": ramp_s,
         "hold_s": hold_s,
         "wall_s": closed - started,
+        "client_processes": processes,
+        "source_addresses": sources,
         "status_200": sum(r.status == 200 for r in records),
         "got_first_message": len(firsts),
-        "kept_receiving": on_time,
+        "kept_receiving": sum(kept_receiving(r, interval_ms, closed) for r in records),
         "messages": sum(r.messages for r in records),
-        "errors": sorted({r.error for r in records if r.error}),
+        "errors": error_counts(records),
         "server_rss_idle": idle.rss_bytes if idle else None,
         "server_rss_held": rss_peak,
-        "rss_per_stream_bytes": growth / streams if growth is not None else None,
+        "rss_per_stream_bytes": growth / len(firsts) if growth is not None and firsts else None,
         "server_cpu_share_held": cpu_share,
         "client_cpu_s": client_cpu,
         "latency_p99_ms": latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
+        **first_message_ms(records),
+        "worker_fds_peak": sorted(fds.peak.values(), reverse=True),
         "samples": [[round(t - started, 3), round(c, 3), m] for t, c, m in sampler.samples],
     }
 
 
+def value_at(samples: list[tuple[float, float, int]], t: float, index: int) -> float | None:
+    """A sampled figure (1: CPU seconds) at time ``t``, interpolated between samples."""
+    for before, after in zip(samples, samples[1:], strict=False):
+        if before[0] <= t <= after[0]:
+            span = after[0] - before[0]
+            share = (t - before[0]) / span if span else 0.0
+            return float(before[index] + (after[index] - before[index]) * share)
+    return None
+
+
+def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``size`` clients connect at most ``--storm-at-once`` at a time while ``--storm-flowing``
+    streams are already open at one message a second: from the first connect to the last
+    stream's first message, per stream connect → first message, the worker's CPU per new
+    stream (less what the flowing streams cost alone) and the flowing streams' latency."""
+    flowing, hold_s = args.storm_flowing, args.storm_hold
+    cpus = client_cpus(args)
+    sources = loopback_sources(2)
+    path = stream_path("/stream/sse", count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
+    flow_ramp = flowing / args.connect_rate
+    flow_plan = Plan(
+        url=target.url,
+        paths=(path,) * flowing,
+        ramp_s=flow_ramp,
+        jitter_s=1.0,
+        hold_s=STORM_QUIET_S + hold_s + 6.0,  # open until the storm is over
+        deadline_s=flow_ramp + hold_s + 60.0,
+        source_hosts=sources,
+    )
+    storm_plan = Plan(
+        url=target.url,
+        paths=(path,) * size,
+        hold_s=hold_s,
+        deadline_s=hold_s + 30.0,
+        max_connecting=args.storm_at_once,
+        source_hosts=sources,
+    )
+    warm = stream_path("/stream/sse", count=2, interval=0)
+    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, cpus)
+    wait_idle(target.url)
+    idle = target.worker_sample()
+    context = multiprocessing.get_context("fork")
+    with (
+        Sampler(target, 0.1) as sampler,
+        concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool,
+    ):
+        flow = pool.submit(run_plan_in_process, flow_plan, cpus)
+        wait_for_open_streams(target.url, lambda n: n >= flowing, flow_ramp + 11.0)
+        quiet_from = time.time()
+        time.sleep(STORM_QUIET_S)
+        records, client_cpu = pool.submit(run_plan_in_process, storm_plan, cpus).result()
+        flow_records, flow_cpu = flow.result()
+    t0 = min((r.t_connect for r in records if r.t_connect), default=time.time())
+    firsts = [r.t_first_message for r in records if r.t_first_message is not None]
+    last_first = max(firsts, default=None)
+    closed = max((r.t_end or 0.0 for r in records), default=t0)
+    samples = sampler.samples
+    end = last_first or closed
+    cpu_quiet, cpu_t0, cpu_end = (value_at(samples, t, 1) for t in (quiet_from, t0, end))
+    flow_rate = (
+        (cpu_t0 - cpu_quiet) / (t0 - quiet_from)
+        if cpu_t0 is not None and cpu_quiet is not None and t0 > quiet_from
+        else 0.0
+    )
+    storm_cpu = (
+        cpu_end - cpu_t0 - flow_rate * (end - t0)
+        if cpu_end is not None and cpu_t0 is not None
+        else None
+    )
+    window = sampler.between(end, closed)
+    rss_peak = max((s[2] for s in sampler.between(t0, closed)), default=None)
+    cpu_share = (
+        (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        if len(window) >= 2 and window[-1][0] > window[0][0]
+        else None
+    )
+    during = sorted(
+        lat
+        for r in flow_records
+        for lat, at in zip(r.latencies_ms, r.received_at, strict=True)
+        if t0 <= at <= end
+    )
+    latencies = sorted(x for r in records for x in r.latencies_ms)
+    after_start = summarize([(t - t0) * 1000.0 for t in firsts])
+    held = len(firsts) + flowing
+    return {
+        "streams": size,
+        "flowing": flowing,
+        "max_connecting": args.storm_at_once,
+        "interval_ms": 1000.0,
+        "hold_s": hold_s,
+        "status_200": sum(r.status == 200 for r in records),
+        "got_first_message": len(firsts),
+        "kept_receiving": sum(kept_receiving(r, 1000.0, closed) for r in records),
+        "storm_s": last_first - t0 if last_first and len(firsts) == size else None,
+        "last_first_message_s": last_first - t0 if last_first else None,
+        "connect_s": max((r.t_request for r in records), default=t0) - t0,
+        **{f"after_first_connect_{q}_ms": after_start[q] for q in ("p50", "p95", "max")},
+        **first_message_ms(records),
+        "server_cpu_s_storm": storm_cpu,
+        "server_cpu_share_flowing": flow_rate,
+        "server_cpu_ms_per_new_stream": storm_cpu / len(firsts) * 1000.0
+        if storm_cpu is not None and firsts
+        else None,
+        "server_rss_idle": idle.rss_bytes if idle else None,
+        "server_rss_held": rss_peak,
+        "rss_per_stream_bytes": (rss_peak - idle.rss_bytes) / held if rss_peak and idle else None,
+        "server_cpu_share_held": cpu_share,
+        "latency_p99_ms": latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
+        "flowing_kept_receiving": sum(kept_receiving(r, 1000.0, closed) for r in flow_records),
+        "flowing_latency_p50_ms": summarize(during)["p50"],
+        "flowing_latency_p99_ms": summarize(during)["p99"],
+        "flowing_latency_max_ms": summarize(during)["max"],
+        "errors": error_counts(records + flow_records),
+        "client_cpu_s": client_cpu + flow_cpu,
+        "samples": [[round(t - t0, 3), round(c, 3), m] for t, c, m in samples],
+    }
+
+
+def measure_capacity(
+    args: argparse.Namespace, streams: int, workers: int, hold_s: float
+) -> dict[str, Any]:
+    """``streams`` over ``workers`` workers, a message every CAPACITY_INTERVAL_MS."""
+    processes = max(args.processes, math.ceil(streams / STREAMS_PER_CLIENT))
+    sources = max(2, math.ceil(streams / STREAMS_PER_SOURCE))
+    # Every worker's pool stops accepting below its open-file limit, so a full worker leaves
+    # the next connection to another one instead of failing it with EMFILE.
+    per_worker = min(capacity.DEFAULT_WORKER_CONNECTIONS, read_limits()["nofile_soft"] - 500)
+    with open_workers(args, "held_streams", workers, per_worker) as target:
+        point = measure_level(
+            target,
+            streams,
+            args,
+            interval_ms=CAPACITY_INTERVAL_MS,
+            hold_s=hold_s,
+            processes=processes,
+            sources=sources,
+        )
+        point["worker_connections"] = target.settings.get("worker_connections")
+    return point
+
+
+def label(point: dict[str, Any]) -> str:
+    if point["scenario"] == "storm":
+        return f"storm-{point['streams']}"
+    if point["scenario"] == "capacity":
+        return f"capacity-{point['streams']}x{point['workers']}"
+    return str(point["streams"])
+
+
+COUNTS = ("got_first_message", "kept_receiving")
+KEEP = ("scenario", "streams", "workers", "interval_ms", "flowing", "max_connecting")
+
+
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
+    """Per scenario: the least of the counts, the median of every other figure."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         for p in run["points"]:
-            summary.setdefault(str(p["streams"]), []).append(p)
-    return {
-        key: {
-            "streams": points[0]["streams"],
-            "got_first_message_min": min(p["got_first_message"] for p in points),
-            "kept_receiving_min": min(p["kept_receiving"] for p in points),
-            "rss_per_stream_bytes": median([p["rss_per_stream_bytes"] for p in points]),
-            "server_rss_held": median([p["server_rss_held"] for p in points]),
-            "server_cpu_share_held": median([p["server_cpu_share_held"] for p in points]),
-            "latency_p99_ms": median([p["latency_p99_ms"] for p in points]),
+            grouped.setdefault(label(p), []).append(p)
+    summary: dict[str, Any] = {}
+    for key, points in grouped.items():
+        row: dict[str, Any] = {k: points[0].get(k) for k in KEEP if k in points[0]}
+        for name in COUNTS:
+            row[f"{name}_min"] = min(p[name] for p in points)
+        numbers = {
+            k
+            for p in points
+            for k, v in p.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k not in KEEP
         }
-        for key, points in summary.items()
-    }
+        for name in sorted(numbers - set(COUNTS)):
+            row[name] = median([p.get(name) for p in points])
+        row["errors"] = sum((Counter(p.get("errors", {})) for p in points), Counter())
+        summary[key] = row
+    return summary
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
     table = number_table(
-        "held SSE streams on one worker, 1 message/s each (medians; min counts)",
+        "held SSE streams (medians; min counts)",
         (
+            "scenario",
             "streams",
+            "workers",
+            "interval s",
             "got first msg",
             "kept receiving",
             "RSS/stream KiB",
             "worker RSS MiB",
             "server CPU",
-            "p99 latency ms",
+            "first msg p50/p95/max ms",
+            "storm s",
         ),
     )
     for row in summary.values():
-        per = row["rss_per_stream_bytes"]
-        held = row["server_rss_held"]
+        per = row.get("rss_per_stream_bytes")
+        held = row.get("server_rss_held")
         table.add_row(
+            row["scenario"],
             f"{row['streams']:,}",
+            str(row.get("workers") or "?"),
+            fmt(row.get("interval_ms", INTERVAL_MS) / 1000.0, 0),
             f"{row['got_first_message_min']:,}",
             f"{row['kept_receiving_min']:,}",
             fmt(per / 1024 if per is not None else None, 1),
             fmt(held / 2**20 if held is not None else None, 1),
-            fmt((row["server_cpu_share_held"] or 0) * 100, 0) + " %",
-            fmt(row["latency_p99_ms"], 2),
+            fmt((row.get("server_cpu_share_held") or 0) * 100, 0) + " %",
+            " / ".join(fmt(row.get(f"first_message_{q}_ms"), 0) for q in ("p50", "p95", "max")),
+            fmt(row.get("storm_s"), 2),
         )
     console.print(table)
+    for key, row in summary.items():
+        if row.get("errors"):
+            console.print(f"{key}: errors {dict(row['errors'])}")
+
+
+def parse_capacity(text: str) -> list[tuple[int, int]]:
+    """``19000x1,75000x4`` → [(19000, 1), (75000, 4)]."""
+    pairs = []
+    for item in filter(None, text.split(",")):
+        streams, _, workers = item.partition("x")
+        pairs.append((int(streams), int(workers or 1)))
+    return pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="showcase bench held_streams", description=__doc__)
     add_common_args(parser)
     parser.add_argument("--levels", help="comma-separated stream counts (default 1000,5000,10000)")
+    parser.add_argument("--interval", type=float, default=INTERVAL_MS, help="levels: ms/message")
     parser.add_argument("--hold", type=float, default=HOLD_S, help="s all streams are held")
-    parser.add_argument("--processes", type=int, default=1, help="client processes")
+    parser.add_argument("--processes", type=int, default=1, help="client processes (at least)")
+    parser.add_argument("--connect-rate", type=float, default=CONNECT_PER_S, help="streams/s")
+    parser.add_argument("--storm", type=int, help="storm: new streams (default 10000; 0: none)")
+    parser.add_argument("--storm-flowing", type=int, default=STORM_FLOWING, help="open before")
+    parser.add_argument("--storm-at-once", type=int, default=STORM_AT_ONCE, help="connecting")
+    parser.add_argument("--storm-hold", type=float, default=STORM_HOLD_S, help="s storm window")
+    parser.add_argument(
+        "--capacity", help="STREAMSxWORKERS,… at a message every 10 s (default 19000x1,75000x4)"
+    )
+    parser.add_argument(
+        "--capacity-hold", type=float, default=25.0, help="s the capacity runs are held"
+    )
     return parser
+
+
+def plan_scenarios(args: argparse.Namespace) -> tuple[list[int], int, list[tuple[int, int]]]:
+    """Levels, storm size and capacity runs: defaults, unless ``--levels`` names the run."""
+    named = args.levels is not None
+    if named:
+        levels = [int(x) for x in args.levels.split(",") if x]
+    else:
+        levels = list(QUICK_LEVELS if args.quick else LEVELS)
+    default_storm = 0 if named else (QUICK_STORM if args.quick else STORM)
+    storm_size = args.storm if args.storm is not None else default_storm
+    if args.capacity is not None:
+        runs = parse_capacity(args.capacity)
+    else:
+        runs = [] if named else list(QUICK_CAPACITY if args.quick else CAPACITY)
+    return levels, storm_size, runs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.levels:
-        levels = [int(x) for x in args.levels.split(",") if x]
-    else:
-        levels = list(QUICK_LEVELS if args.quick else LEVELS)
+    levels, storm_size, capacity_runs = plan_scenarios(args)
     if args.quick:
         args.hold = min(args.hold, 2.0)
+        args.capacity_hold = min(args.capacity_hold, 5.0)
+        args.storm_flowing = min(args.storm_flowing, 100)
+        args.storm_hold = min(args.storm_hold, 4.0)
+    capacity_hold = max(args.capacity_hold, 1.0)
     runs: list[dict[str, Any]] = []
     settings: dict[str, Any] = {}
+    # Capacity runs are long: once, in the first run.
+    steps = args.runs * (len(levels) + (storm_size > 0)) + len(capacity_runs)
     with progress() as bar:
-        task = bar.add_task("held streams", total=args.runs * len(levels), note="")
+        task = bar.add_task("held streams", total=steps, note="")
         for run in range(args.runs):
             points = []
             for streams in levels:
@@ -177,22 +453,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # A fresh server per level: RSS growth starts from the same idle worker.
                 with open_target(args, "held_streams") as target:
                     settings = target.settings
-                    points.append(
-                        {
-                            **measure_level(target, streams, args),
-                            "health_after": fetch_health(target.url),
-                        }
+                    point = measure_level(
+                        target, streams, args, interval_ms=args.interval, hold_s=args.hold
                     )
+                    points.append({"scenario": "held", "workers": 1, **point})
+                bar.advance(task)
+            if storm_size:
+                bar.update(task, note=f"run {run + 1}: storm of {storm_size:,}")
+                with open_target(args, "held_streams") as target:
+                    point = measure_storm(target, storm_size, args)
+                    points.append({"scenario": "storm", "workers": 1, **point})
+                bar.advance(task)
+            for streams, workers in capacity_runs if run == 0 else []:
+                bar.update(task, note=f"capacity: {streams:,} on {workers} workers")
+                point = measure_capacity(args, streams, workers, capacity_hold)
+                points.append({"scenario": "capacity", **point, "workers": workers})
                 bar.advance(task)
             runs.append({"run": run, "points": points})
     summary = summarize_runs(runs)
     config = {
         "levels": levels,
-        "interval_ms": INTERVAL_MS,
-        "connect_per_s": CONNECT_PER_S,
+        "interval_ms": args.interval,
+        "connect_per_s": args.connect_rate,
         "hold_s": args.hold,
         "processes": args.processes,
         "mode": "sse",
+        "storm": {
+            "streams": storm_size,
+            "flowing": args.storm_flowing,
+            "at_once": args.storm_at_once,
+            "hold_s": args.storm_hold,
+        },
+        "capacity": {
+            "runs": [list(pair) for pair in capacity_runs],
+            "interval_ms": CAPACITY_INTERVAL_MS,
+            "hold_s": capacity_hold,
+        },
+        "limits": read_limits(),
     }
     return report(
         "held_streams",

@@ -1,0 +1,372 @@
+"""Capacity: the limits that cap how many streams a worker and a machine hold (read from the
+kernel), a server with several workers for the capacity runs, and the guide's "capacity"
+section rendered from a ``held_streams`` result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procfs
+from benchmarks.harness import CLIENT_CPU, RESULTS_DIR, SERVER_CPU, Target, pinning_wanted
+
+DEFAULT_WORKER_CONNECTIONS = 20000  # showcase/gunicorn_conf.py
+GUNICORN_BACKLOG = 4096  # showcase/gunicorn_conf.py ``backlog``
+FD_RESERVE = 64  # a worker's own descriptors: listener, logs, pipes, the hub's
+MEMORY_SHARE = 0.8  # of a machine's memory given to streams; the rest for the OS and buffers
+CHECK_RATES_PER_S = (1.0, 0.1)  # message rates the projection is computed at
+BIGGER_MACHINES = (  # (memory GiB, cores) of the machines the guide projects onto
+    (64, 16),
+    (256, 64),
+)
+
+
+def read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_limits() -> dict[str, Any]:
+    """The kernel's and the process's limits that cap held streams, as this machine has them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ports = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low, high = (int(x) for x in ports.read_text().split()) if ports.exists() else (0, -1)
+    somaxconn = read_int("/proc/sys/net/core/somaxconn")
+    return {
+        "nofile_soft": soft,
+        "nofile_hard": None if hard == resource.RLIM_INFINITY else hard,
+        "somaxconn": somaxconn,
+        "tcp_max_syn_backlog": read_int("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+        "gunicorn_backlog": GUNICORN_BACKLOG,
+        "listen_queue": min(GUNICORN_BACKLOG, somaxconn or GUNICORN_BACKLOG),
+        "ephemeral_ports": [low, high],
+        "ephemeral_ports_count": high - low + 1,
+        "worker_connections_default": DEFAULT_WORKER_CONNECTIONS,
+        "memory_bytes": procfs_memory_bytes(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def procfs_memory_bytes() -> int | None:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+@contextmanager
+def open_workers(
+    args: argparse.Namespace, name: str, workers: int, worker_connections: int | None = None
+) -> Iterator[Target]:
+    """``--url`` as given, or ``showcase serve --workers N`` on a free port, pinned like the
+    harness's one-worker server (CPU 0), stopped by PID."""
+    if args.url:
+        yield Target(args.url.rstrip("/"), list(args.server_pid), {"own": False, "url": args.url})
+        return
+    from showcase.launcher import start_server
+
+    cpu = SERVER_CPU if pinning_wanted(args) else None
+    log_path = RESULTS_DIR / "logs" / f"{name}-{os.getpid()}-{time.time_ns()}.log"
+    server = start_server(log_path, workers=workers, worker_connections=worker_connections, cpu=cpu)
+    try:
+        settings = {
+            "own": True,
+            "workers": workers,
+            "worker_class": "gevent",
+            "worker_connections": worker_connections or DEFAULT_WORKER_CONNECTIONS,
+            "server_cpu": cpu,
+            "client_cpu": CLIENT_CPU if cpu is not None else None,
+            "worker_pids": server.worker_pids,
+        }
+        yield Target(server.url, [server.pid], settings)
+    finally:
+        server.stop()
+        if log_path.exists() and log_path.stat().st_size == 0:
+            log_path.unlink()
+
+
+def count_fds(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+class FdSampler:
+    """Open descriptors of each worker every ``period_s`` in a thread (bounded): how the
+    streams spread over the workers, and how close each came to its open-file limit."""
+
+    def __init__(self, target: Target, period_s: float = 1.0, limit: int = 3600) -> None:
+        self.pids = procfs.child_pids(target.pids[0]) if target.pids else []
+        self.period_s = period_s
+        self.limit = limit
+        self.peak: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for _ in range(self.limit):
+            for pid in self.pids:
+                fds = count_fds(pid)
+                if fds is not None:
+                    self.peak[pid] = max(fds, self.peak.get(pid, 0))
+            if self._stop.wait(self.period_s):
+                return
+
+    def __enter__(self) -> FdSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+# --- the guide's "capacity" section -------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def memory_per_stream(summary: dict[str, Any]) -> float | None:
+    """The figure the projection uses: the one-worker run that held the most streams."""
+    rows = [
+        r
+        for r in summary.values()
+        if r.get("scenario") != "storm"
+        and r.get("workers", 1) == 1
+        and r.get("rss_per_stream_bytes") is not None
+        and math.isfinite(r["rss_per_stream_bytes"])
+    ]
+    if not rows:
+        return None
+    return float(max(rows, key=lambda r: r["streams"])["rss_per_stream_bytes"])
+
+
+def cpu_per_message_s(summary: dict[str, Any]) -> float | None:
+    """Server CPU seconds per paced message, from the one-worker run that sent the most."""
+    best: tuple[float, float] | None = None
+    for r in summary.values():
+        share = r.get("server_cpu_share_held")
+        if r.get("scenario") == "storm" or r.get("workers", 1) != 1 or not share:
+            continue
+        rate = r["streams"] * 1000.0 / r.get("interval_ms", 1000.0)
+        if math.isfinite(share) and (best is None or rate > best[0]):
+            best = (rate, share / rate)
+    return best[1] if best else None
+
+
+def project(
+    per_stream: float, cpu_per_msg: float | None, memory: float, cores: int, nofile: int
+) -> dict[str, Any]:
+    """Streams one machine holds: memory allows MEMORY_SHARE of it at ``per_stream`` bytes,
+    CPU allows ``cores`` at each rate of CHECK_RATES_PER_S, the fd limit sets the workers."""
+    by_memory = int(memory * MEMORY_SHARE / per_stream)
+    per_worker = max(1, nofile - FD_RESERVE)
+    by_cpu = {
+        rate: int(cores / (cpu_per_msg * rate)) if cpu_per_msg else None
+        for rate in CHECK_RATES_PER_S
+    }
+    return {
+        "by_memory": by_memory,
+        "per_worker": per_worker,
+        "workers_needed": math.ceil(by_memory / per_worker),
+        "by_cpu": by_cpu,
+    }
+
+
+def limits_table(limits: dict[str, Any], per_stream: float | None, cpu_msg: float | None) -> str:
+    nofile = limits.get("nofile_hard") or limits.get("nofile_soft")
+    low, high = limits.get("ephemeral_ports") or [None, None]
+    per_kib = per_stream / 1024 if per_stream else None
+    rows = [
+        [
+            "open files (RLIMIT_NOFILE)",
+            f"hard limit {_num(nofile)}",
+            f"one descriptor per stream: about {_num((nofile or 0) - FD_RESERVE)} streams per "
+            "worker, and as many connections per client process",
+            "`ulimit -n` / `LimitNOFILE=` (systemd) / `nofile` in limits.conf; the worker lifts "
+            "its soft limit to worker_connections + 1,024 up to the hard limit",
+        ],
+        [
+            "worker_connections",
+            f"{_num(limits.get('worker_connections_default'))} per worker",
+            "gevent's pool: a connection past it waits unanswered in the listen queue, silently",
+            "`showcase serve --worker-connections N`",
+        ],
+        [
+            "listen backlog and somaxconn",
+            f"backlog {_num(limits.get('gunicorn_backlog'))}, net.core.somaxconn "
+            f"{_num(limits.get('somaxconn'))}: queue {_num(limits.get('listen_queue'))}; "
+            f"SYN queue {_num(limits.get('tcp_max_syn_backlog'))}",
+            "connections not yet accepted; past the queue SYNs are dropped and retried after "
+            "1 s, 3 s…: a connect storm's tail",
+            "gunicorn `backlog`; `sysctl net.core.somaxconn` and `net.ipv4.tcp_max_syn_backlog`",
+        ],
+        [
+            "ephemeral ports",
+            f"{_num(low)}–{_num(high)}: {_num(limits.get('ephemeral_ports_count'))} per source "
+            "address and destination",
+            "connections from one client address to one server address and port (load "
+            "generators, a proxy in front), not the server's own",
+            "`sysctl net.ipv4.ip_local_port_range`; more source addresses (the benchmark binds "
+            "127.0.0.2, 127.0.0.3, …) or more server addresses",
+        ],
+        [
+            "memory per stream (greenlet, socket, generator)",
+            f"{_num(per_kib, 1)} KiB measured",
+            "memory ÷ memory per stream",
+            "more memory; a shallower stack at the pause (each greenlet keeps its C stack)",
+        ],
+        [
+            "CPU per paced message",
+            f"{_num(cpu_msg * 1e6 if cpu_msg else None, 1)} µs measured",
+            "streams × messages per second per core",
+            "one worker per core (`--workers`), fewer or coalesced messages",
+        ],
+    ]
+    return _table(["limit", "here", "what it caps", "what lifts it"], rows)
+
+
+def scenario_table(summary: dict[str, Any]) -> str:
+    rows = []
+    for r in sorted(summary.values(), key=lambda r: (r.get("workers", 1), r["streams"])):
+        if r.get("scenario") == "storm":
+            continue
+        workers = r.get("workers") or 1
+        per = r.get("rss_per_stream_bytes")
+        share = r.get("server_cpu_share_held")
+        rows.append(
+            [
+                _num(r["streams"]),
+                str(workers),
+                _num(r["streams"] / workers),
+                f"{_num(r.get('interval_ms', 1000.0) / 1000.0, 0)} s",
+                _num(r["got_first_message_min"]),
+                _num(r["kept_receiving_min"]),
+                _num(per / 1024 if per is not None else None, 1),
+                _num(share * 100 if share is not None else None, 0) + " %",
+                " / ".join(_num(r.get(f"first_message_{q}_ms")) for q in ("p50", "p95", "max")),
+            ]
+        )
+    return _table(
+        [
+            "streams",
+            "workers",
+            "per worker",
+            "interval",
+            "got first message",
+            "kept receiving",
+            "KiB per stream",
+            "server CPU",
+            "first message p50 / p95 / max ms",
+        ],
+        rows,
+    )
+
+
+def storm_paragraph(summary: dict[str, Any]) -> str:
+    storms = [r for r in summary.values() if r.get("scenario") == "storm"]
+    if not storms:
+        return ""
+    s = storms[0]
+    return (
+        f"**Connect storm.** {_num(s['streams'])} clients connecting "
+        f"{_num(s.get('max_connecting'))} at a time while {_num(s.get('flowing'))} streams flow "
+        f"at one message a second: {_num(s['got_first_message_min'])} got their first message, "
+        f"the last {_num(s.get('storm_s'), 2)} s after the first connect (target: 2 s); "
+        f"connecting took {_num(s.get('connect_s'), 2)} s. Per stream, connect to first "
+        f"message: p50 {_num(s.get('first_message_p50_ms'))} ms, p95 "
+        f"{_num(s.get('first_message_p95_ms'))} ms, max {_num(s.get('first_message_max_ms'))} ms; "
+        f"each new stream cost the worker {_num(s.get('server_cpu_ms_per_new_stream'), 2)} ms "
+        f"of CPU; the flowing streams' p99 latency meanwhile "
+        f"{_num(s.get('flowing_latency_p99_ms'), 1)} ms."
+    )
+
+
+def projection_table(
+    limits: dict[str, Any], env: dict[str, Any], per_stream: float, cpu_msg: float | None
+) -> str:
+    memory = env.get("memory_bytes") or limits.get("memory_bytes") or 0
+    cores = env.get("cpu_count") or limits.get("cpu_count") or 1
+    nofile = limits.get("nofile_hard") or limits.get("nofile_soft") or 1024
+    machines = [
+        ("this machine", memory, cores, nofile),
+        ("this machine, fd limit 1,048,576", memory, cores, 1 << 20),
+        *(
+            (f"{gib} GiB, {c} cores, fd limit 1,048,576", gib * 2**30, c, 1 << 20)
+            for gib, c in BIGGER_MACHINES
+        ),
+    ]
+    rows = []
+    for name, mem, ncores, fds in machines:
+        p = project(per_stream, cpu_msg, mem, ncores, fds)
+        rows.append(
+            [
+                name,
+                _num(p["by_memory"]),
+                f"{_num(p['per_worker'])} ({p['workers_needed']} workers)",
+                *(_num(p["by_cpu"][rate]) for rate in CHECK_RATES_PER_S),
+            ]
+        )
+    return _table(
+        [
+            "machine",
+            f"streams memory allows ({MEMORY_SHARE:.0%} of it)",
+            "streams per worker (fd limit)",
+            *(f"streams CPU allows at {rate:g} msg/s" for rate in CHECK_RATES_PER_S),
+        ],
+        rows,
+    )
+
+
+def capacity_markdown(result: dict[str, Any], source: str | None = None) -> str:
+    """The guide's "capacity" section (markdown, no heading) from a ``held_streams`` result
+    document: measured streams per worker and memory per stream, the connect storm, every
+    limit with the setting that lifts it, and what bigger machines would hold, computed
+    from the measured memory (and CPU) per stream. ``source`` names the result file."""
+    summary: dict[str, Any] = result.get("summary", {})
+    limits: dict[str, Any] = result.get("config", {}).get("limits") or read_limits()
+    env: dict[str, Any] = result.get("environment", {})
+    per_stream = memory_per_stream(summary)
+    cpu_msg = cpu_per_message_s(summary)
+    parts = [
+        "How many streams this machine holds and what stops it, from `showcase bench "
+        "held_streams`" + (f" (`{source}`)" if source else "") + ": SSE streams held open; "
+        "the capacity runs send a message every 10 s, so that CPU is not what limits.",
+        scenario_table(summary),
+    ]
+    storm = storm_paragraph(summary)
+    if storm:
+        parts.append(storm)
+    parts += ["What caps a worker and a machine, and the setting that lifts each:"]
+    parts.append(limits_table(limits, per_stream, cpu_msg))
+    if per_stream:
+        parts.append(
+            f"With {per_stream / 1024:,.1f} KiB per stream measured here, a machine holds "
+            "what its memory allows once the fd limit is lifted; CPU allows as many streams "
+            f"as its cores pay for at {cpu_msg * 1e6 if cpu_msg else math.nan:,.1f} µs per "
+            "message. A machine holds the smaller of the two:"
+        )
+        parts.append(projection_table(limits, env, per_stream, cpu_msg))
+    return "\n\n".join(parts) + "\n"
