@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from showcase.launcher import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -111,3 +116,51 @@ def test_client_ends_cleanly_on_ctrl_c(base_url: str) -> None:
     assert process.returncode == 130
     assert "interrupted after" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "first"), [("sse", b"id=0 "), ("ndjson", b"seq=0 "), ("chunked", b"read 0 ")]
+)
+def test_client_lines_reach_a_pipe_while_the_stream_is_open(
+    base_url: str, mode: str, first: bytes
+) -> None:
+    """`showcase client sse | tee log`: each line must reach the pipe when its message does.
+    PYTHONUNBUFFERED (exported in this shell) would hide a missing flush, so it is unset."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    argv = [sys.executable, "-m", "showcase", "client", mode, "--url", base_url]
+    # A message a second: in the 15 s we wait, 15 lines (~1.5 KB) could never fill a pipe's
+    # 8 KiB stdout buffer, so only a flush gets a line through.
+    argv += ["--count", "1000", "--interval", "1000"]
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+    )
+    assert process.stdout is not None
+    try:
+        readable, _, _ = select.select([process.stdout], [], [], 15)  # a bound, not a target
+        assert readable, "no line reached the pipe while the stream was open"
+        line = process.stdout.readline()
+        assert line.startswith(first), line
+        assert process.poll() is None  # the stream is still running: nothing was held back
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def test_serve_send_timeout_reaches_the_worker(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "gunicorn.log",
+        env={"SHOWCASE_DATA_DIR": str(tmp_path)},
+        extra=["--send-timeout", "7.5"],
+    )
+    try:
+        environ = Path(f"/proc/{server.worker_pids[0]}/environ").read_bytes().split(b"\0")
+    finally:
+        assert server.stop() == 0, server.log()
+    assert b"SHOWCASE_SEND_TIMEOUT_S=7.5" in environ
+
+
+def test_serve_refuses_a_zero_heartbeat_before_starting() -> None:
+    result = run_cli("serve", "--bind", "127.0.0.1:0", "--heartbeat", "0")
+    assert result.returncode == 2
+    assert "--heartbeat" in result.stderr and "0.05" in result.stderr
+    assert "Listening at" not in result.stderr
