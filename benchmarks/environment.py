@@ -1,4 +1,5 @@
-"""What a result depends on: versions, CPU, kernel, commit, pinning (recorded in every JSON)."""
+"""What a result depends on: versions (the project's too), CPU model and count, kernel, the
+commit and whether the tree had local changes, the CPU clock (recorded in every JSON)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("flask", "werkzeug", "gunicorn", "gevent", "greenlet", "httptools", "matplotlib")
+PROJECT = "streaming-showcase"
+PACKAGES = (
+    PROJECT,
+    "flask",
+    "werkzeug",
+    "gunicorn",
+    "gevent",
+    "greenlet",
+    "httptools",
+    "matplotlib",
+)
 
 
 def package_version(name: str) -> str | None:
@@ -38,7 +49,11 @@ def git_commit() -> dict[str, Any]:
         return done.stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--short"))}
+        return {
+            "commit": git("rev-parse", "HEAD") or None,
+            # Changed tracked files only: results and logs the run itself writes do not count.
+            "dirty": bool(git("status", "--short", "--untracked-files=no")),
+        }
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
 
@@ -55,7 +70,10 @@ def memory_total_bytes() -> int | None:
 
 def describe_environment() -> dict[str, Any]:
     """Everything about this machine and checkout that a reader needs to weigh the numbers."""
+    from benchmarks.procfs import CPU_CLOCK
+
     return {
+        "version": package_version(PROJECT),
         "python": platform.python_version(),
         "packages": {name: package_version(name) for name in PACKAGES},
         "cpu_count": os.cpu_count(),
@@ -64,6 +82,7 @@ def describe_environment() -> dict[str, Any]:
         "kernel": platform.release(),
         "platform": platform.platform(),
         "git": git_commit(),
+        "cpu_clock": CPU_CLOCK,
     }
 
 

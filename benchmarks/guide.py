@@ -1,7 +1,11 @@
 """Write docs/choosing.md: the template's prose, the measured tables filled from result JSON
-files, and the plots copied to docs/img/ (committed files, so the guide renders anywhere).
+files, each table naming (and linking) the file it came from, and the plots drawn from the
+same files into docs/img/ (committed files, so the guide renders anywhere).
 
-    python -m benchmarks.guide [--results results/latest] [--out docs/choosing.md]
+    python -m benchmarks.guide [--results docs/results] [--out docs/choosing.md]
+
+The default results are docs/results/, which ``make bench`` publishes and git keeps: the
+guide is written from committed files, so anyone can trace a number or write it again.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import re
 import shutil
 import sys
@@ -18,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.environment import ROOT, machine_line
-from benchmarks.harness import RESULTS_DIR, fmt
+from benchmarks.harness import fmt
 
 TEMPLATE = Path(__file__).with_name("guide_template.md")
 DEFAULT_OUT = ROOT / "docs" / "choosing.md"
+DEFAULT_RESULTS = ROOT / "docs" / "results"
 NAMES = ("latency", "throughput", "framing", "held_streams", "download")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 MISSING = "_No result for this benchmark yet: run `make bench`._"
@@ -161,23 +167,94 @@ def held_table(doc: dict[str, Any]) -> str:
     )
 
 
+def nginx_note(doc: dict[str, Any]) -> dict[str, str]:
+    """``{"version": …}`` or ``{"skipped": reason}``; older files held the version string."""
+    note = doc["config"].get("nginx")
+    if isinstance(note, dict):
+        return note
+    return {"version": note} if note else {"skipped": "not recorded"}
+
+
 def download_table(doc: dict[str, Any]) -> str:
     routes = doc["config"]["routes"]
-    rows = [
-        [
-            f"`{r['label']}`",
-            f"`{routes.get(r['label'], 'nginx ' + str(doc['config']['nginx']))}`",
-            fmt(r["mb_per_s"], 0),
-            fmt(r["vs_nginx"], 2) + "×",
-            fmt(r["server_cpu_s"], 2),
-            fmt((r["server_rss_growth"] or 0) / 1024, 0),
-        ]
-        for r in doc["summary"].values()
-    ]
+    nginx = nginx_note(doc)
+    rows = []
+    for r in doc["summary"].values():
+        written = r.get("server_written_bytes")
+        rows.append(
+            [
+                f"`{r['label']}`",
+                f"`{routes.get(r['label']) or nginx.get('version', 'nginx')}`",
+                fmt(r["mb_per_s"], 0),
+                fmt(r["vs_nginx"], 2) + "×",
+                fmt(r["server_cpu_s"], 3),
+                fmt((r["server_rss_growth"] or 0) / 1024, 0),
+                fmt(written / 2**20 if written is not None else None, 0),
+            ]
+        )
     size = doc["config"]["bytes"] / 2**20
-    return f"File: {size:,.0f} MiB, page-cached.\n\n" + table(
-        ["route", "path", "MB/s", "vs nginx", "server CPU s", "server RSS growth KiB"], rows
+    skipped = (
+        f"\n\n**nginx was not measured in this run** ({nginx['skipped']}), so there is no "
+        'nginx row and no "vs nginx" figure.'
+        if "skipped" in nginx
+        else ""
     )
+    return (
+        f'File: {size:,.0f} MiB, page-cached. "sendfile/write MiB": what the server\'s '
+        "`/proc/<pid>/io` counted as written (`wchar`): `sendfile` counts the file's bytes, a "
+        "socket `send()` counts nothing, so it shows which routes were zero-copy."
+        + skipped
+        + "\n\n"
+        + table(
+            [
+                "route",
+                "path",
+                "MB/s",
+                "vs nginx",
+                "server CPU s",
+                "server RSS growth KiB",
+                "sendfile/write MiB",
+            ],
+            rows,
+        )
+    )
+
+
+def times(mine: float | None, other: float | None) -> str:
+    """``1.52× (more)``: a ratio that reads the same whichever way the numbers fall."""
+    if mine is None or other is None or not other:
+        return "–"
+    value = mine / other
+    word = "more" if value > 1.05 else "less" if value < 0.95 else "about the same"
+    return f"{value:.2f}×, {word}"
+
+
+def download_statement(doc: dict[str, Any]) -> str:
+    """What a generator download costs against zero-copy, in CPU and memory, as measured."""
+    summary = doc["summary"]
+    gen, zero = summary.get("generator"), summary.get("zero-copy")
+    if not gen or not zero:
+        return "_This result has no generator and zero-copy pair to compare._"
+    mib = doc["config"]["bytes"] / 2**20
+    cpu_g, cpu_z = gen["server_cpu_s"], zero["server_cpu_s"]
+    rss_g, rss_z = gen["server_rss_growth"], zero["server_rss_growth"]
+    text = (
+        f"**A generator download against zero-copy, measured:** reading the {mib:,.0f} MiB file "
+        "in a Python generator (`generator`) instead of handing it to `sendfile` (`zero-copy`) "
+        f"cost the worker {fmt(cpu_g, 3)} s of CPU against {fmt(cpu_z, 3)} s "
+        f"({times(cpu_g, cpu_z)}); the worker's RSS grew by at most "
+        f"{fmt((rss_g or 0) / 1024, 0)} KiB against {fmt((rss_z or 0) / 1024, 0)} KiB; "
+        f"it moved {fmt(gen['mb_per_s'], 0)} MB/s against {fmt(zero['mb_per_s'], 0)} MB/s "
+        f"({times(gen['mb_per_s'], zero['mb_per_s'])})."
+    )
+    written_z, calls_z = zero.get("server_written_bytes"), zero.get("server_write_syscalls")
+    if written_z is not None and calls_z is not None:
+        text += (
+            f" Zero-copy sent {written_z / 2**20:,.0f} MiB through `sendfile` in "
+            f"{calls_z:,.0f} calls; the generator's bytes went through Python and `send()` "
+            f"({fmt((gen.get('server_written_bytes') or 0) / 2**20, 0)} MiB by `sendfile`)."
+        )
+    return text
 
 
 def check(ok: bool | None) -> str:
@@ -269,34 +346,78 @@ def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
     return cells
 
 
-def copy_plots(results: Path, img_dir: Path) -> None:
+def draw_plots(results: Path, img_dir: Path) -> None:
+    """docs/img/<name>.png for each result: copied when the results folder has the PNG, else
+    drawn from the JSON itself (matplotlib), so the plots show the files the tables quote."""
     img_dir.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
-        png = results / f"{name}.png"
+        png, data = results / f"{name}.png", results / f"{name}.json"
         if png.is_file():
             shutil.copyfile(png, img_dir / f"{name}.png")
+        elif data.is_file():
+            try:
+                from benchmarks import plots  # matplotlib only when a plot is drawn
+            except ImportError as error:
+                print(f"no plot for {name}: {error}", file=sys.stderr)
+                continue
+            plots.plot_result(data, img_dir / f"{name}.png")
 
 
-def render(results: Path, img_dir: Path | None = None) -> str:
-    """The guide's Markdown from the result files in ``results``."""
+def shown_path(path: Path) -> str:
+    """``path`` relative to the checkout when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def source_line(name: str, doc: dict[str, Any], results: Path, out_dir: Path) -> str:
+    """The line under a table: the file it came from (a relative link), its run and commit."""
+    path = results / f"{name}.json"
+    link = os.path.relpath(path.resolve(), out_dir.resolve())
+    git = doc.get("environment", {}).get("git") or {}
+    commit = str(git.get("commit") or "–")[:12]
+    dirty = " with local changes" if git.get("dirty") else ""
+    return (
+        f"_Source: [`{shown_path(path)}`]({link}), run {doc.get('created', '–')} at commit "
+        f"`{commit}`{dirty}._"
+    )
+
+
+def runs_line(found: dict[str, dict[str, Any]]) -> str:
+    """When and at which commit the results were measured (one line per distinct run)."""
+    seen: dict[str, list[str]] = {}
+    for name, doc in found.items():
+        git = doc.get("environment", {}).get("git") or {}
+        commit = str(git.get("commit") or "–")[:12]
+        dirty = " (with local changes)" if git.get("dirty") else ""
+        seen.setdefault(f"commit `{commit}`{dirty}", []).append(f"{name} {doc.get('created')}")
+    return "; ".join(f"{key}: {', '.join(runs)}" for key, runs in seen.items()) or "–"
+
+
+def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = None) -> str:
+    """The guide's Markdown from the result files in ``results``; links are relative to
+    ``out_dir`` (the guide's folder, default docs/)."""
     found = load_results(results)
     if img_dir is not None:
-        copy_plots(results, img_dir)
+        draw_plots(results, img_dir)
+    out_dir = out_dir or DEFAULT_OUT.parent
     any_doc = next(iter(found.values()), {})
     env = any_doc.get("environment", {})
     server = any_doc.get("server", {})
     latency = found.get("latency")
     code = sources()
-    try:
-        shown_dir = str(results.resolve().relative_to(ROOT))
-    except ValueError:
-        shown_dir = str(results)
+
+    def measured(name: str, make_table: Callable[[dict[str, Any]], str]) -> str:
+        doc = found.get(name)
+        if doc is None:
+            return MISSING
+        return make_table(doc) + "\n\n" + source_line(name, doc, results, out_dir)
+
     values: dict[str, str] = {
-        "results_dir": shown_dir,
+        "results_dir": shown_path(results),
         "machine": machine_line(env) if env else "no results yet",
-        "created": str(any_doc.get("created", "–")),
-        "commit": str((env.get("git") or {}).get("commit") or "–")[:12]
-        + (" (with local changes)" if (env.get("git") or {}).get("dirty") else ""),
+        "runs_line": runs_line(found),
         "pinning": "server on CPU 0, load generator on CPU 1"
         if server.get("server_cpu") is not None
         else "not pinned",
@@ -306,13 +427,12 @@ def render(results: Path, img_dir: Path | None = None) -> str:
         "ramp_note": (
             f"{latency['config']['ramp_clients_per_s']:,.0f} new clients/s" if latency else "–"
         ),
-        "latency_table": latency_table(latency) if latency else MISSING,
-        "throughput_table": throughput_table(found["throughput"])
-        if "throughput" in found
-        else MISSING,
-        "framing_table": framing_table(found["framing"]) if "framing" in found else MISSING,
-        "held_table": held_table(found["held_streams"]) if "held_streams" in found else MISSING,
-        "download_table": download_table(found["download"]) if "download" in found else MISSING,
+        "latency_table": measured("latency", latency_table),
+        "throughput_table": measured("throughput", throughput_table),
+        "framing_table": measured("framing", framing_table),
+        "held_table": measured("held_streams", held_table),
+        "download_table": measured("download", download_table),
+        "download_statement": download_statement(found["download"]) if "download" in found else "",
         "targets_table": targets_table(found),
         "source_stream": code["stream"],
         "source_download": code["download"],
@@ -323,17 +443,17 @@ def render(results: Path, img_dir: Path | None = None) -> str:
 
 
 def write_guide(results: Path | None = None, out: Path | None = None) -> Path:
-    """Render the guide from ``results`` (default results/latest) into ``out`` (docs/)."""
-    results = results or RESULTS_DIR / "latest"
+    """Render the guide from ``results`` (default docs/results) into ``out`` (docs/)."""
+    results = results or DEFAULT_RESULTS
     out = out or DEFAULT_OUT
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(results, out.parent / "img"))
+    out.write_text(render(results, out.parent / "img", out.parent))
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="showcase bench --guide", description=__doc__)
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest")
+    parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not any((args.results / f"{name}.json").is_file() for name in NAMES):

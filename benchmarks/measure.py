@@ -26,6 +26,7 @@ class Measurement:
     client_cpu_s: float
     server_rss_before: int | None
     server_rss_after: int | None
+    server_cpu_clock: str | None = None
 
     def figures(self) -> dict[str, Any]:
         """The batch-level raw figures for the JSON."""
@@ -40,6 +41,7 @@ class Measurement:
             "body_bytes": sum(r.body_bytes for r in self.records),
             "wall_s": self.wall_s,
             "server_cpu_s": self.server_cpu_s,
+            "server_cpu_clock": self.server_cpu_clock,
             "client_cpu_s": self.client_cpu_s,
             "client_cpu_share": self.client_cpu_s / self.wall_s if self.wall_s else None,
             "server_rss_before": self.server_rss_before,
@@ -68,6 +70,7 @@ def measure_streams(
         client_cpu_s=client_cpu,
         server_rss_before=before.rss_bytes if before else None,
         server_rss_after=after.rss_bytes if after else None,
+        server_cpu_clock=after.clock if after else None,
     )
 
 
@@ -80,7 +83,11 @@ def wait_idle(url: str, timeout_s: float = IDLE_TIMEOUT_S) -> bool:
 
 
 class Sampler:
-    """Samples the server's CPU seconds and RSS every ``period_s`` in a thread (bounded)."""
+    """Samples the server's CPU seconds and RSS every ``period_s`` in a thread (bounded).
+
+    The thread runs in the client's process: ``cpu_s`` is its own CPU time, to take out of
+    a client CPU figure measured with ``time.process_time`` around it.
+    """
 
     def __init__(self, target: Target, period_s: float = 0.25, limit: int = 10_000) -> None:
         import threading
@@ -89,14 +96,17 @@ class Sampler:
         self.period_s = period_s
         self.limit = limit
         self.samples: list[tuple[float, float, int]] = []  # (time, cpu_s, worker rss)
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        started = time.thread_time()
         while not self._stop.is_set() and len(self.samples) < self.limit:
             sample = self.target.worker_sample()
             if sample is not None:
                 self.samples.append((time.time(), sample.cpu_s, sample.rss_bytes))
+            self.cpu_s = time.thread_time() - started
             self._stop.wait(self.period_s)
 
     def __enter__(self) -> Sampler:

@@ -1,4 +1,5 @@
-"""PNG plots of the result files (matplotlib, Agg backend), written next to each JSON."""
+"""PNG plots of the result files (matplotlib, Agg backend): next to each JSON, or where asked
+(the guide draws its plots from the JSON it quotes)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ def color(label: str) -> str:
     return MODE_COLORS.get(label.split("-")[0], "#9467bd")
 
 
-def save(fig: Any, path: Path) -> Path:
-    out = path.with_suffix(".png")
+def save(fig: Any, path: Path, out: Path | None = None) -> Path:
+    """Write the figure to ``out`` (default: the JSON's path with ``.png``)."""
+    out = out or path.with_suffix(".png")
     fig.tight_layout()
     fig.savefig(out, dpi=DPI)
     plt.close(fig)
     return out
 
 
-def plot_latency(path: Path) -> Path:
+def plot_latency(path: Path, out: Path | None = None) -> Path:
     """One panel per scenario: the latency distribution (CDF, log x) of each mode, all runs,
     with each mode's p99 marked."""
     data = load(path)
@@ -69,10 +71,10 @@ def plot_latency(path: Path) -> Path:
     for ax in list(axes.flat)[len(scenarios) :]:
         ax.set_visible(False)
     fig.suptitle("Latency distribution per mode (CDF; dots: p99)", fontsize=11)
-    return save(fig, path)
+    return save(fig, path, out)
 
 
-def plot_throughput(path: Path) -> Path:
+def plot_throughput(path: Path, out: Path | None = None) -> Path:
     """Grouped bars: messages/s per route at each payload size, one panel per client count."""
     summary = load(path)["summary"]
     clients = sorted({row["clients"] for row in summary.values()})
@@ -101,10 +103,10 @@ def plot_throughput(path: Path) -> Path:
         ax.grid(True, axis="y", which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8, ncol=2)
     fig.suptitle("Throughput per mode and payload size (hatched: flush=each)", fontsize=11)
-    return save(fig, path)
+    return save(fig, path, out)
 
 
-def plot_framing(path: Path) -> Path:
+def plot_framing(path: Path, out: Path | None = None) -> Path:
     """Framing overhead (wire ÷ payload − 1) per payload size, per mode and flush policy."""
     summary = load(path)["summary"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -132,10 +134,10 @@ def plot_framing(path: Path) -> Path:
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    return save(fig, path)
+    return save(fig, path, out)
 
 
-def plot_held_streams(path: Path) -> Path:
+def plot_held_streams(path: Path, out: Path | None = None) -> Path:
     """Server RSS per held stream and worker RSS against the number of open streams."""
     summary = load(path)["summary"]
     rows = sorted(summary.values(), key=lambda r: r["streams"])
@@ -160,10 +162,10 @@ def plot_held_streams(path: Path) -> Path:
     ax.set_ylabel("server RSS growth per stream (KiB)")
     ax.set_title("Memory per held stream", fontsize=11)
     ax.legend()
-    return save(fig, path)
+    return save(fig, path, out)
 
 
-def plot_download(path: Path) -> Path:
+def plot_download(path: Path, out: Path | None = None) -> Path:
     """MB/s per download route, with nginx as the reference."""
     summary = load(path)["summary"]
     rows = list(summary.values())
@@ -186,7 +188,7 @@ def plot_download(path: Path) -> Path:
     ax.set_ylim(0, max(values + [1]) * 1.25)
     file_bytes = load(path)["config"]["bytes"]
     ax.set_title(f"Download of {file_bytes / 2**20:,.0f} MiB per route (one worker)", fontsize=11)
-    return save(fig, path)
+    return save(fig, path, out)
 
 
 PLOTTERS = {
@@ -198,6 +200,6 @@ PLOTTERS = {
 }
 
 
-def plot_result(path: Path) -> Path:
+def plot_result(path: Path, out: Path | None = None) -> Path:
     """The plot for any result file, chosen by its ``benchmark`` field."""
-    return PLOTTERS[load(path)["benchmark"]](path)
+    return PLOTTERS[load(path)["benchmark"]](path, out)

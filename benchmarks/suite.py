@@ -1,19 +1,27 @@
-"""The whole suite: every benchmark in turn, results and plots in one folder, then the guide.
+"""The whole suite: every benchmark in turn, results and plots in one folder, then the results
+published where git keeps them (docs/results/) and the guide written from them.
 
-python -m benchmarks.suite            # about 10 minutes on 2 cores: results/latest/
-python -m benchmarks.suite --quick    # under a minute: results/quick/ (guide untouched)
+python -m benchmarks.suite            # about 10 minutes on 2 cores: results/latest/, then
+                                      # docs/results/*.json, docs/choosing.md and docs/img/
+python -m benchmarks.suite --quick    # under a minute: results/quick/ (nothing published)
+
+results/ is ignored by git (logs, every run's files); docs/results/ holds the JSON the guide
+was written from, so each number in docs/choosing.md can be traced to a committed file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks import download, framing, held_streams, latency, throughput
-from benchmarks.harness import RESULTS_DIR, STDERR
+from benchmarks.environment import ROOT
+from benchmarks.harness import RESULTS_DIR, STDERR, clean_json
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "framing": framing.main,
@@ -22,6 +30,61 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "held_streams": held_streams.main,
     "download": download.main,
 }
+PUBLISH_DIR = ROOT / "docs" / "results"
+# A latency result keeps every message's latency (about a million numbers in a full run):
+# the published copy keeps this many order statistics of each raw_* list instead.
+PUBLISHED_RAW_VALUES = 1000
+
+
+def order_statistics(values: list[float], keep: int) -> list[float]:
+    """``keep`` values of ``values`` sorted: the min, the max and evenly spaced ranks between."""
+    ordered = sorted(values)
+    if len(ordered) <= keep:
+        return ordered
+    last = len(ordered) - 1
+    return [ordered[round(i * last / (keep - 1))] for i in range(keep)]
+
+
+def reduce_raw_lists(value: Any, keep: int = PUBLISHED_RAW_VALUES) -> Any:
+    """A copy of a result document whose ``raw_*`` lists of numbers longer than ``keep`` are
+    replaced by ``keep`` order statistics; every summary figure is left as it was."""
+    if isinstance(value, dict):
+        return {
+            key: (
+                order_statistics(item, keep)
+                if key.startswith("raw_") and isinstance(item, list) and len(item) > keep
+                else reduce_raw_lists(item, keep)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [reduce_raw_lists(item, keep) for item in value]
+    return value
+
+
+def publish_results(source: Path, target: Path, names: Sequence[str]) -> list[Path]:
+    """Copy ``source/<name>.json`` to ``target/<name>.json`` for each name that has one, with
+    long raw lists reduced (``reduce_raw_lists``) and a ``published`` note saying so."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        path = source / f"{name}.json"
+        if not path.is_file():
+            continue
+        document = reduce_raw_lists(json.loads(path.read_text()))
+        try:
+            origin = str(path.resolve().relative_to(ROOT))
+        except ValueError:
+            origin = str(path)
+        document["published"] = {
+            "from": origin,
+            "raw_lists": f"raw_* lists longer than {PUBLISHED_RAW_VALUES:,} values keep "
+            f"{PUBLISHED_RAW_VALUES:,} order statistics (min, max, evenly spaced ranks)",
+        }
+        out = target / f"{name}.json"
+        out.write_text(json.dumps(clean_json(document), indent=1) + "\n")
+        written.append(out)
+    return written
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, help="repetitions (default 3; --quick: 1)")
     parser.add_argument("--out-dir", type=Path, help="default results/latest or results/quick")
     parser.add_argument("--only", help="comma-separated benchmark names")
-    parser.add_argument("--no-guide", action="store_true", help="do not rewrite docs/choosing.md")
+    parser.add_argument(
+        "--no-guide",
+        action="store_true",
+        help="publish nothing to docs/results/ and leave docs/choosing.md as it is",
+    )
+    parser.add_argument("--publish-dir", type=Path, default=PUBLISH_DIR, help="default %(default)s")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and client")
     return parser
 
@@ -55,14 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = 1
         if code:
             failed.append(name)
-    if not args.quick and not args.no_guide:
-        from benchmarks.guide import write_guide
-
-        print(f"guide: {write_guide(out_dir)}")
     print(f"\nsuite finished in {time.monotonic() - started:.0f} s")
     print(f"results (JSON) and plots (PNG): {out_dir}/")
     for path in sorted(out_dir.glob("*.png")):
         print(f"  {path}")
+    if not args.quick and not args.no_guide:
+        from benchmarks.guide import write_guide
+
+        # Only what this run measured and finished is published: a failed benchmark's
+        # committed file stays as it was rather than being replaced by a partial one.
+        done = [name for name in names if name not in failed]
+        for path in publish_results(out_dir, args.publish_dir, done):
+            print(f"published: {path}")
+        print(f"guide: {write_guide(args.publish_dir)}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

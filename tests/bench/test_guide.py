@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -68,3 +69,37 @@ def test_percentiles_use_the_nearest_rank() -> None:
     values = list(range(1, 101))
     assert percentile(values, 50) == 50 and percentile(values, 99) == 99
     assert summarize([3.0, 1.0, 2.0])["max"] == 3.0
+
+
+def test_each_table_names_and_links_the_file_it_came_from(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "choosing.md"
+    guide.write_guide(results, out)
+    text = out.read_text()
+    links = re.findall(r"_Source: \[`[^`]+`\]\(([^)]+)\)", text)
+    assert sorted(Path(link).name for link in links) == sorted(f"{n}.json" for n in guide.NAMES)
+    for link in links:
+        linked = json.loads((out.parent / link).read_text())  # the link resolves to the file
+        commit = linked["environment"]["git"]["commit"][:12]
+        assert f"at commit `{commit}`" in text
+
+
+def test_guide_says_when_nginx_was_not_measured(results: Path) -> None:
+    path = results / "download.json"
+    doc = json.loads(path.read_text())
+    doc["config"]["nginx"] = {"skipped": "nginx is not installed"}
+    doc["summary"].pop("nginx")
+    path.write_text(json.dumps(doc))
+    text = guide.render(results)
+    assert "nginx was not measured in this run** (nginx is not installed)" in text
+
+
+def test_download_statement_reads_the_numbers_whichever_way_they_fall(results: Path) -> None:
+    doc = json.loads((results / "download.json").read_text())
+    summary = doc["summary"]
+    summary["generator"]["server_cpu_s"], summary["zero-copy"]["server_cpu_s"] = 0.5, 0.25
+    assert "0.500 s of CPU against 0.250 s (2.00×, more)" in guide.download_statement(doc)
+    summary["generator"]["server_cpu_s"], summary["zero-copy"]["server_cpu_s"] = 0.2, 0.25
+    assert "0.200 s of CPU against 0.250 s (0.80×, less)" in guide.download_statement(doc)
+    gen_rss = summary["generator"]["server_rss_growth"] // 1024
+    assert f"RSS grew by at most {gen_rss:,} KiB" in guide.download_statement(doc)
+    assert "A generator download against zero-copy" in guide.render(results)
