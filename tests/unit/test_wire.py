@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -67,7 +66,8 @@ def test_build_request_is_a_plain_get() -> None:
 
 @pytest.fixture
 def tiny_server() -> Iterator[tuple[int, list[bytes]]]:
-    """Answers one connection with HEAD + BODY in three writes, then closes."""
+    """Answers one connection with HEAD + BODY in three writes, then closes. How the writes
+    fall into reads is the kernel's business: the tests assert content and order only."""
     listener = socket.create_server(("127.0.0.1", 0))
     received: list[bytes] = []
 
@@ -78,7 +78,6 @@ def tiny_server() -> Iterator[tuple[int, list[bytes]]]:
             try:
                 for piece in (HEAD, BODY[:5], BODY[5:]):
                     conn.sendall(piece)
-                    time.sleep(0.05)  # separate reads on the other side
             except OSError:
                 pass  # the reader stopped at its limit and closed
 
@@ -99,10 +98,11 @@ def test_capture_records_each_read_until_the_server_closes(
     assert result.error is None
     assert result.complete
     assert received == [request]
+    # Every byte once, in order, whether the three writes came as one read or several.
     assert result.raw == HEAD + BODY
-    assert len(result.reads) == 3
+    assert result.reads and all(read.data for read in result.reads)
     times = [read.t_ms for read in result.reads]
-    assert times == sorted(times)
+    assert times == sorted(times) and times[0] >= 0
 
 
 @pytest.mark.timeout(10)
