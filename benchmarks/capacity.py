@@ -48,6 +48,8 @@ def read_limits() -> dict[str, Any]:
         "nofile_hard": None if hard == resource.RLIM_INFINITY else hard,
         "somaxconn": somaxconn,
         "tcp_max_syn_backlog": read_int("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+        "nr_open": read_int("/proc/sys/fs/nr_open"),
+        "file_max": read_int("/proc/sys/fs/file-max"),
         "gunicorn_backlog": GUNICORN_BACKLOG,
         "listen_queue": min(GUNICORN_BACKLOG, somaxconn or GUNICORN_BACKLOG),
         "ephemeral_ports": [low, high],
@@ -184,7 +186,7 @@ def project(
     by_memory = int(memory * MEMORY_SHARE / per_stream)
     per_worker = max(1, nofile - FD_RESERVE)
     by_cpu = {
-        rate: int(cores / (cpu_per_msg * rate)) if cpu_per_msg else None
+        rate: round(cores / (cpu_per_msg * rate)) if cpu_per_msg else None
         for rate in CHECK_RATES_PER_S
     }
     return {
@@ -205,8 +207,9 @@ def limits_table(limits: dict[str, Any], per_stream: float | None, cpu_msg: floa
             f"hard limit {_num(nofile)}",
             f"one descriptor per stream: about {_num((nofile or 0) - FD_RESERVE)} streams per "
             "worker, and as many connections per client process",
-            "`ulimit -n` / `LimitNOFILE=` (systemd) / `nofile` in limits.conf; the worker lifts "
-            "its soft limit to worker_connections + 1,024 up to the hard limit",
+            "`ulimit -n` / `LimitNOFILE=` (systemd) / `nofile` in limits.conf, up to "
+            f"fs.nr_open ({_num(limits.get('nr_open'))}); the worker lifts its soft limit to "
+            "worker_connections + 1,024 up to the hard limit",
         ],
         [
             "worker_connections",
@@ -321,20 +324,25 @@ def projection_table(
     rows = []
     for name, mem, ncores, fds in machines:
         p = project(per_stream, cpu_msg, mem, ncores, fds)
+        workers = p["workers_needed"]
+        by_cpu = [p["by_cpu"][rate] for rate in CHECK_RATES_PER_S]
+        holds = min(p["by_memory"], by_cpu[-1]) if by_cpu[-1] is not None else p["by_memory"]
         rows.append(
             [
                 name,
                 _num(p["by_memory"]),
-                f"{_num(p['per_worker'])} ({p['workers_needed']} workers)",
-                *(_num(p["by_cpu"][rate]) for rate in CHECK_RATES_PER_S),
+                f"{_num(p['per_worker'])}: {workers} worker{'s' if workers != 1 else ''}",
+                *(_num(n) for n in by_cpu),
+                f"**{_num(holds)}**",
             ]
         )
     return _table(
         [
             "machine",
             f"streams memory allows ({MEMORY_SHARE:.0%} of it)",
-            "streams per worker (fd limit)",
+            "streams per worker (fd limit): workers for them",
             *(f"streams CPU allows at {rate:g} msg/s" for rate in CHECK_RATES_PER_S),
+            f"holds at {CHECK_RATES_PER_S[-1]:g} msg/s",
         ],
         rows,
     )
@@ -366,7 +374,8 @@ def capacity_markdown(result: dict[str, Any], source: str | None = None) -> str:
             f"With {per_stream / 1024:,.1f} KiB per stream measured here, a machine holds "
             "what its memory allows once the fd limit is lifted; CPU allows as many streams "
             f"as its cores pay for at {cpu_msg * 1e6 if cpu_msg else math.nan:,.1f} µs per "
-            "message. A machine holds the smaller of the two:"
+            "message; the fd limit is per process, so it sets how many workers that takes. "
+            "A machine holds the smaller of memory's and CPU's figures:"
         )
         parts.append(projection_table(limits, env, per_stream, cpu_msg))
     return "\n\n".join(parts) + "\n"

@@ -1,0 +1,305 @@
+"""The held-streams load generator and its report: connections spread over loopback source
+addresses (seen from the server's access log), every loop bounded by its plan, and the
+guide's capacity section computed from a result."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import held_streams
+from benchmarks.capacity import capacity_markdown, project
+from benchmarks.wire import (
+    Plan,
+    StreamRecord,
+    _share,
+    loopback_sources,
+    run_plan_in_process,
+    run_plan_split,
+)
+from showcase.launcher import start_server
+
+ACCESS_LINE = re.compile(r'^(127\.\d+\.\d+\.\d+) .*"GET /stream/sse\?count=2\S* HTTP/1\.1" 200 ')
+
+
+def test_loopback_sources_carry_into_the_third_octet() -> None:
+    assert loopback_sources(3) == ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+    assert loopback_sources(3, first=253) == ("127.0.0.253", "127.0.0.254", "127.0.1.1")
+    assert len(set(loopback_sources(1000))) == 1000
+
+
+def test_split_processes_share_the_connecting_bound() -> None:
+    plan = Plan(url="http://127.0.0.1:1", paths=("/",) * 10, max_connecting=200)
+    shares = [_share(plan, plan.paths[i::5], 5) for i in range(5)]
+    assert [s.max_connecting for s in shares] == [40] * 5
+    assert all(s.source_hosts == plan.source_hosts for s in shares)
+
+
+@pytest.mark.integration
+def test_connections_spread_over_source_addresses(tmp_path: Path) -> None:
+    """300 streams from 3 source addresses in 2 client processes: the server's access log
+    shows each address 100 times, and no (address, port) is used twice."""
+    server = start_server(tmp_path / "gunicorn.log", env={"SHOWCASE_ACCESS_LOG": "-"})
+    try:
+        sources = loopback_sources(3)
+        plan = Plan(
+            url=server.url,
+            paths=("/stream/sse?count=2&interval=10",) * 300,
+            deadline_s=60.0,
+            max_connecting=60,
+            source_hosts=sources,
+        )
+        records, _ = run_plan_split(plan, 2, None)
+        server.wait_open_streams(0)
+    finally:
+        server.stop()
+    assert [r.status for r in records] == [200] * 300
+    assert all(r.messages == 2 and r.complete and r.error is None for r in records)
+    assert Counter(r.source.split(":")[0] for r in records if r.source) == dict.fromkeys(
+        sources, 100
+    )
+    assert len({r.source for r in records}) == 300
+    seen = Counter(
+        match.group(1) for line in server.log().splitlines() if (match := ACCESS_LINE.match(line))
+    )
+    assert seen == dict.fromkeys(sources, 100)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_refused_connections_end_the_plan() -> None:
+    plan = Plan(url=f"http://127.0.0.1:{closed_port()}", paths=("/",) * 50, deadline_s=30.0)
+    records, _ = run_plan_in_process(plan, None)
+    assert len(records) == 50
+    assert all(r.error is not None and r.error.startswith("connect:") for r in records)
+
+
+def test_a_source_address_that_is_not_local_fails_the_connect() -> None:
+    """192.0.2.0/24 (TEST-NET-1) is no address of this machine: bind fails, nothing hangs."""
+    plan = Plan(
+        url=f"http://127.0.0.1:{closed_port()}",
+        paths=("/",) * 4,
+        deadline_s=30.0,
+        source_hosts=("192.0.2.1",),
+    )
+    records, _ = run_plan_in_process(plan, None)
+    assert all(r.error is not None and r.error.startswith("connect:") for r in records)
+
+
+@pytest.mark.integration
+def test_streams_that_never_end_stop_at_the_deadline(base_url: str) -> None:
+    """Streams longer than the plan end at its deadline, each marked so, none left open."""
+    plan = Plan(
+        url=base_url,
+        paths=("/stream/sse?count=1000&interval=500",) * 20,
+        deadline_s=1.5,
+        source_hosts=loopback_sources(2),
+    )
+    records, _ = run_plan_in_process(plan, None)
+    assert [r.status for r in records] == [200] * 20
+    assert all(r.error == "deadline" and not r.complete for r in records)
+    assert all(r.messages >= 1 and r.t_end is not None for r in records)
+
+
+@pytest.mark.integration
+def test_a_hold_closes_every_stream_without_an_error(base_url: str) -> None:
+    plan = Plan(
+        url=base_url,
+        paths=("/stream/sse?count=1000&interval=200",) * 20,
+        hold_s=1.0,
+        deadline_s=30.0,
+    )
+    records, _ = run_plan_in_process(plan, None)
+    assert [r.status for r in records] == [200] * 20
+    assert all(r.error is None and r.t_end is not None and r.messages >= 2 for r in records)
+
+
+def record(messages: int, first: float | None, end: float | None) -> StreamRecord:
+    return StreamRecord("/", status=200, messages=messages, t_first_message=first, t_end=end)
+
+
+@pytest.mark.parametrize(
+    ("messages", "held_s", "kept"),
+    [
+        (1, 0.4, True),  # closed before the second was due
+        (1, 1.6, False),  # the second was due at 1 s
+        (2, 1.6, True),
+        (5, 5.0, True),  # the sixth (at 5 s) may still be on its way
+        (4, 5.0, False),
+    ],
+)
+def test_kept_receiving_counts_one_message_per_interval(
+    messages: int, held_s: float, kept: bool
+) -> None:
+    stream = record(messages, 100.0, 100.0 + held_s)
+    assert held_streams.kept_receiving(stream, 1000.0, closed=999.0) is kept
+
+
+def test_a_stream_without_a_first_message_did_not_keep_receiving() -> None:
+    assert not held_streams.kept_receiving(record(0, None, 105.0), 1000.0, closed=105.0)
+
+
+def scenarios(*argv: str) -> tuple[list[int], int, list[tuple[int, int]]]:
+    return held_streams.plan_scenarios(held_streams.build_parser().parse_args(list(argv)))
+
+
+def test_scenarios_default_named_and_quick() -> None:
+    assert scenarios() == ([1000, 5000, 10000], 10000, [(19000, 1), (75000, 4)])
+    assert scenarios("--levels", "20") == ([20], 0, [])
+    assert scenarios("--levels", "", "--storm", "300", "--capacity", "500x2") == (
+        [],
+        300,
+        [(500, 2)],
+    )
+    assert scenarios("--quick") == ([200, 1000], 500, [(2000, 2)])
+
+
+def point(scenario: str, streams: int, workers: int, **figures: Any) -> dict[str, Any]:
+    return {
+        "scenario": scenario,
+        "streams": streams,
+        "workers": workers,
+        "interval_ms": 1000.0,
+        "got_first_message": streams,
+        "kept_receiving": streams,
+        "errors": {},
+        **figures,
+    }
+
+
+def test_summary_keys_scenarios_and_takes_the_least_count() -> None:
+    runs = [
+        {
+            "run": 0,
+            "points": [
+                point("held", 10000, 1, rss_per_stream_bytes=20000.0),
+                point("storm", 10000, 1, storm_s=5.0, flowing=1000),
+                point("capacity", 75000, 4, rss_per_stream_bytes=19000.0),
+            ],
+        },
+        {
+            "run": 1,
+            "points": [
+                {**point("held", 10000, 1, rss_per_stream_bytes=22000.0), "kept_receiving": 9990},
+                {**point("storm", 10000, 1, storm_s=3.0, flowing=1000), "errors": {"x": 2}},
+            ],
+        },
+    ]
+    summary = held_streams.summarize_runs(runs)
+    assert list(summary) == ["10000", "storm-10000", "capacity-75000x4"]
+    assert summary["10000"]["kept_receiving_min"] == 9990
+    assert summary["10000"]["rss_per_stream_bytes"] == 21000.0
+    assert summary["storm-10000"]["storm_s"] == 4.0
+    assert summary["storm-10000"]["flowing"] == 1000
+    assert summary["storm-10000"]["errors"] == {"x": 2}
+    assert summary["capacity-75000x4"]["workers"] == 4
+
+
+LIMITS = {
+    "nofile_soft": 20000,
+    "nofile_hard": 20000,
+    "somaxconn": 4096,
+    "tcp_max_syn_backlog": 2048,
+    "gunicorn_backlog": 4096,
+    "listen_queue": 4096,
+    "ephemeral_ports": [32768, 60999],
+    "ephemeral_ports_count": 28232,
+    "worker_connections_default": 20000,
+    "memory_bytes": 16 * 2**30,
+    "cpu_count": 2,
+}
+
+
+def row(scenario: str, streams: int, workers: int, **figures: Any) -> dict[str, Any]:
+    return {
+        "scenario": scenario,
+        "streams": streams,
+        "workers": workers,
+        "interval_ms": 10000.0 if scenario == "capacity" else 1000.0,
+        "got_first_message_min": streams,
+        "kept_receiving_min": streams,
+        "rss_per_stream_bytes": 20480.0,
+        "server_cpu_share_held": 0.4,
+        "first_message_p50_ms": 2.0,
+        "first_message_p95_ms": 30.0,
+        "first_message_max_ms": 90.0,
+        **figures,
+    }
+
+
+RESULT = {
+    "environment": {"memory_bytes": 16 * 2**30, "cpu_count": 2},
+    "config": {"limits": LIMITS},
+    "summary": {
+        "10000": row("held", 10000, 1),
+        "storm-10000": row(
+            "storm",
+            10000,
+            1,
+            flowing=1000,
+            max_connecting=200,
+            storm_s=5.5,
+            connect_s=1.7,
+            server_cpu_ms_per_new_stream=0.45,
+            flowing_latency_p99_ms=12.0,
+        ),
+        "capacity-19000x1": row("capacity", 19000, 1, rss_per_stream_bytes=16384.0),
+        "capacity-75000x4": row("capacity", 75000, 4, rss_per_stream_bytes=17000.0),
+    },
+}
+
+
+def test_capacity_section_measures_limits_and_projects() -> None:
+    text = capacity_markdown(RESULT, source="docs/results/held_streams.json")
+    assert "`docs/results/held_streams.json`" in text
+    # Streams per worker: 75,000 on 4 workers is 18,750 each; memory per stream as measured.
+    assert "| 75,000 | 4 | 18,750 | 10 s | 75,000 | 75,000 | 16.6 |" in text
+    assert "| 19,000 | 1 | 19,000 | 10 s |" in text
+    # Every limit, with the setting that lifts it.
+    for needle in (
+        "RLIMIT_NOFILE",
+        "hard limit 20,000",
+        "`showcase serve --worker-connections N`",
+        "net.core.somaxconn 4,096",
+        "`sysctl net.ipv4.ip_local_port_range`",
+        "32,768–60,999: 28,232 per source address",
+        "16.0 KiB measured",  # the one-worker run with the most streams: 19,000
+        "40.0 µs measured",  # 40 % of a core for 10,000 messages/s
+    ):
+        assert needle in text, needle
+    # The storm, with its target.
+    assert "the last 5.50 s after the first connect (target: 2 s)" in text
+    assert "connecting took 1.70 s" in text
+    # Projection from 16 KiB per stream: 80 % of 16 GiB holds 838,860 streams.
+    by_memory = int(16 * 2**30 * 0.8 / 16384)
+    assert f"| this machine | {by_memory:,} | 19,936: 43 workers | 50,000 | 500,000 |" in text
+    # At 0.1 msg/s two cores pay for 500,000 streams, fewer than memory allows.
+    assert "| 50,000 | 500,000 | **500,000** |" in text
+    assert f"| 64 GiB, 16 cores, fd limit 1,048,576 | {int(64 * 2**30 * 0.8 / 16384):,} |" in text
+
+
+def test_projection_is_memory_over_memory_per_stream() -> None:
+    p = project(16384.0, 40e-6, 2**30, 4, 1 << 20)
+    assert p["by_memory"] == int(2**30 * 0.8 / 16384)
+    assert p["workers_needed"] == 1
+    assert p["by_cpu"] == {1.0: 100000, 0.1: 1000000}
+
+
+def test_capacity_section_without_measurements_still_renders() -> None:
+    text = capacity_markdown({"summary": {}, "config": {"limits": LIMITS}})
+    assert "RLIMIT_NOFILE" in text and "Connect storm" not in text
+
+
+def test_parse_capacity() -> None:
+    assert held_streams.parse_capacity("19000x1,75000x4") == [(19000, 1), (75000, 4)]
+    assert held_streams.parse_capacity("500") == [(500, 1)]
+    assert held_streams.parse_capacity("") == []
