@@ -17,7 +17,7 @@ from showcase.launcher import RunningServer
 pytestmark = pytest.mark.integration
 
 TOP_KEYS = {"benchmark", "created", "environment", "server", "client", "config", "summary", "runs"}
-ENV_KEYS = {"python", "packages", "cpu_count", "cpu_model", "kernel", "git"}
+ENV_KEYS = {"version", "python", "packages", "cpu_count", "cpu_model", "kernel", "git", "cpu_clock"}
 
 
 def run_benchmark(
@@ -88,7 +88,7 @@ def test_framing(server: RunningServer, tmp_path: Path) -> None:
         > rows["sse/16/auto"]["wire_bytes_per_message"]
     )
     for point in doc["runs"][0]["points"]:
-        assert point["status"] == 200 and point["messages"] == 200
+        assert point["status"] == 200 and point["messages"] == 200 and point["reads"] > 0
 
 
 def test_held_streams(server: RunningServer, tmp_path: Path) -> None:
@@ -113,9 +113,15 @@ def test_download(server: RunningServer, data_dir: Path, tmp_path: Path) -> None
         "--no-nginx",
     )
     assert set(doc["summary"]) == {"zero-copy", "generator", "generated"}
+    assert doc["config"]["nginx"] == {"skipped": "--no-nginx"}  # said, not silently dropped
     for point in doc["runs"][0]["points"]:
-        assert point["status"] == 200 and point["bytes"] >= 1 << 20
-        assert point["server_rss_growth"] is not None
+        assert point["status"] == 200 and point["bytes"] == 1 << 20 and point["ended"]
+        assert point["server_rss_growth"] is not None and point["server_io"] is not None
+    for row in doc["summary"].values():
+        assert row["complete"] == row["transfers"] > 0
+    # The file's bytes left the zero-copy route through sendfile, the others' through send().
+    assert doc["summary"]["zero-copy"]["server_written_bytes"] >= 1 << 20
+    assert doc["summary"]["generator"]["server_written_bytes"] < 1 << 20
 
 
 def test_showcase_bench_runs_a_benchmark(
