@@ -457,7 +457,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if not any((args.results / f"{name}.json").is_file() for name in NAMES):
-        print(f"no results in {args.results}: run `make bench` first", file=sys.stderr)
+        print(
+            f"no results in {args.results}: run `make bench` (it publishes results/latest/ "
+            "there), or `python -m benchmarks.suite --publish-only` after single benchmarks "
+            "written to results/latest/",
+            file=sys.stderr,
+        )
         return 1
     print(f"guide: {write_guide(args.results, args.out)}")
     return 0

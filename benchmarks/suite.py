@@ -4,6 +4,7 @@ published where git keeps them (docs/results/) and the guide written from them.
 python -m benchmarks.suite            # about 10 minutes on 2 cores: results/latest/, then
                                       # docs/results/*.json, docs/choosing.md and docs/img/
 python -m benchmarks.suite --quick    # under a minute: results/quick/ (nothing published)
+python -m benchmarks.suite --publish-only   # publish results/latest/ and write the guide
 
 results/ is ignored by git (logs, every run's files); docs/results/ holds the JSON the guide
 was written from, so each number in docs/choosing.md can be traced to a committed file.
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish nothing to docs/results/ and leave docs/choosing.md as it is",
     )
     parser.add_argument("--publish-dir", type=Path, default=PUBLISH_DIR, help="default %(default)s")
+    parser.add_argument(
+        "--publish-only",
+        action="store_true",
+        help="run nothing: publish the out dir's JSON (--only: those) and write the guide",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and client")
     return parser
 
@@ -111,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n for n in (args.only or ",".join(BENCHMARKS)).split(",") if n]
     started = time.monotonic()
     failed = []
-    for name in names:
+    for name in [] if args.publish_only else names:
         STDERR.rule(f"[bold]{name}")
         argv_one = ["--runs", str(runs), "--out", str(out_dir / f"{name}.json")]
         argv_one += ["--quick"] if args.quick else []
@@ -127,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"results (JSON) and plots (PNG): {out_dir}/")
     for path in sorted(out_dir.glob("*.png")):
         print(f"  {path}")
-    if not args.quick and not args.no_guide:
+    if args.publish_only or (not args.quick and not args.no_guide):
         from benchmarks.guide import write_guide
 
         # Only what this run measured and finished is published: a failed benchmark's

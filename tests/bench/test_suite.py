@@ -70,3 +70,22 @@ def test_order_statistics_keep_the_ends_and_the_ranks_between() -> None:
     assert suite.order_statistics([float(i) for i in range(101)], 11) == [
         float(i) for i in range(0, 101, 10)
     ]
+
+
+def test_publish_only_runs_nothing_and_publishes_what_is_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(argv: Sequence[str] | None) -> int:
+        raise AssertionError("--publish-only ran a benchmark")
+
+    for name in suite.BENCHMARKS:
+        monkeypatch.setitem(suite.BENCHMARKS, name, never)
+    monkeypatch.setattr(guide, "DEFAULT_OUT", tmp_path / "docs" / "choosing.md")
+    latest = tmp_path / "latest"
+    latest.mkdir()
+    (latest / "framing.json").write_bytes((FIXTURES / "framing.json").read_bytes())
+    published_dir = tmp_path / "docs" / "results"
+    argv = ["--publish-only", "--out-dir", str(latest), "--publish-dir", str(published_dir)]
+    assert suite.main(argv) == 0
+    assert [p.name for p in published_dir.iterdir()] == ["framing.json"]
+    assert "](results/framing.json)" in (tmp_path / "docs" / "choosing.md").read_text()
