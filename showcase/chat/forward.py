@@ -53,8 +53,9 @@ FORWARD_MODE = Mode(
 )
 
 
-def _holds_comment(chunk: bytes) -> bool:
-    return chunk[:1] == b":" or b"\n:" in chunk or b"\r:" in chunk
+def _holds_comment(chunk: bytes, at_line_start: bool) -> bool:
+    """A line starting with a colon begins in ``chunk`` (a read may start mid-line)."""
+    return (at_line_start and chunk[:1] == b":") or b"\n:" in chunk or b"\r:" in chunk
 
 
 def iter_forwarded(
@@ -70,15 +71,18 @@ def iter_forwarded(
     seq = 0
     retry: int | None = None
     last_id = ""
+    at_line_start = True
     try:
         for chunk in chunks:
             events = parser.feed(chunk)
+            comment = _holds_comment(chunk, at_line_start)
+            at_line_start = chunk[-1:] in (b"\n", b"\r")
             ts = now_ms(clock)
             if parser.retry != retry:
                 retry = parser.retry
                 yield Message(seq, ts, "retry", {"retry": retry}, "")
             if not events:
-                if _holds_comment(chunk):
+                if comment:
                     yield Message(seq, ts, "comment", {"comment": "heartbeat"}, "")
                     yield FLUSH
                 continue
