@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish nothing to docs/results/ and leave docs/choosing.md as it is",
     )
     parser.add_argument("--publish-dir", type=Path, default=PUBLISH_DIR, help="default %(default)s")
+    parser.add_argument("--guide-out", type=Path, help="the guide's path (docs/choosing.md)")
     parser.add_argument(
         "--publish-only",
         action="store_true",
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = [name for name in names if name not in failed]
         for path in publish_results(out_dir, args.publish_dir, done):
             print(f"published: {path}")
-        print(f"guide: {write_guide(args.publish_dir)}")
+        print(f"guide: {write_guide(args.publish_dir, args.guide_out)}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
