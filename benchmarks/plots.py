@@ -179,15 +179,19 @@ def plot_download(path: Path, out: Path | None = None) -> Path:
         ax.text(
             i,
             values[i],
-            f"{values[i]:,.0f} MB/s\nCPU {row['server_cpu_s'] or 0:.2f} s\nRSS +{growth:,.0f} KiB",
+            f"{values[i]:,.0f} MB/s\nCPU {row['server_cpu_s'] or 0:.3f} s\nRSS +{growth:,.0f} KiB",
             ha="center",
             va="bottom",
             fontsize=8,
         )
     ax.set_ylabel("MB/s")
     ax.set_ylim(0, max(values + [1]) * 1.25)
-    file_bytes = load(path)["config"]["bytes"]
-    ax.set_title(f"Download of {file_bytes / 2**20:,.0f} MiB per route (one worker)", fontsize=11)
+    config = load(path)["config"]
+    title = f"Download of {config['bytes'] / 2**20:,.0f} MiB per route (one worker)"
+    nginx = config.get("nginx")
+    if isinstance(nginx, dict) and "skipped" in nginx:
+        title += f"\nnginx not measured: {nginx['skipped'][:60]}"
+    ax.set_title(title, fontsize=11)
     return save(fig, path, out)
 
 
