@@ -265,9 +265,7 @@ def measure_route(label: str, url: str, path: str, size: int, pids: list[int]) -
 def is_complete(point: dict[str, Any]) -> bool:
     """200, the body ended as its framing says, and exactly the file's bytes arrived."""
     return bool(
-        point["status"] == 200
-        and point.get("ended", True)
-        and point["bytes"] == point.get("expected_bytes", point["bytes"])
+        point["status"] == 200 and point["ended"] and point["bytes"] == point["expected_bytes"]
     )
 
 
