@@ -1,4 +1,5 @@
-"""The typewriter's pacing: how long to wait after each character. Pure: no I/O, no clock.
+"""The typewriter: how long to wait after each character, and the relay source that retypes
+an upstream's deltas one character at a time. Pure: no I/O; clocks and randomness are passed in.
 
 Pauses are drawn at random within a range per class of the character just typed: longest
 after a sentence end or a line break (Latin and Chinese punctuation alike), shorter after a

@@ -76,7 +76,7 @@ def completions() -> Response:
         chat = parse_openai_request(parse_json_body(read_json_body()))
     except ChatError as error:
         body = error_body(error.message, param=error.param, code=error.code)
-        return Response(_json(body), status=error.status, content_type="application/json")
+        return json_error(body, error.status)
     completion = new_completion(chat.model, int(time.time()), include_usage=chat.include_usage)
     if chat.stream:
         return stream_answer(chat, openai_mode(completion))
@@ -94,11 +94,7 @@ def ndjson_chat() -> Response:
     try:
         chat = parse_ndjson_request(parse_json_body(read_json_body()))
     except ChatError as error:
-        return Response(
-            _json({"error": error.message, "param": error.param}),
-            status=error.status,
-            content_type="application/json",
-        )
+        return json_error({"error": error.message, "param": error.param}, error.status)
     if chat.stream:
         return stream_answer(chat, ndjson_chat_mode(chat.model))
     tokens, finish = whole_answer(chat)
@@ -107,5 +103,8 @@ def ndjson_chat() -> Response:
     return jsonify(build_reply(chat.model, tokens, end))
 
 
-def _json(body: object) -> str:
-    return current_app.json.dumps(body)
+def json_error(body: dict[str, object], status: int) -> Response:
+    """An API's error object as the whole answer, with ``status`` (before any stream byte)."""
+    response = jsonify(body)
+    response.status_code = status
+    return response

@@ -45,7 +45,7 @@ from showcase.params import (
     parse_last_event_id,
     parse_stream_params,
 )
-from showcase.web.chat import read_json_body
+from showcase.web.chat import json_error, read_json_body
 from showcase.web.page import own_address
 from showcase.web.responses import error_response, stream_response
 
@@ -120,9 +120,7 @@ def coze_chat() -> Response:
             raise ChatError(f"the last user message is over {MAX_PROMPT_CHARS} characters")
     except ChatError as error:
         body = {"code": 4000, "msg": error.message, "param": error.param}
-        return Response(
-            current_app.json.dumps(body), status=error.status, content_type="application/json"
-        )
+        return json_error(body, error.status)
     mode = coze_mode(new_chat(chat.model, int(time.time())))
     query = {"q": chat.prompt, "speed": repr(chat.speed)}
     response = None
