@@ -4,97 +4,20 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from showcase.client import iter_sse
+from tests.integration.wire import CutProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 COUNT = 12
 PARAMS = {"count": COUNT, "interval": 50, "source": "text"}
 RETRY_MS = 100  # the server asks for 2 s; the client's cap keeps the test short
-
-
-class CutProxy:
-    """Forwards 127.0.0.1:<port> to the server byte for byte and records each request's
-    first bytes; ``cut()`` tears down every open connection, as a broken network would."""
-
-    def __init__(self, upstream: str) -> None:
-        host, _, port = upstream.removeprefix("http://").partition(":")
-        self.upstream = (host, int(port))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.lock = threading.Lock()
-        self.open: list[socket.socket] = []
-        self.requests: list[bytes] = []
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                return  # the listener was closed
-            server.settimeout(None)
-            with self.lock:
-                self.open += [client, server]
-            threading.Thread(target=self.pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self.pump, args=(server, client, False), daemon=True).start()
-
-    def pump(self, source: socket.socket, target: socket.socket, record: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if record:
-                    with self.lock:
-                        self.requests.append(data[:2048])
-                target.sendall(data)
-        except OSError:
-            pass  # cut
-        for sock in (source, target):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self) -> None:
-        with self.lock:
-            sockets, self.open = self.open, []
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-
-    def close(self) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        except OSError:
-            pass
-        self.listener.close()
-        self.cut()
-
-    def last_event_ids(self) -> list[str | None]:
-        """Last-Event-ID of each stream request that went through, in order."""
-        found: list[str | None] = []
-        with self.lock:
-            heads = [r for r in self.requests if r.startswith(b"GET /stream/sse?")]
-        for head in heads:
-            lines = head.decode("latin-1").split("\r\n")
-            values = [
-                ln.split(":", 1)[1].strip()
-                for ln in lines
-                if ln.lower().startswith("last-event-id:")
-            ]
-            found.append(values[0] if values else None)
-        return found
 
 
 @pytest.fixture
