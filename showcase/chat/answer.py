@@ -24,6 +24,8 @@ CANNED = {
     "about streaming, one token at a time.",
     "sse": "Server-Sent Events: one event per message, each with an id, a type and data. "
     "The browser reconnects by itself and sends Last-Event-ID, so a stream resumes.",
+    "html": "A chat box must show an answer as text: <b>this</b> is not bold, and "
+    "<img src=x onerror=alert(1)> is not an image.",
     "ndjson": "NDJSON: one JSON object per line. It is the simplest framing there is, it works "
     "with POST, and every language can split lines.",
 }
