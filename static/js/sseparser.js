@@ -11,7 +11,8 @@ export class SSEParser {
     this.skipLF = false; // the last read ended with CR: a leading LF belongs to it
     this.data = [];
     this.type = "";
-    this.lastId = ""; // persists across events, as in EventSource
+    this.idBuffer = ""; // set by an id field; it becomes lastId only when an event dispatches
+    this.lastId = ""; // persists across events and connections, as in EventSource
     this.retry = null;
     this.comments = 0;
   }
@@ -34,15 +35,23 @@ export class SSEParser {
     return events;
   }
 
-  // End of the stream: an event without its blank line is not dispatched (spec).
+  // End of the stream: an event without its blank line is not dispatched (spec), and none of
+  // it may leak into the next connection's first event. lastId and retry stay, as in
+  // EventSource, for the reconnection.
   close() {
-    this.decoder.decode();
+    this.decoder.decode(); // flushes, so the next stream starts afresh (and may have a BOM)
     this.buffer = "";
+    this.skipLF = false;
+    this.data = [];
+    this.type = "";
+    // An id of an event never dispatched must not be resumed after: its event was lost.
+    this.idBuffer = this.lastId;
     return [];
   }
 
   line(line, events) {
     if (line === "") {
+      this.lastId = this.idBuffer; // §9.2.6: committed at dispatch, even with no data
       if (this.data.length) {
         events.push({ type: this.type || "message", data: this.data.join("\n"), id: this.lastId });
       }
@@ -60,7 +69,7 @@ export class SSEParser {
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "data") this.data.push(value);
     else if (field === "event") this.type = value;
-    else if (field === "id" && !value.includes("\0")) this.lastId = value;
+    else if (field === "id" && !value.includes("\0")) this.idBuffer = value;
     else if (field === "retry" && /^[0-9]+$/.test(value)) this.retry = Number(value);
   }
 }

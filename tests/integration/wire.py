@@ -57,12 +57,14 @@ def fetch_raw(
 
 
 class CutProxy:
-    """Forwards 127.0.0.1:<port> to ``upstream`` byte for byte and records each request's
-    head. ``cut()`` tears down every open connection, as a broken network would.
+    """Forwards 127.0.0.1:<port> to ``upstream`` byte for byte and records the first bytes of
+    every read from a client (so every request head, also on a kept-alive connection).
+    ``cut()`` tears down every open connection, as a broken network would.
 
-    ``answer(head)`` may return bytes to send instead of forwarding (then the connection
-    closes; ``b""`` closes it with no answer at all, a network error to the client), or
-    None to forward. Used by the integration and browser tests."""
+    ``answer(head)`` sees the first request of each connection and may return bytes to send
+    instead of forwarding (then the connection closes; ``b""`` closes it with no answer at
+    all, a network error to the client), or None to forward. Used by the integration and
+    browser tests."""
 
     def __init__(
         self, upstream: str, answer: Callable[[bytes], bytes | None] | None = None
@@ -112,11 +114,14 @@ class CutProxy:
         with self.lock:
             self.open += [client, server]
         threading.Thread(target=self.pump, args=(server, client), daemon=True).start()
-        self.pump(client, server)
+        self.pump(client, server, record=True)
 
-    def pump(self, source: socket.socket, target: socket.socket) -> None:
+    def pump(self, source: socket.socket, target: socket.socket, record: bool = False) -> None:
         try:
             while data := source.recv(65536):
+                if record:
+                    with self.lock:
+                        self.requests.append(data[:2048])
                 target.sendall(data)
         except OSError:
             pass  # cut
