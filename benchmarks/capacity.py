@@ -166,15 +166,23 @@ def memory_per_stream(summary: dict[str, Any]) -> float | None:
 
 
 def cpu_per_message_s(summary: dict[str, Any]) -> float | None:
-    """Server CPU seconds per paced message, from the one-worker run that sent the most."""
+    """Server CPU seconds per paced message, from the one-worker run that sent the most per
+    second: as measured per message if it was, else its CPU share over its message rate."""
     best: tuple[float, float] | None = None
     for r in summary.values():
-        share = r.get("server_cpu_share_held")
-        if r.get("scenario") == "storm" or r.get("workers", 1) != 1 or not share:
+        if r.get("scenario") == "storm" or r.get("workers", 1) != 1:
             continue
         rate = r["streams"] * 1000.0 / r.get("interval_ms", 1000.0)
-        if math.isfinite(share) and (best is None or rate > best[0]):
-            best = (rate, share / rate)
+        per_message = r.get("server_cpu_us_per_message")
+        share = r.get("server_cpu_share_held")
+        if per_message is not None and math.isfinite(per_message):
+            cost = per_message / 1e6
+        elif share is not None and math.isfinite(share) and share > 0:
+            cost = share / rate
+        else:
+            continue
+        if best is None or rate > best[0]:
+            best = (rate, cost)
     return best[1] if best else None
 
 

@@ -97,6 +97,21 @@ def error_counts(records: list[StreamRecord]) -> dict[str, int]:
     return dict(Counter(r.error for r in records if r.error))
 
 
+def cpu_while_held(
+    window: list[tuple[float, float, int]], records: list[StreamRecord]
+) -> dict[str, float | None]:
+    """The worker's CPU share over the sampled window, and its CPU µs per message received
+    in it: what a paced message costs, whatever else shares the core."""
+    if len(window) < 2 or window[-1][0] <= window[0][0]:
+        return {"server_cpu_share_held": None, "server_cpu_us_per_message": None}
+    (t1, c1, _), (t2, c2, _) = window[0], window[-1]
+    messages = sum(1 for r in records for at in r.received_at if t1 <= at <= t2)
+    return {
+        "server_cpu_share_held": (c2 - c1) / (t2 - t1),
+        "server_cpu_us_per_message": (c2 - c1) / messages * 1e6 if messages else None,
+    }
+
+
 def measure_level(
     target: Any,
     streams: int,
@@ -135,11 +150,6 @@ def measure_level(
     # Memory and CPU while held: from the last first message to the close.
     window = sampler.between(max(firsts), closed) if firsts else []
     rss_peak = max((s[2] for s in window), default=None)
-    cpu_share = (
-        (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
-        if len(window) >= 2 and window[-1][0] > window[0][0]
-        else None
-    )
     growth = rss_peak - idle.rss_bytes if rss_peak is not None and idle else None
     latencies = sorted(x for r in records for x in r.latencies_ms)
     return {
@@ -159,7 +169,7 @@ def measure_level(
         "server_rss_idle": idle.rss_bytes if idle else None,
         "server_rss_held": rss_peak,
         "rss_per_stream_bytes": growth / len(firsts) if growth is not None and firsts else None,
-        "server_cpu_share_held": cpu_share,
+        **cpu_while_held(window, records),
         "client_cpu_s": client_cpu,
         "latency_p99_ms": latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
         **first_message_ms(records),
@@ -239,11 +249,6 @@ def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str,
     )
     window = sampler.between(end, closed)
     rss_peak = max((s[2] for s in sampler.between(t0, closed)), default=None)
-    cpu_share = (
-        (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
-        if len(window) >= 2 and window[-1][0] > window[0][0]
-        else None
-    )
     during = sorted(
         lat
         for r in flow_records
@@ -275,7 +280,7 @@ def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str,
         "server_rss_idle": idle.rss_bytes if idle else None,
         "server_rss_held": rss_peak,
         "rss_per_stream_bytes": (rss_peak - idle.rss_bytes) / held if rss_peak and idle else None,
-        "server_cpu_share_held": cpu_share,
+        **cpu_while_held(window, records + flow_records),
         "latency_p99_ms": latencies[int(0.99 * (len(latencies) - 1))] if latencies else None,
         "flowing_kept_receiving": sum(kept_receiving(r, 1000.0, closed) for r in flow_records),
         "flowing_latency_p50_ms": summarize(during)["p50"],

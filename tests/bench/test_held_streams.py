@@ -303,3 +303,9 @@ def test_parse_capacity() -> None:
     assert held_streams.parse_capacity("19000x1,75000x4") == [(19000, 1), (75000, 4)]
     assert held_streams.parse_capacity("500") == [(500, 1)]
     assert held_streams.parse_capacity("") == []
+
+
+def test_cpu_per_message_as_measured_wins_over_the_share() -> None:
+    result = {**RESULT, "summary": dict(RESULT["summary"])}
+    result["summary"]["10000"] = row("held", 10000, 1, server_cpu_us_per_message=25.0)
+    assert "25.0 µs measured" in capacity_markdown(result)
