@@ -164,3 +164,21 @@ def test_serve_refuses_a_zero_heartbeat_before_starting() -> None:
     assert result.returncode == 2
     assert "--heartbeat" in result.stderr and "0.05" in result.stderr
     assert "Listening at" not in result.stderr
+
+
+def test_client_stops_quietly_when_the_pipe_closes(base_url: str) -> None:
+    """`showcase client sse | head -1`: the reader leaves, the client ends without a trace."""
+    argv = [sys.executable, "-m", "showcase", "client", "sse", "--url", base_url]
+    process = subprocess.Popen(
+        [*argv, "--count", "1000", "--interval", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"id=0 ")
+    process.stdout.close()  # as `head -1` does once it has its line
+    with process.stderr:
+        stderr = process.stderr.read().decode()
+    assert process.wait(timeout=20) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
