@@ -22,7 +22,8 @@ from showcase.client import (
 
 pytestmark = pytest.mark.timeout(20)
 
-SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"  # no length, not chunked: the body ends when the server closes
+# No length and not chunked: the body ends when the server closes the connection.
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
 CHUNKED_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
