@@ -191,8 +191,19 @@ def run_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_client_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what the client cannot do before connecting (argparse exits with status 2)."""
+    if args.mode != "sse" and (args.reconnect or args.last_event_id is not None):
+        parser.error("--reconnect and --last-event-id need the sse mode: only SSE has event ids")
+    if args.max_attempts < 1:
+        parser.error(f"--max-attempts must be at least 1, got {args.max_attempts}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "client":
+        check_client_args(parser, args)
     if args.command == "serve":
         serve(
             args.bind,

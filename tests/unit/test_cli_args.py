@@ -90,3 +90,21 @@ def test_help_is_plain_text(argv: list[str], capsys: pytest.CaptureFixture[str])
     shown = capsys.readouterr().out
     assert shown.startswith("usage: showcase")
     assert "``" not in shown
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["client", "ndjson", "--reconnect"],
+        ["client", "chunked", "--last-event-id", "3"],
+        ["client", "sse", "--reconnect", "--max-attempts", "0"],
+    ],
+)
+def test_client_refuses_what_it_cannot_do(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--url", "http://127.0.0.1:9"])  # never reached: refused before
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--max-attempts" in error or "need the sse mode" in error
