@@ -101,3 +101,11 @@ def test_client_leaving_closes_the_upstream(server: RunningServer) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
     assert server.wait_open_streams(0, CLEANUP_DEADLINE_S) == 0
+
+
+def test_a_long_question_still_reaches_the_upstream(base_url: str) -> None:
+    """4,000 CJK characters are 36 KB once percent-encoded in the upstream's query: over
+    gunicorn's request-line limit, unless the relay passes only what picks the answer."""
+    timed = read_timed(base_url, coze_request("流" * 4000, 100.0))
+    assert [event.event for _, event in timed[-2:]] == ["conversation.message.completed", "done"]
+    assert json.loads(timed[-2][1].data)["content"] == CHINESE_ANSWER
