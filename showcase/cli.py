@@ -27,7 +27,7 @@ PREVIEW_CHARS = 60
 
 
 def plain_text(doc: str | None) -> str:
-    """A docstring as help text: the reST ````literal```` markup dropped."""
+    """A docstring as help text: reST double-backquote (literal) markup dropped."""
     return (doc or "").replace("``", "")
 
 
