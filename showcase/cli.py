@@ -1,4 +1,5 @@
-"""The ``showcase`` command: ``serve``, ``client <mode>`` (and ``bench``, see benchmarks/)."""
+"""The ``showcase`` command: ``serve``, ``client <mode>``, ``chat`` (and ``bench``, see
+benchmarks/)."""
 
 from __future__ import annotations
 
@@ -111,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(commands)
     add_client(commands)
     from showcase.bench import add_bench
+    from showcase.chat.client import add_chat
 
+    add_chat(commands)
     add_bench(commands)
     return parser
 

@@ -182,3 +182,10 @@ def test_client_stops_quietly_when_the_pipe_closes(base_url: str) -> None:
         stderr = process.stderr.read().decode()
     assert process.wait(timeout=20) == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_chat_is_a_showcase_verb(base_url: str) -> None:
+    result = run_cli("chat", "hello", "--api", "ndjson", "--url", base_url, "--interval", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "tokens/s" in result.stderr

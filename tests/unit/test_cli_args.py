@@ -80,8 +80,14 @@ def test_serve_without_a_send_timeout_leaves_the_server_default(
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["serve", "--help"], ["client", "--help"], ["bench", "--help"]],
-    ids=["showcase", "serve", "client", "bench"],
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["client", "--help"],
+        ["chat", "--help"],
+        ["bench", "--help"],
+    ],
+    ids=["showcase", "serve", "client", "chat", "bench"],
 )
 def test_help_is_plain_text(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
