@@ -256,6 +256,26 @@ def limits_table(limits: dict[str, Any], per_stream: float | None, cpu_msg: floa
     return _table(["limit", "here", "what it caps", "what lifts it"], rows)
 
 
+def stopped_by(row: dict[str, Any]) -> str:
+    """What kept a run from holding every stream, read from its counts and errors."""
+    streams = row["streams"]
+    if row["got_first_message_min"] >= streams and row["kept_receiving_min"] >= streams:
+        return "nothing: every stream received"
+    errors = row.get("errors") or {}
+    if errors:
+        kind, count = max(errors.items(), key=lambda item: item[1])
+        return f"{_num(count)} × {kind}"
+    connected = row.get("connected")
+    if connected is not None and connected < streams:
+        return (
+            f"{_num(streams - connected)} never connected in time: the listen queue was full "
+            "(the worker accepted too slowly; dropped SYNs are retried 1 s, 3 s, 7 s … later)"
+        )
+    if row["got_first_message_min"] < streams:
+        return "connected, not answered in time: the worker's CPU"
+    return "messages late: the worker's CPU"
+
+
 def scenario_table(summary: dict[str, Any]) -> str:
     rows = []
     for r in sorted(summary.values(), key=lambda r: (r.get("workers", 1), r["streams"])):
@@ -275,6 +295,7 @@ def scenario_table(summary: dict[str, Any]) -> str:
                 _num(per / 1024 if per is not None else None, 1),
                 _num(share * 100 if share is not None else None, 0) + " %",
                 " / ".join(_num(r.get(f"first_message_{q}_ms")) for q in ("p50", "p95", "max")),
+                stopped_by(r),
             ]
         )
     return _table(
@@ -288,6 +309,7 @@ def scenario_table(summary: dict[str, Any]) -> str:
             "KiB per stream",
             "server CPU",
             "first message p50 / p95 / max ms",
+            "what stopped it",
         ],
         rows,
     )

@@ -62,6 +62,8 @@ CONNECT_PER_S = 1000.0  # ramp: new streams per second (the worker also serves t
 HOLD_S = 5.0  # every stream open at once for this long
 STREAMS_PER_CLIENT = 15_000  # per client process, under its 20,000 open files
 STREAMS_PER_SOURCE = 20_000  # per source address, under its 28,232 ephemeral ports
+CAPACITY_CONNECT_PER_S = 600.0  # gentler: the capacity runs measure holding, not connecting
+MIN_WINDOW_S = 1.0  # shortest held window whose CPU is reported
 STORM = 10_000  # new streams in the connect storm
 QUICK_STORM = 500
 STORM_FLOWING = 1000  # streams already open, one message a second, while the storm comes
@@ -101,14 +103,15 @@ def cpu_while_held(
     window: list[tuple[float, float, int]], records: list[StreamRecord]
 ) -> dict[str, float | None]:
     """The worker's CPU share over the sampled window, and its CPU µs per message received
-    in it: what a paced message costs, whatever else shares the core."""
-    if len(window) < 2 or window[-1][0] <= window[0][0]:
+    in it: what a paced message costs, whatever else shares the core. None for a window
+    under MIN_WINDOW_S (streams still arriving until the end measure nothing held)."""
+    if len(window) < 2 or window[-1][0] - window[0][0] < MIN_WINDOW_S:
         return {"server_cpu_share_held": None, "server_cpu_us_per_message": None}
     (t1, c1, _), (t2, c2, _) = window[0], window[-1]
     messages = sum(1 for r in records for at in r.received_at if t1 <= at <= t2)
     return {
         "server_cpu_share_held": (c2 - c1) / (t2 - t1),
-        "server_cpu_us_per_message": (c2 - c1) / messages * 1e6 if messages else None,
+        "server_cpu_us_per_message": (c2 - c1) / messages * 1e6 if messages >= 100 else None,
     }
 
 
@@ -121,9 +124,12 @@ def measure_level(
     hold_s: float,
     processes: int = 1,
     sources: int = 1,
+    connect_per_s: float | None = None,
 ) -> dict[str, Any]:
-    """Open ``streams`` at CONNECT_PER_S, hold them ``hold_s``, and read what it cost."""
-    ramp_s = streams / args.connect_rate
+    """Open ``streams`` at ``connect_per_s`` (``--connect-rate``) a second, hold them
+    ``hold_s``, and read what it cost."""
+    connect_per_s = connect_per_s or args.connect_rate
+    ramp_s = streams / connect_per_s
     count = math.ceil((ramp_s + hold_s) * 1000.0 / interval_ms) + 3
     path = stream_path("/stream/sse", count=count, interval=interval_ms, size=0)
     plan = Plan(
@@ -156,11 +162,15 @@ def measure_level(
         "streams": streams,
         "workers": target.settings.get("workers"),
         "interval_ms": interval_ms,
+        "connect_per_s": connect_per_s,
         "ramp_s": ramp_s,
         "hold_s": hold_s,
         "wall_s": closed - started,
         "client_processes": processes,
         "source_addresses": sources,
+        # Connected but no answer: the worker did not accept or answer in time; not even
+        # connected: the listen queue was full (SYNs dropped, retried 1 s, 3 s, 7 s … later).
+        "connected": sum(r.t_request > 0 for r in records),
         "status_200": sum(r.status == 200 for r in records),
         "got_first_message": len(firsts),
         "kept_receiving": sum(kept_receiving(r, interval_ms, closed) for r in records),
@@ -310,6 +320,7 @@ def measure_capacity(
             hold_s=hold_s,
             processes=processes,
             sources=sources,
+            connect_per_s=args.capacity_rate,
         )
         point["worker_connections"] = target.settings.get("worker_connections")
     return point
@@ -417,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--capacity-hold", type=float, default=25.0, help="s the capacity runs are held"
     )
+    parser.add_argument(
+        "--capacity-rate", type=float, default=CAPACITY_CONNECT_PER_S, help="capacity: streams/s"
+    )
     return parser
 
 
@@ -492,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "capacity": {
             "runs": [list(pair) for pair in capacity_runs],
             "interval_ms": CAPACITY_INTERVAL_MS,
+            "connect_per_s": args.capacity_rate,
             "hold_s": capacity_hold,
         },
         "limits": read_limits(),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from benchmarks import held_streams
-from benchmarks.capacity import capacity_markdown, project
+from benchmarks.capacity import capacity_markdown, project, stopped_by
 from benchmarks.wire import (
     Plan,
     StreamRecord,
@@ -318,3 +318,24 @@ def test_the_dearest_message_sets_the_cpu_figure() -> None:
     result = {**RESULT, "summary": dict(RESULT["summary"])}
     result["summary"]["capacity-19000x1"] = row("capacity", 19000, 1, server_cpu_share_held=0.4)
     assert "210.5 µs measured (the dearest run)" in capacity_markdown(result)
+
+
+@pytest.mark.parametrize(
+    ("figures", "reason"),
+    [
+        ({}, "nothing: every stream received"),
+        (
+            {"got_first_message_min": 51557, "connected": 51600},
+            "23,400 never connected in time: the listen queue was full",
+        ),
+        ({"got_first_message_min": 9000, "connected": 10000}, "not answered in time"),
+        ({"kept_receiving_min": 9000}, "messages late"),
+        (
+            {"got_first_message_min": 0, "errors": {"connect: [Errno 99] x": 7, "reset": 1}},
+            "7 × connect: [Errno 99] x",
+        ),
+    ],
+)
+def test_what_stopped_a_run(figures: dict[str, Any], reason: str) -> None:
+    streams = 75000 if "connected" in figures and figures["connected"] > 50000 else 10000
+    assert reason in stopped_by(row("capacity", streams, 4, **figures))
