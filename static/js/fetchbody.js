@@ -1,5 +1,15 @@
 // fetch() a stream and hand every read() to a callback, as it arrived. Shared by the panels
-// that read bodies themselves (SSE over fetch, NDJSON, chunked text, downloads).
+// that read bodies themselves (SSE over fetch, NDJSON, chunked text).
+//
+// The reads happen in a Web Worker (this same file, loaded as a module worker) that stamps
+// each one with its arrival time before posting it to the page. A message's latency is then
+// "arrival at the reader − ts", whatever the page's main thread was busy with meanwhile
+// (drawing plots, a download's progress, a checksum): the page shows the bytes later, but
+// measures them when they came. EventSource runs in the same worker for the same reason.
+
+import { nowEpochMs } from "./stats.js";
+
+const IN_WORKER = typeof window === "undefined";
 
 export function streamUrl(base, params) {
   const query = new URLSearchParams({
@@ -11,23 +21,83 @@ export function streamUrl(base, params) {
   return `${base}?${query}`;
 }
 
-// Resolves with the Response when the body ends; rejects on HTTP errors and on abort.
-export async function readBody(panel, url, signal, onRead, init = {}) {
-  const lease = panel.connect();
-  try {
-    const response = await fetch(url, { cache: "no-store", ...init, signal });
-    if (!response.ok) throw new Error(await describeError(response));
-    const reader = response.body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return response;
-      panel.stats.read(value.byteLength);
-      onRead(value, response);
-      panel.changed();
-    }
-  } finally {
-    lease.release();
+// --- the page's side --------------------------------------------------------------------
+
+let worker = null;
+let nextId = 1;
+const pending = new Map(); // id -> handler of the worker's messages for that request
+
+// One worker for every stream panel, started when the page boots, so its start-up never
+// counts in a panel's time to first byte.
+export function readerWorker() {
+  if (!worker) {
+    worker = new Worker(import.meta.url, { type: "module", name: "stream reader" });
+    worker.addEventListener("message", ({ data }) => pending.get(data.id)?.(data));
   }
+  return worker;
+}
+
+// Open `url` in the worker; `onMessage(data)` gets everything the worker says about it until
+// close() is called (which also stops the request in the worker).
+export function openInWorker(op, details, onMessage) {
+  const id = nextId++;
+  pending.set(id, onMessage);
+  readerWorker().postMessage({ op, id, ...details });
+  return {
+    close() {
+      if (!pending.delete(id)) return;
+      worker.postMessage({ op: "abort", id });
+    },
+  };
+}
+
+// Resolves with { status, ok, statusText, headers } when the body ends; rejects on HTTP
+// errors, on network errors, on abort, and when `onRead` throws. In every failure the
+// request is stopped in the worker (reader cancelled, fetch aborted), so the connection is
+// really closed when the panel says it is: no read keeps a socket the page counts as free.
+export function readBody(panel, url, signal, onRead, init = {}) {
+  const lease = panel.connect();
+  return new Promise((resolve, reject) => {
+    let response = null;
+    const absolute = new URL(url, location.href).href; // the worker's base URL is its script
+    const request = openInWorker("fetch", { url: absolute, init }, (data) => {
+      if (data.type === "response") {
+        response = { ...data.response, headers: new Headers(data.response.headers) };
+      } else if (data.type === "read") {
+        const value = new Uint8Array(data.buffer);
+        panel.stats.arrivedAt(data.at); // the time the read came, not the time we see it
+        try {
+          panel.stats.read(value.byteLength);
+          onRead(value, response);
+        } catch (error) {
+          finish(reject, error); // e.g. JSON.parse on a bad line: stop the request too
+          return;
+        } finally {
+          panel.stats.arrivedAt(null);
+        }
+        panel.changed();
+      } else if (data.type === "end") {
+        finish(resolve, response);
+      } else if (data.type === "error") {
+        finish(reject, rebuildError(data.error));
+      }
+    });
+    const onAbort = () => finish(reject, signal.reason);
+    function finish(settle, value) {
+      request.close();
+      lease.release();
+      signal.removeEventListener("abort", onAbort);
+      settle(value);
+    }
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function rebuildError({ name, message }) {
+  const error = new Error(message);
+  error.name = name; // TypeError for a network failure, AbortError, …
+  return error;
 }
 
 // "400 count: must be from 1 to 1000000" from the server's JSON error body.
@@ -66,4 +136,73 @@ export function visibleText(text, max = 72) {
     shown = `${shown.slice(0, max - 24)}…(${cut} more)…${shown.slice(-4)}`;
   }
   return shown.replaceAll("\r", "\\r").replaceAll("\n", "\\n");
+}
+
+// --- the worker's side ------------------------------------------------------------------
+
+const running = new Map(); // id -> stop()
+
+async function fetchInWorker({ id, url, init }) {
+  const controller = new AbortController();
+  let reader = null;
+  running.set(id, () => {
+    reader?.cancel().catch(() => {});
+    controller.abort();
+  });
+  try {
+    const response = await fetch(url, { cache: "no-store", ...init, signal: controller.signal });
+    if (!response.ok) throw new Error(await describeError(response));
+    const headers = [...response.headers];
+    const { status, ok, statusText } = response;
+    postMessage({ id, type: "response", response: { status, ok, statusText, headers } });
+    if (response.body) {
+      reader = response.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const at = nowEpochMs();
+        const buffer = value.byteOffset || value.byteLength !== value.buffer.byteLength
+          ? value.slice().buffer
+          : value.buffer;
+        postMessage({ id, type: "read", at, buffer }, [buffer]);
+      }
+    }
+    postMessage({ id, type: "end" });
+  } catch (error) {
+    if (running.has(id)) {
+      postMessage({ id, type: "error", error: { name: error.name, message: error.message } });
+    }
+  } finally {
+    running.delete(id);
+  }
+}
+
+// EventSource in the worker: every event the page listens to, stamped when it came.
+function eventSourceInWorker({ id, url, events }) {
+  const source = new EventSource(url);
+  running.set(id, () => source.close());
+  const state = () => source.readyState;
+  source.addEventListener("open", () => postMessage({ id, type: "open", at: nowEpochMs() }));
+  source.addEventListener("error", () => {
+    postMessage({ id, type: "error", readyState: state(), closed: state() === EventSource.CLOSED });
+    if (state() === EventSource.CLOSED) running.delete(id);
+  });
+  for (const name of events) {
+    source.addEventListener(name, (event) => {
+      const { type, data, lastEventId } = event;
+      postMessage({ id, type: "event", event: { type, data, lastEventId }, at: nowEpochMs() });
+    });
+  }
+}
+
+if (IN_WORKER) {
+  addEventListener("message", ({ data }) => {
+    if (data.op === "fetch") fetchInWorker(data);
+    else if (data.op === "eventsource") eventSourceInWorker(data);
+    else if (data.op === "abort") {
+      const stop = running.get(data.id);
+      running.delete(data.id);
+      stop?.();
+    }
+  });
 }

@@ -4,6 +4,7 @@
 import { ConnectionBudget } from "./budget.js";
 import * as chunked from "./chunked.js";
 import * as download from "./download.js";
+import { readerWorker } from "./fetchbody.js";
 import * as ndjson from "./ndjson.js";
 import { Panel } from "./panel.js";
 import { PlotGroup } from "./plot.js";
@@ -20,6 +21,8 @@ const RUNNERS = {
 };
 
 export function boot({ urls, limits }) {
+  readerWorker(); // started now, so its start-up is never part of a panel's numbers
+  download.hasher();
   const form = document.getElementById("controls");
   const note = document.getElementById("controls-note");
   const meter = document.getElementById("connections");

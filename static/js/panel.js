@@ -31,9 +31,14 @@ export class Panel {
     this.pendingRows = [];
     this.frame = 0;
     this.plottedAt = 0;
+    this.onRender = null; // a mode's own DOM updates (download progress), once per frame
     this.startButton = element.querySelector('[data-action="start"]');
     this.stopButton = element.querySelector('[data-action="stop"]');
     this.stopButton.addEventListener("click", () => this.stop());
+    this.cells = new Map(
+      [...element.querySelectorAll("[data-stat]")].map((cell) => [cell.dataset.stat, cell]),
+    );
+    this.shown = new Map(); // attribute text last written, per key
     this.render(true);
   }
 
@@ -147,6 +152,9 @@ export class Panel {
       "p50-ms": none ? null : p?.p50,
       "p95-ms": none ? null : p?.p95,
       "max-ms": none ? null : p?.max,
+      "mean-ms": none ? null : p?.mean,
+      // p50 and p95 come from a random sample of 10,000 latencies once there are more.
+      sampled: none || !p ? null : p.sampled,
       lost: none ? null : s.lost,
       duplicates: none ? null : s.duplicates,
       "last-seq": s.lastSeq,
@@ -154,20 +162,25 @@ export class Panel {
     };
   }
 
+  // Everything the page shows, written once per animation frame however many messages came
+  // in it: the runners only change numbers and call changed().
   render(final = false) {
     this.frame = 0;
     const values = this.values(final);
     for (const [key, value] of Object.entries(values)) {
-      this.element.setAttribute(`data-${key}`, attributeText(value));
+      const text = attributeText(value);
+      if (this.shown.get(key) === text) continue; // an unchanged attribute costs nothing
+      this.shown.set(key, text);
+      this.element.setAttribute(`data-${key}`, text);
+      const cell = this.cells.get(key);
+      if (cell) cell.textContent = cellText(value, key);
     }
-    for (const cell of this.element.querySelectorAll("[data-stat]")) {
-      cell.textContent = cellText(values[cell.dataset.stat], cell.dataset.stat);
-    }
+    this.onRender?.(final);
     this.flushRows();
     const now = performance.now();
     if (final || now - this.plottedAt > PLOT_EVERY_MS) {
       this.plottedAt = now;
-      this.plot.draw(this.stats.points);
+      this.plot.draw(this.stats.plotPoints());
     } else {
       this.changed(); // draw the last points on a later frame
     }
