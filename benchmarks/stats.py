@@ -1,4 +1,4 @@
-"""Percentiles and medians: the summaries every benchmark reports (DESIGN.md, vocabulary)."""
+"""Percentiles and medians: the summaries every benchmark reports (docs/contract.md, vocabulary)."""
 
 from __future__ import annotations
 
