@@ -6,6 +6,8 @@ cooperative, so a relay blocks its own greenlet on the read, never the worker.
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -43,7 +45,7 @@ def open_stream(
     """``GET`` the upstream with ``stream=True``: returns once the status line and headers
     are in, the body unread. Raises UpstreamError when it refuses or times out."""
     try:
-        return requests.get(
+        response = requests.get(
             upstream.url,
             params=dict(params),
             headers={"Accept-Encoding": "identity", **headers},
@@ -55,6 +57,27 @@ def open_stream(
         raise UpstreamError("upstream_timeout", f"{upstream.url}: {type(error).__name__}") from None
     except requests.RequestException as error:
         raise UpstreamError("upstream_refused", f"{upstream.url}: {type(error).__name__}") from None
+    reset_on_close(response)
+    return response
+
+
+def reset_on_close(response: requests.Response) -> None:
+    """Make closing this connection send a TCP reset rather than a FIN (SO_LINGER 0).
+
+    After a FIN, the upstream's next write still succeeds (the kernel takes it; the reset
+    comes back later) and only the write after that fails: an upstream with a 1 s heartbeat
+    would keep serving a departed relay for about 2 s, and each hop of a chain adds as much.
+    After a reset its next write fails, within one heartbeat. It must be set before the
+    close: urllib3 closes the connection itself when its reading generator is closed. At the
+    end of a complete body the upstream has sent everything, so a reset loses nothing.
+    """
+    connection = getattr(response.raw, "connection", None)
+    setsockopt = getattr(getattr(connection, "sock", None), "setsockopt", None)
+    if setsockopt is not None:
+        try:
+            setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass  # the upstream already closed it: there is nothing left to reset
 
 
 def check_event_stream(response: requests.Response) -> None:
@@ -81,7 +104,8 @@ def iter_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: each read returns whatever the socket has (one chunk of the
     upstream's chunked body), never waiting for a buffer to fill. Failures become
     UpstreamError: a stall past the read timeout, a connection that dies mid-stream. The
-    connection is closed when the body ends or this generator is closed (client gone)."""
+    connection is closed (with a reset, see ``reset_on_close``) when the body ends or this
+    generator is closed (the client left)."""
     try:
         yield from response.iter_content(chunk_size=None)
     except requests.ConnectionError as error:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,36 @@ def test_idle_stream_client_leaving_is_seen_within_heartbeats(
     assert [hop.wait_open_streams(1, CLEANUP_DEADLINE_S) for hop in hops] == [1, 1, 1]
     sock.close()
     assert [hop.wait_open_streams(0, CLEANUP_DEADLINE_S) for hop in hops] == [0, 0, 0]
+
+
+def closed_after(servers: dict[str, RunningServer], deadline_s: float) -> dict[str, float]:
+    """Seconds from now until each server's open-stream count is 0 (polled every 20 ms)."""
+    start = time.monotonic()
+    seen: dict[str, float] = {}
+    while len(seen) < len(servers) and time.monotonic() - start < deadline_s:
+        for name, running in servers.items():
+            if name not in seen and running.health()["open_streams"] == 0:
+                seen[name] = time.monotonic() - start
+        time.sleep(0.02)
+    return seen
+
+
+def test_upstream_ends_within_one_heartbeat_of_the_relay(
+    server: RunningServer, chain: tuple[RunningServer, RunningServer]
+) -> None:
+    """An idle stream carries only the origin's heartbeats (1 s here). When r1 lets go of its
+    upstream, the origin must notice at its next heartbeat: a FIN would let that write
+    succeed and the origin would hold the stream one heartbeat more."""
+    r1, _ = chain
+    heartbeat_s = 1.0
+    assert [hop.wait_open_streams(0, CLEANUP_DEADLINE_S) for hop in (server, r1)] == [0, 0]
+    sock = open_raw(r1.url, "/relay/stream/sse?count=10&interval=60000")
+    status, _, _ = read_head(sock)
+    assert status == 200
+    assert [hop.wait_open_streams(1, CLEANUP_DEADLINE_S) for hop in (server, r1)] == [1, 1]
+    sock.close()
+    seen = closed_after({"relay": r1, "origin": server}, CLEANUP_DEADLINE_S)
+    assert set(seen) == {"relay", "origin"}, seen
+    # The origin's heartbeat right after the relay's last write is the one that must fail:
+    # its count drops about one heartbeat after the relay's, never two.
+    assert seen["origin"] - seen["relay"] < 1.5 * heartbeat_s, seen
