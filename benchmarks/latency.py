@@ -1,5 +1,6 @@
-"""Latency (receive − ts) and TTFB of sse, ndjson and chunked at 1, 100 and 1,000 concurrent
-clients with a 50 ms interval, and 1 client at 1 ms.
+"""Latency (receive − ts), TTFB and server CPU per paced message of sse, ndjson and chunked at
+1, 100 and 1,000 concurrent clients with a 50 ms interval, and 1 client at 1 ms; ``baseline`` is
+the tutorial generator (``/baseline/sse``) measured in the same run, the yardstick for CPU.
 
     python -m benchmarks.latency [--quick] [--url URL] [--runs 3]
 """
@@ -23,11 +24,14 @@ from benchmarks.harness import (
     progress,
     report,
 )
-from benchmarks.measure import measure_streams, stream_path, wait_idle
+from benchmarks.measure import Sampler, measure_streams, stream_path, wait_idle
 from benchmarks.stats import median, ratio, summarize
 from benchmarks.wire import Plan, run_plan_split
 
-MODES = ("sse", "ndjson", "chunked")
+MODES = ("sse", "ndjson", "chunked", "baseline")
+# The tutorial generator: one write per message, no coalescing, no heartbeat (web/baseline.py).
+ROUTES = {"baseline": "/baseline/sse"}
+CPU_SAMPLE_S = 0.1  # server CPU is read this often; the steady window spans many samples
 # (clients, interval ms): the issue's four points.
 SCENARIOS = ((1, 50.0), (100, 50.0), (1000, 50.0), (1, 1.0))
 QUICK_SCENARIOS = ((1, 50.0), (100, 50.0), (1, 1.0))
@@ -62,7 +66,8 @@ def measure_one(
     ramp_s = (clients - 1) / RAMP_CLIENTS_PER_S
     # Every stream outlasts the ramp, so all clients are connected at once for duration_s.
     count = max(2, math.ceil((duration_s + ramp_s) * 1000.0 / interval_ms))
-    path = stream_path(f"/stream/{mode}", count=count, interval=interval_ms, size=0)
+    route = ROUTES.get(mode, f"/stream/{mode}")
+    path = stream_path(route, count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target_url,
         paths=(path,) * clients,
@@ -70,7 +75,8 @@ def measure_one(
         jitter_s=interval_ms / 1000.0 if clients > 1 else 0.0,
         deadline_s=ramp_s + duration_s * 3 + 10.0,
     )
-    measured = measure_streams(target, plan, client_cpus(args), args.processes)
+    with Sampler(target, CPU_SAMPLE_S) as sampler:
+        measured = measure_streams(target, plan, client_cpus(args), args.processes)
     latencies = [lat for r in measured.records for lat in r.latencies_ms]
     # Steady state: every client connected and none finished yet (the ramp excluded).
     firsts = [r.t_first_message for r in measured.records if r.t_first_message is not None]
@@ -84,6 +90,7 @@ def measure_one(
     ]
     ttfbs = [r.ttfb_s * 1000.0 for r in measured.records if r.ttfb_s is not None]
     return {
+        **steady_cpu(sampler, measured.records, lo, hi),
         "mode": mode,
         "clients": clients,
         "interval_ms": interval_ms,
@@ -101,11 +108,27 @@ def measure_one(
     }
 
 
+def steady_cpu(sampler: Sampler, records: Sequence[Any], lo: float, hi: float) -> dict[str, Any]:
+    """Server CPU while every client is connected and none has finished: per paced message
+    (µs) and as a share of a core. Connecting and closing are left out on purpose: they are
+    the connect-storm benchmark's business, and would blur the cost of one paced message."""
+    window = sampler.between(lo, hi)
+    if len(window) < 2:
+        return {"steady_cpu_share": math.nan, "steady_cpu_us_per_message": math.nan}
+    (t0, cpu0, _), (t1, cpu1, _) = window[0], window[-1]
+    messages = sum(t0 <= at <= t1 for r in records for at in r.received_at)
+    return {
+        "steady_cpu_share": (cpu1 - cpu0) / (t1 - t0),
+        "steady_cpu_us_per_message": (cpu1 - cpu0) / messages * 1e6 if messages else math.nan,
+        "steady_cpu_messages": messages,
+    }
+
+
 def warm_up(url: str, clients: int, modes: Sequence[str], args: argparse.Namespace) -> None:
     """Unmeasured: as many clients as the largest scenario, on every mode, for a moment (the
     worker's first thousand greenlets and buffers are allocated here, not in a measurement)."""
     for mode in modes:
-        path = stream_path(f"/stream/{mode}", count=3, interval=50, size=0)
+        path = stream_path(ROUTES.get(mode, f"/stream/{mode}"), count=3, interval=50, size=0)
         plan = Plan(
             url=url,
             paths=(path,) * clients,
@@ -157,6 +180,16 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "messages_expected": sum(p["expected_messages"] for p in points),
             "clients_without_first_byte": sum(p["clients_without_first_byte"] for p in points),
             "client_cpu_share": median([p["client_cpu_share"] for p in points]),
+            "cpu_us_per_message": median([p["steady_cpu_us_per_message"] for p in points]),
+            "cpu_share": median([p["steady_cpu_share"] for p in points]),
+            "cpu_vs_baseline": median(
+                [
+                    ratio(p["steady_cpu_us_per_message"], b["steady_cpu_us_per_message"])
+                    if b
+                    else math.nan
+                    for p, b in zip(points, same_run_baseline(runs, scenario), strict=True)
+                ]
+            ),
             "p99_vs_sse": median(
                 [
                     ratio(p["latency_ms"]["p99"], s["latency_ms"]["p99"]) if s else math.nan
@@ -165,6 +198,21 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             ),
         }
     return summary
+
+
+def same_run_baseline(runs: list[dict[str, Any]], scenario: str) -> list[dict[str, Any] | None]:
+    """The baseline point of ``scenario`` in each run (None where it was not measured)."""
+    return [
+        next(
+            (
+                p
+                for p in run["points"]
+                if p["mode"] == "baseline" and f"{p['clients']}x{p['interval_ms']:g}ms" == scenario
+            ),
+            None,
+        )
+        for run in runs
+    ]
 
 
 def print_table(summary: dict[str, Any], console: Console) -> None:
@@ -180,6 +228,8 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             "TTFB p50 ms",
             "TTFB max ms",
             "received",
+            "server µs/msg",
+            "÷ baseline",
             "client CPU",
         ),
     )
@@ -194,6 +244,8 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             fmt(row["ttfb_p50_ms"], 2),
             fmt(row["ttfb_max_ms"], 2),
             f"{row['messages_received']}/{row['messages_expected']}",
+            fmt(row["cpu_us_per_message"], 1),
+            fmt(row["cpu_vs_baseline"], 2),
             f"{row['client_cpu_share']:.0%}"
             if row["client_cpu_share"] == row["client_cpu_share"]
             else "–",

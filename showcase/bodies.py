@@ -1,7 +1,7 @@
 """Turn a source's items into the byte chunks of a response body: pacing, heartbeats, flushing.
 
 No Flask here. Waiting goes through ``wait(seconds) -> bool`` (False: the server is stopping,
-end the stream cleanly); in the worker it is ``lifecycle.wait_unless_stopping``.
+end the stream cleanly); in the worker it is a ``lifecycle.Pacer``, one per stream.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def iter_body(
             batch.append(data)
             batched += len(data)
             if batched >= COALESCE_MAX_BYTES:
-                yield b"".join(batch)
+                yield data if len(batch) == 1 else b"".join(batch)
                 batch.clear()
                 batched = 0
                 # A producer that never pauses must still let other greenlets run.
@@ -73,7 +73,8 @@ def iter_body(
                     return
             continue
         if batch:
-            yield b"".join(batch)
+            # A paced stream has one message here: send it as it is, no copy.
+            yield batch[0] if len(batch) == 1 else b"".join(batch)
             batch.clear()
             batched = 0
         # The pause, in slices of at most heartbeat_s with a heartbeat after each full one.

@@ -12,14 +12,15 @@ from typing import Any
 wsgi_app = "showcase.web:create_app()"
 bind = [os.environ.get("SHOWCASE_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("SHOWCASE_WORKERS", "1"))
-worker_class = "gevent"
+# gunicorn's gevent worker, plus a send deadline and a cheaper write (showcase/worker.py).
+worker_class = "showcase.worker.StreamWorker"
 # The gevent worker's pool size caps concurrent connections per worker, silently (default
 # 1000). A held stream is a connection: 20,000 leaves room for 10,000 streams and their
 # reconnects. The process's file-descriptor limit is raised to match in post_worker_init.
 worker_connections = int(os.environ.get("SHOWCASE_WORKER_CONNECTIONS", "20000"))
 backlog = 4096
 timeout = 30  # the worker's own heartbeat to the arbiter; streams are not limited by it
-graceful_timeout = 10  # SIGTERM: streams end at their next pause, then the worker exits
+graceful_timeout = 10  # SIGTERM: every stream is cut at once (lifecycle.py), then the worker exits
 keepalive = 5
 accesslog = os.environ.get("SHOWCASE_ACCESS_LOG") or None
 errorlog = "-"
@@ -31,7 +32,7 @@ def post_worker_init(worker: Any) -> None:
     """Runs in each worker after gevent's monkey-patching."""
     import resource
 
-    from showcase import lifecycle, zerocopy
+    from showcase import lifecycle
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = worker.worker_connections + 1024
@@ -39,5 +40,4 @@ def post_worker_init(worker: Any) -> None:
         wanted = min(wanted, hard)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    zerocopy.install()
     lifecycle.install_in_worker()

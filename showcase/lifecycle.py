@@ -1,49 +1,182 @@
-"""Graceful stop: the worker sets one flag on SIGTERM and every paused stream wakes and ends.
+"""The open streams of this worker process, how they pause, and how they end on SIGTERM.
 
-``threading.Event`` is created lazily so that, in a gevent worker, it is gevent's (patched).
+A stream registers its greenlet while its body is being sent. On SIGTERM every registered
+stream is cut at once: a paused one ends cleanly after what it already sent (SSE clients
+resume with Last-Event-ID), one blocked in a write to a reader that stopped reading is closed.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-_stopping: threading.Event | None = None
+from greenlet import getcurrent
 
-
-def stop_event() -> threading.Event:
-    global _stopping
-    if _stopping is None:
-        _stopping = threading.Event()
-    return _stopping
+Wait = Callable[[float], bool]
 
 
-def wait_unless_stopping(seconds: float) -> bool:
-    """Wait up to ``seconds``; False as soon as the server is stopping (the stream should end)."""
-    event = stop_event()
-    if seconds <= 0:
-        # Still a switch point, so a producer that never pauses lets other greenlets run;
-        # time.sleep(0) is gevent.sleep(0) in the worker, ten times cheaper than wait(0).
-        time.sleep(0)
-        return not event.is_set()
-    return not event.wait(seconds)
+class StreamCut(ConnectionAbortedError):
+    """Thrown into a stream's greenlet to end it now (server stopping, or a send deadline).
+
+    An ``OSError``, so that gunicorn treats it like a client that left: the connection is
+    closed, with no traceback in the log.
+    """
+
+
+class SendTimeout(StreamCut):
+    """A write to the client did not complete within the send deadline: a reader that stopped
+    reading (or a link too slow for the stream) is cut rather than held for ever."""
+
+
+class StreamRegistry:
+    """The streams this worker is sending (a stream counts from its first byte to its close)."""
+
+    def __init__(self) -> None:
+        # stream (its body object) -> the greenlet sending it; in a test client several
+        # streams share one greenlet, so the stream is the key.
+        self.streams: dict[object, Any] = {}
+        self.started = 0
+        self.send_timeouts = 0
+        self.stopping = False
+
+    @property
+    def open(self) -> int:
+        return len(self.streams)
+
+    def enter(self, stream: object, greenlet: Any) -> None:
+        self.streams[stream] = greenlet
+        self.started += 1
+
+    def leave(self, stream: object) -> None:
+        self.streams.pop(stream, None)
+
+    def cut_all(self, reason: str) -> int:
+        """Throw ``StreamCut`` into every open stream; they end at their next switch."""
+        count = 0
+        for greenlet in set(self.streams.values()):
+            kill = getattr(greenlet, "kill", None)  # gevent Greenlets; plain greenlets have none
+            if kill is not None:
+                kill(StreamCut(reason), block=False)
+                count += 1
+        return count
+
+    def health(self) -> dict[str, int]:
+        return {
+            "open_streams": self.open,
+            "started_streams": self.started,
+            "send_timeouts": self.send_timeouts,
+            "pid": os.getpid(),
+        }
+
+
+STREAMS = StreamRegistry()
+
+
+def wait_plain(seconds: float) -> bool:
+    """Outside a gevent worker (the test client, scripts): sleep, unless stopping."""
+    if STREAMS.stopping:
+        return False
+    time.sleep(seconds)
+    return not STREAMS.stopping
+
+
+class Pacer:
+    """How one stream pauses in a gevent worker: one libev timer, reused for every pause.
+
+    ``gevent.sleep`` builds a timer per call and ``Event.wait(timeout)`` a ``Timeout`` and a
+    link as well: about 3.5 µs and 14 µs a pause against 2 µs here (measured on this machine
+    with 1,000 greenlets, each pause checked to last as long as asked). The pause is also the
+    shallowest point of the stream's stack, which a held greenlet keeps a copy of.
+    """
+
+    __slots__ = ("_hub", "_timer", "_seconds")
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self._timer: Any = None
+        self._seconds = -1.0
+
+    def pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False when the stream must end (server stopping)."""
+        if STREAMS.stopping:
+            return False
+        hub = self._hub
+        if seconds <= 0:
+            # Still a switch point (what gevent.sleep(0) does), so a producer that never
+            # pauses lets other greenlets run.
+            waker = hub.loop.run_callback(getcurrent().switch)
+        else:
+            waker = self._timer
+            if waker is None or seconds != self._seconds:
+                if waker is not None:
+                    waker.close()
+                waker = self._timer = hub.loop.timer(seconds, seconds)
+                self._seconds = seconds
+            # again() restarts the timer for ``repeat`` seconds from now (it updates the
+            # loop's clock first); start() on a timer that already fired once returns at
+            # once in gevent's libev loop, and would count from a stale clock anyway.
+            waker.again(getcurrent().switch)
+        try:
+            hub.switch()
+        except StreamCut:
+            return False
+        finally:
+            waker.stop()  # cut while waiting: the waker must not switch back in later
+        return not STREAMS.stopping
+
+
+def make_wait() -> Wait:
+    """The wait for one new stream: a ``Pacer`` in a gevent worker, else ``wait_plain``."""
+    hub = _gevent_hub()
+    return Pacer(hub).pause if hub is not None else wait_plain
+
+
+def _gevent_hub() -> Any:
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return None
+    return get_hub() if monkey.is_module_patched("socket") else None
+
+
+def stop_streams(reason: str = "server stopping") -> None:
+    """Mark the worker as stopping and cut every open stream (from a greenlet, not a handler)."""
+    STREAMS.stopping = True
+    STREAMS.cut_all(reason)
 
 
 def chain_sigterm() -> None:
-    """Make SIGTERM also set the stop flag, after gunicorn's own handler has run."""
+    """Make SIGTERM also end every stream, after gunicorn's own handler has run.
+
+    ``signal.signal`` resets the handler's SA_RESTART flag; gunicorn sets it with
+    ``siginterrupt(SIGTERM, False)`` so that a signal does not fail a blocking system call
+    with EINTR. Set it again after replacing the handler.
+    """
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         if callable(previous):
             previous(signum, frame)
-        stop_event().set()
+        STREAMS.stopping = True
+        # Greenlets cannot be switched into from a signal handler: cut them from the hub.
+        _spawn_or_call(stop_streams)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)
+
+
+def _spawn_or_call(function: Callable[[], None]) -> None:
+    hub = _gevent_hub()
+    if hub is None:
+        function()
+    else:
+        hub.loop.run_callback(function)
 
 
 def install_in_worker() -> None:
     """For gunicorn's ``post_worker_init``: after monkey-patching and gunicorn's own handlers."""
-    stop_event()
     chain_sigterm()

@@ -7,24 +7,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
-from showcase.framing.ndjson import encode_line
 from showcase.framing.sse import encode_comment, encode_event
 from showcase.message import Message
 
 RETRY_MS = 2000  # sent first on every SSE stream: how long EventSource waits to reconnect
 
 
+@lru_cache(maxsize=256)
+def event_field(event: str) -> bytes:
+    """The ``event:`` value as bytes, checked once per name: CR, LF and NUL are refused."""
+    encode_event(event=event)  # raises ValueError for a name that would break the framing
+    return event.encode()
+
+
 def encode_sse(message: Message) -> bytes:
-    return encode_event(message.to_json(), event=message.event, id=str(message.seq))
+    """``encode_event`` for the one shape every message has, in one formatting step: the id is
+    an int, the event name is checked once (``event_field``), and compact JSON holds no CR/LF."""
+    return b"event: %b\nid: %d\ndata: %b\n\n" % (
+        event_field(message.event),
+        message.seq,
+        message.json_bytes,
+    )
 
 
 def encode_ndjson(message: Message) -> bytes:
-    return encode_line(message.data)
+    return message.json_bytes + b"\n"
 
 
 def encode_chunked(message: Message) -> bytes:
-    return message.text.encode()
+    return message.text_bytes
 
 
 @dataclass(frozen=True, slots=True)

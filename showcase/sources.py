@@ -6,11 +6,13 @@ consumer asks for the next message, so a pause the consumer waits out is in the 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from showcase.message import Message, Pause
 
@@ -26,22 +28,40 @@ def now_ms(clock: Clock = time.time) -> float:
     return round(clock() * 1000.0, 3)
 
 
+class Tick(Message):
+    """A ``ticks`` message. Its JSON and text are rendered from the stream's one pad, kept as
+    bytes, so a 64 KiB pad is neither JSON-escaped nor copied to text for every message, and a
+    form no mode asks for is never built."""
+
+    __slots__ = ("_pad",)
+
+    def __init__(self, seq: int, ts: float, pad: str, pad_bytes: bytes) -> None:
+        super().__init__(seq, ts, "ticks", {"seq": seq, "ts": ts, "pad": pad})
+        self._pad = pad_bytes
+
+    def render_json(self) -> bytes:
+        # The pad is only "x": its JSON is itself in quotes; repr(float) is what json writes.
+        return b'{"seq":%d,"ts":%b,"pad":"%b"}' % (self.seq, repr(self.ts).encode(), self._pad)
+
+    @property
+    def text_bytes(self) -> bytes:
+        return b"tick %d %.3f %b\n" % (self.seq, self.ts, self._pad)
+
+    def render_text(self) -> str:
+        return self.text_bytes.decode()
+
+
 def iter_ticks(
     count: int, interval_ms: float, size: int, *, start: int = 0, clock: Clock = time.time
 ) -> SourceItems:
     """Messages ``start`` … ``count - 1``, one per ``interval_ms``, each with ``size`` pad bytes."""
     pad = "x" * size
+    pad_bytes = pad.encode()
+    pause = Pause(interval_ms / 1000.0) if interval_ms > 0 else None
     for seq in range(start, count):
-        if seq > start and interval_ms > 0:
-            yield Pause(interval_ms / 1000.0)
-        ts = now_ms(clock)
-        yield Message(
-            seq=seq,
-            ts=ts,
-            event="ticks",
-            data={"seq": seq, "ts": ts, "pad": pad},
-            text=f"tick {seq} {ts:.3f} {pad}\n",
-        )
+        if seq > start and pause is not None:
+            yield pause
+        yield Tick(seq, now_ms(clock), pad, pad_bytes)
 
 
 @cache
@@ -56,6 +76,19 @@ def passage_tokens() -> tuple[str, ...]:
     return tuple(tokens)
 
 
+@cache
+def passage_tokens_json() -> tuple[bytes, ...]:
+    """Each passage token as a JSON string, escaped once per process instead of per message."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    return tuple(encode(token).encode() for token in passage_tokens())
+
+
+def text_message(seq: int, ts: float, token: str, token_json: bytes) -> Message:
+    data: dict[str, Any] = {"seq": seq, "ts": ts, "token": token}
+    payload = b'{"seq":%d,"ts":%b,"token":%b}' % (seq, repr(ts).encode(), token_json)
+    return Message(seq, ts, "text", data, text=token, json_bytes=payload)
+
+
 def iter_text(
     count: int, interval_ms: float, size: int = 0, *, start: int = 0, clock: Clock = time.time
 ) -> SourceItems:
@@ -64,15 +97,13 @@ def iter_text(
     ``size`` is accepted for a uniform signature; the text source carries no padding.
     """
     tokens = passage_tokens()
+    tokens_json = passage_tokens_json()
     for seq in range(start, count):
         if seq > start and interval_ms > 0:
             previous = tokens[(seq - 1) % len(tokens)]
             yield Pause(interval_ms * PAUSE_FACTORS.get(previous[-1], 1.0) / 1000.0)
-        token = tokens[seq % len(tokens)]
-        ts = now_ms(clock)
-        yield Message(
-            seq=seq, ts=ts, event="text", data={"seq": seq, "ts": ts, "token": token}, text=token
-        )
+        index = seq % len(tokens)
+        yield text_message(seq, now_ms(clock), tokens[index], tokens_json[index])
 
 
 SourceFactory = Callable[..., SourceItems]

@@ -12,21 +12,31 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
 from showcase.files import default_data_dir
+from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S, ParamError, parse_float
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HEARTBEAT_S = 15.0
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables."""
-    # templates/ and static/ sit at the top of the repository, not inside the package.
+    """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables.
+
+    Runs from a checkout: templates/, static/ and docs/ sit at the top of the repository (one
+    place for the page, the guide and the benchmarks that write it), not inside the package,
+    so a wheel installed elsewhere has no page. Refuse to start then, rather than serve 500s.
+    """
+    if not (ROOT / "templates").is_dir() or not (ROOT / "static").is_dir():
+        raise RuntimeError(
+            f"templates/ and static/ not found in {ROOT}: showcase runs from a checkout "
+            "(make run, or pip install -e . in a clone); see README, 'The server'"
+        )
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
     app.config["SHOWCASE_DATA_DIR"] = str(default_data_dir())
-    app.config["SHOWCASE_HEARTBEAT_S"] = float(os.environ.get("SHOWCASE_HEARTBEAT_S", HEARTBEAT_S))
+    app.config["SHOWCASE_HEARTBEAT_S"] = heartbeat_from_env()
     # "/download//etc/passwd" should be refused, not redirected to a cleaned-up path.
     app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -45,6 +55,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(relay.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
+
+
+def heartbeat_from_env() -> float:
+    """``SHOWCASE_HEARTBEAT_S``, held to the bounds of the ``heartbeat`` parameter: 0 would
+    send heartbeats in a loop with no pause."""
+    raw = os.environ.get("SHOWCASE_HEARTBEAT_S")
+    if raw is None or raw == "":
+        return HEARTBEAT_S
+    try:
+        value = parse_float(
+            {"heartbeat": raw}, "heartbeat", HEARTBEAT_S, MIN_HEARTBEAT_S, MAX_HEARTBEAT_S
+        )
+    except ParamError as error:
+        raise RuntimeError(f"SHOWCASE_HEARTBEAT_S: {error.detail}") from None
+    assert value is not None
+    return value
 
 
 def http_error_json(error: HTTPException) -> Response:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterable, Iterator
 
 from flask import Response, jsonify
+from greenlet import getcurrent
 
+from showcase.lifecycle import STREAMS
 from showcase.params import ParamError
 
 # Proxies (nginx) buffer unless told not to; browsers may sniff text/plain before showing it.
@@ -18,32 +18,45 @@ STREAM_HEADERS = {
 }
 
 
-class StreamCounter:
-    """Streams this worker process is serving right now (a stream counts from its first byte)."""
+class TrackedBody:
+    """A response body that registers its stream with ``lifecycle.STREAMS`` while it is sent.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.open = 0
-        self.started = 0
+    Not a generator around the body: ``__iter__`` hands the server the body's own iterator,
+    so no frame sits between the server's write loop and the body while a stream is paused
+    (a held greenlet keeps a copy of that stack). The server calls ``close()`` at the end, after
+    a failed write, and for a HEAD request that never iterated.
+    """
 
-    def track(self, body: Iterable[bytes]) -> Iterator[bytes]:
-        with self._lock:
-            self.open += 1
-            self.started += 1
-        try:
-            yield from body
-        finally:
-            # Runs when the body ends, and when the server closes it after a failed write.
-            with self._lock:
-                self.open -= 1
+    __slots__ = ("_body", "_open")
 
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self._body = body
+        self._open = False
 
-STREAMS = StreamCounter()
+    def __iter__(self) -> Iterator[bytes]:
+        if not self._open:
+            self._open = True
+            STREAMS.enter(self, getcurrent())
+        return iter(self._body)
+
+    def close(self) -> None:
+        if self._open:
+            STREAMS.leave(self)
+            self._open = False
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()  # runs the generator's finally: the source's cleanup
 
 
 def stream_response(body: Iterable[bytes], mimetype: str, status: int = 200) -> Response:
-    """A generator response with no Content-Length, so HTTP/1.1 sends it chunked."""
-    response = Response(STREAMS.track(body), status=status, content_type=mimetype)
+    """A generator response with no Content-Length, so HTTP/1.1 sends it chunked.
+
+    ``direct_passthrough``: the server iterates the body itself, not werkzeug's encoding and
+    closing wrappers (two more generator levels per write); the body yields bytes only.
+    """
+    response = Response(
+        TrackedBody(body), status=status, content_type=mimetype, direct_passthrough=True
+    )
     response.headers.update(STREAM_HEADERS)
     return response
 
@@ -55,4 +68,4 @@ def error_response(error: ParamError, status: int = 400) -> Response:
 
 
 def health() -> dict[str, int]:
-    return {"open_streams": STREAMS.open, "started_streams": STREAMS.started, "pid": os.getpid()}
+    return STREAMS.health()

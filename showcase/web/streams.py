@@ -1,11 +1,11 @@
-"""``GET /stream/<mode>`` (the stream contract of DESIGN.md) and ``GET /healthz``."""
+"""``GET /stream/<mode>`` (the stream contract of docs/contract.md) and ``GET /healthz``."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
-from showcase.lifecycle import wait_unless_stopping
+from showcase.lifecycle import make_wait
 from showcase.modes import MODES
 from showcase.params import ParamError, parse_last_event_id, parse_stream_params
 from showcase.sources import make_source
@@ -31,9 +31,7 @@ def stream(mode: str) -> Response:
         return Response(status=204)
     items = make_source(params.source, params.count, params.interval_ms, params.size, start=start)
     heartbeat_s = params.heartbeat_s or current_app.config["SHOWCASE_HEARTBEAT_S"]
-    body = iter_body(
-        items, framing, flush=params.flush, heartbeat_s=heartbeat_s, wait=wait_unless_stopping
-    )
+    body = iter_body(items, framing, flush=params.flush, heartbeat_s=heartbeat_s, wait=make_wait())
     return stream_response(body, framing.mimetype)
 
 

@@ -20,7 +20,8 @@ def messages(items: list[Message | Pause]) -> list[Message]:
 
 def test_ticks_payload_and_text() -> None:
     items = list(iter_ticks(3, 50.0, 4, clock=fixed_clock))
-    assert [type(item) for item in items] == [Message, Pause, Message, Pause, Message]
+    assert [isinstance(item, Message) for item in items] == [True, False, True, False, True]
+    assert all(isinstance(item, Pause) for item in items[1::2])
     first = items[0]
     assert isinstance(first, Message)
     assert first.data == {"seq": 0, "ts": 1_700_000_000_123.456, "pad": "xxxx"}
@@ -28,6 +29,17 @@ def test_ticks_payload_and_text() -> None:
     assert first.event == "ticks"
     assert first.text == "tick 0 1700000000123.456 xxxx\n"
     assert items[1] == Pause(0.05)
+
+
+def test_rendered_forms_match_the_generic_encoders() -> None:
+    """The sources' templated JSON and text are byte for byte what the generic paths give."""
+    import json
+
+    for item in [*iter_ticks(3, 0.0, 5), *iter_text(40, 0.0)]:
+        assert isinstance(item, Message)
+        generic = json.dumps(item.data, separators=(",", ":"), ensure_ascii=False).encode()
+        assert item.json_bytes == generic
+        assert item.text_bytes == item.text.encode()
 
 
 def test_ticks_interval_zero_never_pauses() -> None:
