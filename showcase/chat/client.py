@@ -142,7 +142,7 @@ def handle_chat(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m showcase.chat.client "question" [--api …]`` until ``showcase chat`` is wired."""
+    """``python -m showcase.chat.client "question" [--api …]``: the same as ``showcase chat``."""
     parser = argparse.ArgumentParser(prog="showcase chat")
     add_chat(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["chat", *(sys.argv[1:] if argv is None else argv)])

@@ -16,8 +16,7 @@ from showcase.launcher import RunningServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 DEADLINE_S = 15.0
-# `showcase chat` once showcase/cli.py registers it; the module runs the same code.
-COMMAND = [sys.executable, "-m", "showcase.chat.client"]
+COMMAND = [sys.executable, "-m", "showcase", "chat"]
 
 
 def spawn(*args: str) -> subprocess.Popen[bytes]:
