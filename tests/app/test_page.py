@@ -43,6 +43,13 @@ def test_page_has_every_panel_and_start_all(client: FlaskClient) -> None:
     )
 
 
+def test_page_says_what_latency_measures(client: FlaskClient) -> None:
+    html, _ = page_assets(client)
+    note = html.split('id="what-latency-measures"', 1)[1].split("</p>", 1)[0]
+    assert "Web Worker" in note and "<code>ts</code>" in note
+    assert "10,000" in note  # the percentiles' sample, as static/js/stats.js keeps it
+
+
 def test_every_asset_is_served_and_every_static_file_is_used(client: FlaskClient) -> None:
     _, urls = page_assets(client)
     # Follow the ES module graph from the entry point: what the browser will fetch.
