@@ -10,6 +10,12 @@
 import { nowEpochMs } from "./stats.js";
 
 const IN_WORKER = typeof window === "undefined";
+// Flow control between the worker and the page: the worker has at most READS_AHEAD reads
+// posted and not yet handled, so a page that falls behind a fast stream slows the reads (and,
+// through TCP, the server) instead of queueing the stream in memory. The page acknowledges
+// every ACK_EVERY reads.
+const READS_AHEAD = 64;
+const ACK_EVERY = 8;
 
 export function streamUrl(base, params) {
   const query = new URLSearchParams({
@@ -43,10 +49,17 @@ export function openInWorker(op, details, onMessage) {
   const id = nextId++;
   pending.set(id, onMessage);
   readerWorker().postMessage({ op, id, ...details });
+  let handled = 0;
   return {
     close() {
       if (!pending.delete(id)) return;
       worker.postMessage({ op: "abort", id });
+    },
+    handled() {
+      handled += 1;
+      if (handled % ACK_EVERY === 0 && pending.has(id)) {
+        worker.postMessage({ op: "ack", id, reads: ACK_EVERY });
+      }
     },
   };
 }
@@ -75,6 +88,7 @@ export function readBody(panel, url, signal, onRead, init = {}) {
         } finally {
           panel.stats.arrivedAt(null);
         }
+        request.handled();
         panel.changed();
       } else if (data.type === "end") {
         finish(resolve, response);
@@ -141,13 +155,17 @@ export function visibleText(text, max = 72) {
 // --- the worker's side ------------------------------------------------------------------
 
 const running = new Map(); // id -> stop()
+const credits = new Map(); // id -> { reads: how many may still be posted, wake: () => void }
 
 async function fetchInWorker({ id, url, init }) {
   const controller = new AbortController();
   let reader = null;
+  const credit = { reads: READS_AHEAD, wake: null };
+  credits.set(id, credit);
   running.set(id, () => {
     reader?.cancel().catch(() => {});
     controller.abort();
+    credit.wake?.();
   });
   try {
     const response = await fetch(url, { cache: "no-store", ...init, signal: controller.signal });
@@ -165,6 +183,13 @@ async function fetchInWorker({ id, url, init }) {
           ? value.slice().buffer
           : value.buffer;
         postMessage({ id, type: "read", at, buffer }, [buffer]);
+        credit.reads -= 1;
+        while (credit.reads <= 0 && running.has(id)) {
+          await new Promise((resolve) => {
+            credit.wake = resolve;
+          });
+        }
+        if (!running.has(id)) return;
       }
     }
     postMessage({ id, type: "end" });
@@ -174,6 +199,7 @@ async function fetchInWorker({ id, url, init }) {
     }
   } finally {
     running.delete(id);
+    credits.delete(id);
   }
 }
 
@@ -199,7 +225,14 @@ if (IN_WORKER) {
   addEventListener("message", ({ data }) => {
     if (data.op === "fetch") fetchInWorker(data);
     else if (data.op === "eventsource") eventSourceInWorker(data);
-    else if (data.op === "abort") {
+    else if (data.op === "ack") {
+      const credit = credits.get(data.id);
+      if (credit) {
+        credit.reads += data.reads;
+        credit.wake?.();
+        credit.wake = null;
+      }
+    } else if (data.op === "abort") {
       const stop = running.get(data.id);
       running.delete(data.id);
       stop?.();
