@@ -41,6 +41,7 @@ class StreamRegistry:
         self.streams: dict[object, Any] = {}
         self.started = 0
         self.send_timeouts = 0
+        self.connections = 0  # client connections the worker holds (streams, downloads, idle)
         self.stopping = False
 
     @property
@@ -69,6 +70,7 @@ class StreamRegistry:
             "open_streams": self.open,
             "started_streams": self.started,
             "send_timeouts": self.send_timeouts,
+            "open_connections": self.connections,
             "pid": os.getpid(),
         }
 

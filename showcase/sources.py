@@ -24,7 +24,10 @@ PAUSE_FACTORS = {",": 3.0, ";": 3.0, ":": 3.0, ".": 6.0, "!": 6.0, "?": 6.0, "\n
 
 
 def now_ms(clock: Clock = time.time) -> float:
-    """Unix epoch milliseconds with sub-millisecond precision."""
+    """Unix epoch milliseconds, to the microsecond."""
+    if clock is time.time:
+        # Integer arithmetic on the ns clock: a quarter of round(time() * 1000, 3)'s cost.
+        return time.time_ns() // 1000 / 1000.0
     return round(clock() * 1000.0, 3)
 
 
@@ -36,12 +39,18 @@ class Tick(Message):
     __slots__ = ("_pad",)
 
     def __init__(self, seq: int, ts: float, pad: str, pad_bytes: bytes) -> None:
-        super().__init__(seq, ts, "ticks", {"seq": seq, "ts": ts, "pad": pad})
+        # Every slot set here rather than through Message.__init__: one call less per message.
+        self.seq = seq
+        self.ts = ts
+        self.event = "ticks"
+        self.data = {"seq": seq, "ts": ts, "pad": pad}
+        self._json = self._text = None
         self._pad = pad_bytes
 
     def render_json(self) -> bytes:
-        # The pad is only "x": its JSON is itself in quotes; repr(float) is what json writes.
-        return b'{"seq":%d,"ts":%b,"pad":"%b"}' % (self.seq, repr(self.ts).encode(), self._pad)
+        # The pad is only "x": its JSON is itself in quotes. %a is repr() (what json writes
+        # for a float) without the str round trip.
+        return b'{"seq":%d,"ts":%a,"pad":"%b"}' % (self.seq, self.ts, self._pad)
 
     @property
     def text_bytes(self) -> bytes:
@@ -85,7 +94,7 @@ def passage_tokens_json() -> tuple[bytes, ...]:
 
 def text_message(seq: int, ts: float, token: str, token_json: bytes) -> Message:
     data: dict[str, Any] = {"seq": seq, "ts": ts, "token": token}
-    payload = b'{"seq":%d,"ts":%b,"token":%b}' % (seq, repr(ts).encode(), token_json)
+    payload = b'{"seq":%d,"ts":%a,"token":%b}' % (seq, ts, token_json)
     return Message(seq, ts, "text", data, text=token, json_bytes=payload)
 
 

@@ -60,7 +60,6 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                STREAMS.send_timeouts += 1
                 raise SendTimeout(f"a write took longer than {self.send_timeout_s:g} s")
             try:
                 wait(self._write_event, remaining, _TimedOut, self.hub)
@@ -97,12 +96,18 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         if type(client) is PLAIN_SOCKET:
             client.__class__ = ClientSocket
-        super().handle(listener, client, addr)
+        STREAMS.connections += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            STREAMS.connections -= 1
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:
             return bool(super().handle_request(listener_name, req, sock, addr))
         except StreamCut as cut:
+            if isinstance(cut, SendTimeout):
+                STREAMS.send_timeouts += 1
             # The body's close() has run (open-stream count, source cleanup); end the
             # connection without the traceback gunicorn logs for other socket errors.
             self.log.info("stream to %s cut: %s", _peer(addr), cut)
