@@ -19,6 +19,7 @@ COUNT = 100_000
 def test_a_fast_stream_arrives_whole(
     open_page: Callable[..., Page], base_url: str, mode: str
 ) -> None:
+    wait_for_streams(base_url, lambda n: n == 0, timeout_s=15)  # an earlier test's may linger
     page = open_page(f"{base_url}/")
     page.fill("#controls input[name=count]", str(COUNT))
     page.fill("#controls input[name=interval]", "0")
