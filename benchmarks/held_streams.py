@@ -64,6 +64,7 @@ STREAMS_PER_CLIENT = 15_000  # per client process, under its 20,000 open files
 STREAMS_PER_SOURCE = 20_000  # per source address, under its 28,232 ephemeral ports
 CAPACITY_CONNECT_PER_S = 600.0  # gentler: the capacity runs measure holding, not connecting
 MIN_WINDOW_S = 1.0  # shortest held window whose CPU is reported
+STALL_INTERVALS = 2.0  # a stream silent for longer than this many intervals stopped receiving
 STORM = 10_000  # new streams in the connect storm
 QUICK_STORM = 500
 STORM_FLOWING = 1000  # streams already open, one message a second, while the storm comes
@@ -73,14 +74,19 @@ STORM_QUIET_S = 1.0  # the flowing streams alone before the storm: their own CPU
 
 
 def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
-    """The stream had its first message and then one per interval until it was closed
-    (half an interval of slack for the last one)."""
+    """The stream had its first message and no silence longer than STALL_INTERVALS
+    intervals after it, up to its close: a stalled stream fails, a server whose pacing
+    drifts by a few ms per message does not. Without arrival times (``keep=False``): one
+    message per interval, less one."""
     if record.t_first_message is None:
         return False
-    held_s = (record.t_end if record.t_end is not None else closed) - record.t_first_message
-    interval_s = interval_ms / 1000.0
-    expected = 1 + max(0, math.floor((held_s - interval_s / 2) / interval_s))
-    return record.messages >= expected
+    end = record.t_end if record.t_end is not None else closed
+    limit_s = STALL_INTERVALS * interval_ms / 1000.0
+    if record.received_at:
+        times = [*record.received_at, end]
+        return all(b - a <= limit_s for a, b in zip(times, times[1:], strict=False))
+    expected = int((end - record.t_first_message) * 1000.0 / interval_ms)
+    return record.messages >= max(1, expected - 1)
 
 
 def first_message_ms(records: list[StreamRecord]) -> dict[str, float]:

@@ -123,29 +123,41 @@ def test_a_hold_closes_every_stream_without_an_error(base_url: str) -> None:
     assert all(r.error is None and r.t_end is not None and r.messages >= 2 for r in records)
 
 
-def record(messages: int, first: float | None, end: float | None) -> StreamRecord:
-    return StreamRecord("/", status=200, messages=messages, t_first_message=first, t_end=end)
+def record(arrivals: list[float], end: float | None, keep: bool = True) -> StreamRecord:
+    return StreamRecord(
+        "/",
+        status=200,
+        messages=len(arrivals),
+        t_first_message=arrivals[0] if arrivals else None,
+        t_end=end,
+        received_at=list(arrivals) if keep else [],
+    )
 
 
 @pytest.mark.parametrize(
-    ("messages", "held_s", "kept"),
+    ("arrivals", "end", "kept"),
     [
-        (1, 0.4, True),  # closed before the second was due
-        (1, 1.6, False),  # the second was due at 1 s
-        (2, 1.6, True),
-        (5, 5.0, True),  # the sixth (at 5 s) may still be on its way
-        (4, 5.0, False),
+        ([100.0], 100.4, True),  # closed before the second was due
+        ([100.0], 102.5, False),  # silent for 2.5 intervals
+        ([100.0, 101.0], 102.9, True),
+        ([100.0 + 1.02 * i for i in range(30)], 130.0, True),  # 20 ms of drift per message
+        ([100.0, 101.0, 104.0, 105.0], 105.5, False),  # a stall in the middle
     ],
 )
-def test_kept_receiving_counts_one_message_per_interval(
-    messages: int, held_s: float, kept: bool
+def test_kept_receiving_means_no_silence_over_two_intervals(
+    arrivals: list[float], end: float, kept: bool
 ) -> None:
-    stream = record(messages, 100.0, 100.0 + held_s)
-    assert held_streams.kept_receiving(stream, 1000.0, closed=999.0) is kept
+    assert held_streams.kept_receiving(record(arrivals, end), 1000.0, closed=999.0) is kept
+
+
+def test_kept_receiving_without_arrival_times_counts_messages() -> None:
+    five = [100.0 + i for i in range(5)]
+    assert held_streams.kept_receiving(record(five, 105.0, keep=False), 1000.0, closed=999.0)
+    assert not held_streams.kept_receiving(record(five, 108.0, keep=False), 1000.0, closed=0)
 
 
 def test_a_stream_without_a_first_message_did_not_keep_receiving() -> None:
-    assert not held_streams.kept_receiving(record(0, None, 105.0), 1000.0, closed=105.0)
+    assert not held_streams.kept_receiving(record([], 105.0), 1000.0, closed=105.0)
 
 
 def scenarios(*argv: str) -> tuple[list[int], int, list[tuple[int, int]]]:
