@@ -20,11 +20,18 @@ const ACK_EVERY = 8;
 export function streamUrl(base, params) {
   const query = new URLSearchParams({
     count: params.count,
-    interval: params.interval,
+    interval: decimal(params.interval),
     size: params.size,
     source: params.source,
   });
   return `${base}?${query}`;
+}
+
+// A number as the contract writes one: digits and a "." (String(1e-7) is "1e-7", refused).
+export function decimal(value) {
+  const text = String(value);
+  if (!/e/i.test(text)) return text;
+  return value.toFixed(20).replace(/\.?0+$/, "");
 }
 
 // --- the page's side --------------------------------------------------------------------
