@@ -47,3 +47,29 @@ def test_a_throwing_read_callback_ends_the_request(
     # The stream would run for 5,000 s: it ends only because the page closed the connection
     # (the server notices at its next write, 50 ms later).
     wait_for_streams(base_url, lambda n: n == 0, timeout_s=10)
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"),
+    [
+        ("sse", "EventSource gave up"),
+        ("sse-fetch", "HTTP 400 count: must be from 1 to 1000000, got 0"),
+        ("ndjson", "HTTP 400 count: must be from 1 to 1000000, got 0"),
+        ("chunked", "HTTP 400 count: must be from 1 to 1000000, got 0"),
+    ],
+)
+def test_an_http_error_is_reported(
+    open_page: Callable[..., Page], base_url: str, mode: str, text: str
+) -> None:
+    page = open_page(f"{base_url}/")
+    # The form refuses a count of 0 itself; the panel is asked directly, as a script could.
+    page.evaluate(
+        "(mode) => window.showcase.panels.find((p) => p.mode === mode)"
+        ".start({ count: 0, interval: 100, size: 0, source: 'ticks' })",
+        mode,
+    )
+    page.wait_for_function(
+        "(mode) => document.getElementById(`panel-${mode}`).dataset.state === 'error'", arg=mode
+    )
+    assert text in page.inner_text(f"#panel-{mode} .state")
+    assert page.get_attribute("#connections", "data-open") == "0"
