@@ -1,14 +1,20 @@
 """Held streams: how many concurrent SSE streams one worker and this machine hold, what stops
 them, and how fast a storm of new ones gets its first message.
 
-- levels: 1,000, 5,000 and 10,000 streams on one worker, a message every ``--interval`` (1 s);
-- storm: 10,000 clients connecting at most 200 at a time while 1,000 streams flow at one
-  message a second: the time from the first connect to the last stream's first message;
-- capacity: 19,000 streams on one worker and 75,000 on 4 workers, a message every 10 s.
+- levels: 1,000, 5,000 and 10,000 streams on one worker, a message every ``--interval`` (1 s),
+  opened at ``--connect-rate`` (1,000/s);
+- storm: 10,000 clients connecting at most 200 at a time (a TCP connect holds one of the 200
+  places until it completes) while 1,000 streams flow at one message a second: the time from
+  the first connect to the last stream's first message;
+- capacity: 19,000 streams on one worker and 75,000 on 4 workers, a message every 10 s,
+  opened at ``--capacity-rate`` (600/s) from several client processes and loopback source
+  addresses; once, in the first run: they take minutes.
 
-Each reports got first message, kept receiving, worker RSS per stream, worker CPU while
-held and time to first message (connect → first message) p50/p95/max. Naming ``--levels``
-runs only the scenarios named on the command line.
+Each reports got first message, kept receiving (no silence over two intervals), worker RSS
+per stream, worker CPU while held (share of a core, and µs per message received), time to
+first message (connect → first message) p50/p95/max, and errors by kind. The summary is
+keyed by scenario: ``"10000"`` (a level), ``"storm-10000"``, ``"capacity-75000x4"``, each row
+with its ``scenario``. Naming ``--levels`` runs only the scenarios named on the command line.
 
     showcase bench held_streams [--quick] [--url URL] [--runs 3] [--levels 1000,10000]
         [--interval 10000] [--storm 10000] [--capacity 19000x1,75000x4]
