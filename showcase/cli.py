@@ -21,7 +21,13 @@ from showcase.client import (
     iter_sse,
 )
 from showcase.client import latency_ms as measure_latency
-from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S, ParamError, parse_float
+from showcase.params import (
+    MAX_HEARTBEAT_S,
+    MIN_HEARTBEAT_S,
+    ParamError,
+    decimal_text,
+    parse_float,
+)
 from showcase.server import DEFAULT_BIND, MAX_SEND_TIMEOUT_S, serve
 
 PREVIEW_CHARS = 60
@@ -159,7 +165,7 @@ def run_client(args: argparse.Namespace) -> int:
         key: value
         for key, value in {
             "count": args.count,
-            "interval": args.interval,
+            "interval": None if args.interval is None else decimal_text(args.interval),
             "size": args.size,
             "source": args.source,
             "flush": args.flush,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from showcase.sources import SOURCES
 
@@ -59,6 +60,12 @@ class StreamParams:
     source: str = "ticks"
     flush: str = "auto"
     heartbeat_s: float | None = None  # None: the server's default
+
+
+def decimal_text(value: float) -> str:
+    """A float as the one number rule writes it: plain digits, never an exponent
+    (``repr(1e-05)`` is ``'1e-05'``, which ``parse_float`` refuses)."""
+    return format(Decimal(repr(value)), "f")
 
 
 def number_text(

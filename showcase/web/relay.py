@@ -41,6 +41,7 @@ from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
     ParamError,
+    decimal_text,
     parse_float,
     parse_last_event_id,
     parse_stream_params,
@@ -145,7 +146,7 @@ def relay_sse() -> Response:
     """The stream contract's ``/stream/sse``, read from the configured upstream and forwarded
     event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was."""
     try:
-        params = parse_stream_params(request.args)
+        params = parse_stream_params(request.args.to_dict())
         last_event_id = request.headers.get("Last-Event-ID")
         parse_last_event_id(last_event_id)
     except ParamError as error:
@@ -153,13 +154,13 @@ def relay_sse() -> Response:
     # Only the contract's parameters go upstream, rebuilt from their parsed values.
     query = {
         "count": str(params.count),
-        "interval": repr(params.interval_ms),
+        "interval": decimal_text(params.interval_ms),
         "size": str(params.size),
         "source": params.source,
         "flush": params.flush,
     }
     if params.heartbeat_s is not None:
-        query["heartbeat"] = repr(params.heartbeat_s)
+        query["heartbeat"] = decimal_text(params.heartbeat_s)
     headers = {"Last-Event-ID": last_event_id.strip()} if last_event_id else {}
     response = None
     try:

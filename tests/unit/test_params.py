@@ -117,3 +117,13 @@ def test_error_names_what_happened() -> None:
     missing = ParamError("name", "no such file", NOT_FOUND)
     assert missing.to_json() == {"error": "not found", "field": "name", "detail": "no such file"}
     assert str(missing) == "name: no such file"
+
+
+@pytest.mark.parametrize("value", [1e-05, 0.0001, 12345.678, 100.0, 0.0, 60000.0, 1e-07])
+def test_decimal_text_round_trips_through_the_one_number_rule(value: float) -> None:
+    """What the relay and the CLI send upstream must be what parse_float accepts: no exponent."""
+    from showcase.params import decimal_text, parse_float
+
+    text = decimal_text(value)
+    assert "e" not in text.lower()
+    assert parse_float({"interval": text}, "interval", None, 0.0, 1e9) == value
