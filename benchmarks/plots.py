@@ -195,12 +195,55 @@ def plot_download(path: Path, out: Path | None = None) -> Path:
     return save(fig, path, out)
 
 
+def plot_relay(path: Path, out: Path | None = None) -> Path:
+    """Added latency (p50, p99) per number of relay hops against the 1 ms-per-hop target,
+    and the chain's server CPU per event."""
+    summary = load(path)["summary"]
+    rows = sorted(summary["hops"].values(), key=lambda r: r["hops"])
+    hops = [r["hops"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, style, label in (("added_p50_ms", "o-", "p50"), ("added_p99_ms", "s-", "p99")):
+        left.plot(hops, [r[key] for r in rows], style, color=color("sse"), label=label)
+    left.plot(
+        hops,
+        [r.get("added_steady_p99_ms") for r in rows],
+        "^--",
+        color="#7f7f7f",
+        label="p99, all streams open",
+    )
+    left.plot(hops, hops, ":", color="#d62728", label="target: +1 ms per hop at p99")
+    left.set_yscale("symlog", linthresh=1.0)
+    left.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    left.set_xticks(hops)
+    left.set_xlabel("chained /relay/stream/sse hops")
+    left.set_ylabel("added latency vs 0 hops, ms (symlog)")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8)
+    measured = [r["cpu_us_per_event"] for r in rows]  # None: no steady window to read
+    cpu = [value or 0.0 for value in measured]
+    right.bar([str(h) for h in hops], cpu, color=color("sse"))
+    for i, value in enumerate(measured):
+        shown = "–" if value is None else f"{value:,.0f} µs"
+        right.text(i, cpu[i], shown, ha="center", va="bottom", fontsize=9)
+    right.set_xlabel("chained hops")
+    right.set_ylabel("server CPU µs per event, all hops")
+    right.set_ylim(0, max([1.0, *cpu]) * 1.2)
+    scenario = load(path)["config"]["scenario"]
+    fig.suptitle(
+        f"What a relay hop costs: {scenario[0]} clients × {scenario[1]:g} ms, latency = "
+        "receive − origin ts",
+        fontsize=11,
+    )
+    return save(fig, path, out)
+
+
 PLOTTERS = {
     "latency": plot_latency,
     "throughput": plot_throughput,
     "framing": plot_framing,
     "held_streams": plot_held_streams,
     "download": plot_download,
+    "relay": plot_relay,
 }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import download, framing, held_streams, latency, throughput
+from benchmarks import download, framing, held_streams, latency, relay, throughput
 from benchmarks.environment import ROOT
 from benchmarks.harness import RESULTS_DIR, STDERR, clean_json
 
@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "throughput": throughput.main,
     "held_streams": held_streams.main,
     "download": download.main,
+    "relay": relay.main,
 }
 PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):

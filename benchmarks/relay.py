@@ -1,0 +1,532 @@
+"""LLM streaming and relays: time to first token and inter-token gaps of the three chat APIs;
+what each chained SSE relay hop adds (latency, server CPU per event) at 100 clients × 50 ms;
+how fast one hop forwards at interval 0. How the relays are built: docs/chat.md.
+
+    python -m benchmarks.relay [--quick] [--runs 3] [--hops 0,1,2,3]
+
+Without ``--url`` it starts a chain of servers, one gevent worker each on a free port: the
+origin (which also answers the chat APIs), then relay k reading relay k−1 (or the origin's
+``/stream/sse``) through ``SHOWCASE_RELAY_SSE_URL``. With ``--url`` it measures that one
+server: hop 0 is its ``/stream/sse``, hop 1 its ``/relay/stream/sse`` (whatever upstream that
+server is configured with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from rich.console import Console
+
+from benchmarks import procfs
+from benchmarks.harness import (
+    RESULTS_DIR,
+    SERVER_CPU,
+    Target,
+    add_common_args,
+    client_cpus,
+    fmt,
+    number_table,
+    pinning_wanted,
+    progress,
+    report,
+)
+from benchmarks.latency import CPU_SAMPLE_S, RAMP_CLIENTS_PER_S, steady_cpu
+from benchmarks.measure import Sampler, measure_streams, stream_path, wait_idle
+from benchmarks.stats import median, summarize
+from benchmarks.tokens import APIS, ROUTES, chat_body, run_chats
+from benchmarks.wire import Plan
+
+# The server's chat pace (SHOWCASE_CHAT_INTERVAL_MS): fast, so the client's timing shows.
+CHAT_INTERVAL_MS = 5.0
+# The Coze typewriter's divisor: base pauses 2–4 ms, 20–30 ms after a sentence's end.
+COZE_SPEED = 10.0
+QUESTION = "hello"  # a canned answer: 27 tokens, 118 characters
+HOP_ROUTE = "/relay/stream/sse"
+# Issue 9's targets, for the scenario 100 clients × 50 ms.
+TARGET_HOP_P99_MS = 1.0
+TARGET_HOP_EVENTS_PER_S = 50_000.0
+TARGET_SCENARIO = (100, 50.0)
+CHAT_DEADLINE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """Where a client reads through ``hops`` relays: ``url`` + ``route``; ``servers`` are
+    the worker PIDs of each server of the chain up to it, origin first."""
+
+    hops: int
+    url: str
+    route: str
+    servers: tuple[tuple[int, ...], ...]
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted({pid for server in self.servers for pid in server})
+
+
+def parse_ints(text: str) -> tuple[int, ...]:
+    return tuple(int(item) for item in text.split(",") if item)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showcase bench relay", description=__doc__)
+    add_common_args(parser)
+    parser.add_argument("--hops", type=parse_ints, default=(0, 1, 2, 3), help="e.g. 0,1,2,3")
+    parser.add_argument("--clients", type=int, default=100, help="streams per hop count")
+    parser.add_argument("--interval", type=float, default=50.0, help="ms between events")
+    parser.add_argument("--duration", type=float, default=3.0, help="s of events per stream")
+    parser.add_argument("--events", type=int, help="interval-0 events (200,000; quick 20,000)")
+    parser.add_argument("--apis", default=",".join(APIS), help="chat APIs, comma-separated")
+    parser.add_argument("--chat-clients", type=int, help="concurrent chat clients (4; quick 2)")
+    parser.add_argument("--chat-rounds", type=int, help="questions per client (3; quick 1)")
+    parser.add_argument("--chat-interval", type=float, default=CHAT_INTERVAL_MS, help="ms/token")
+    parser.add_argument("--coze-speed", type=float, default=COZE_SPEED, help="typewriter ÷")
+    parser.add_argument("--question", default=QUESTION, help="picks the answer")
+    return parser
+
+
+@contextmanager
+def open_chain(
+    args: argparse.Namespace, depth: int, chat_interval_ms: float
+) -> Iterator[tuple[list[Hop], dict[str, Any]]]:
+    """The hops 0 … ``depth`` and the server settings; our own servers stopped by PID."""
+    if args.url:
+        url, pids = args.url.rstrip("/"), tuple(args.server_pid)
+        hops = [Hop(0, url, "/stream/sse", (pids,)), Hop(1, url, HOP_ROUTE, (pids,))]
+        yield hops[: depth + 1], {"own": False, "url": url, "chain": "one server"}
+        return
+    from showcase.launcher import start_server
+
+    cpu = SERVER_CPU if pinning_wanted(args) else None
+    logs = RESULTS_DIR / "logs"
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    hops: list[Hop] = []
+    upstreams: list[str] = []
+    with ExitStack() as stack:
+        for hop in range(depth + 1):
+            env = {"SHOWCASE_CHAT_INTERVAL_MS": str(chat_interval_ms)}
+            if hop:
+                upstreams.append(hops[-1].url + hops[-1].route)
+                env["SHOWCASE_RELAY_SSE_URL"] = upstreams[-1]
+            server = start_server(logs / f"relay-{hop}-{stamp}.log", env=env, cpu=cpu)
+            stack.callback(server.stop)
+            route = HOP_ROUTE if hop else "/stream/sse"
+            servers = (
+                (*hops[-1].servers, tuple(server.worker_pids))
+                if hops
+                else (tuple(server.worker_pids),)
+            )
+            hops.append(Hop(hop, server.url, route, servers))
+        yield (
+            hops,
+            {
+                "own": True,
+                "workers": 1,
+                "worker_class": "gevent",
+                "server_cpu": cpu,
+                "client_cpu": 1 if cpu is not None else None,
+                "chain": [hop.url + hop.route for hop in hops],
+                "relay_upstreams": upstreams,
+                "chat_interval_ms": chat_interval_ms,
+            },
+        )
+
+
+def pin_client(args: argparse.Namespace) -> None:
+    cpus = client_cpus(args)
+    if cpus:
+        os.sched_setaffinity(0, set(cpus))
+
+
+def measure_chat(url: str, api: str, args: argparse.Namespace) -> dict[str, Any]:
+    """TTFT (request sent → first token) and inter-token gaps (between arrivals) of ``api``."""
+    body = chat_body(api, args.question, args.coze_speed)
+    records = run_chats(url, api, body, args.chat_clients, args.chat_rounds, CHAT_DEADLINE_S)
+    ttft = [(r.t_first_message - r.t_request) * 1000.0 for r in records if r.t_first_message]
+    gaps = [(b - a) * 1000.0 for r in records for a, b in pairwise(r.received_at)]
+    rates = [
+        (len(r.received_at) - 1) / (r.received_at[-1] - r.received_at[0])
+        for r in records
+        if len(r.received_at) > 1 and r.received_at[-1] > r.received_at[0]
+    ]
+    return {
+        "api": api,
+        "route": ROUTES[api],
+        "requests": len(records),
+        "complete": sum(r.complete for r in records),
+        "errors": sorted({r.error for r in records if r.error}),
+        "tokens": sum(r.messages for r in records),
+        "ttft_ms": summarize(ttft),
+        "inter_token_ms": summarize(gaps),
+        "tokens_per_s": median(rates),
+        "raw_ttft_ms": [round(x, 3) for x in ttft],
+        "raw_inter_token_ms": [round(x, 3) for x in gaps],
+    }
+
+
+def measure_hop(hop: Hop, args: argparse.Namespace) -> dict[str, Any]:
+    """``args.clients`` streams at ``args.interval`` through ``hop``: latency (receive − the
+    origin's ts) and the server CPU of every hop's worker per event while all are open."""
+    clients, interval = args.clients, args.interval
+    ramp_s = (clients - 1) / RAMP_CLIENTS_PER_S
+    count = max(2, math.ceil((args.duration + ramp_s) * 1000.0 / interval))
+    plan = Plan(
+        url=hop.url,
+        paths=(stream_path(hop.route, count=count, interval=interval, size=0),) * clients,
+        ramp_s=ramp_s,
+        jitter_s=interval / 1000.0 if clients > 1 else 0.0,
+        deadline_s=ramp_s + args.duration * 3 + 10.0,
+    )
+    target = Target(hop.url, hop.pids, {"own": False})
+    with Sampler(target, CPU_SAMPLE_S) as sampler:
+        measured = measure_streams(target, plan, client_cpus(args))
+    records = measured.records
+    latencies = [lat for r in records for lat in r.latencies_ms]
+    firsts = [r.t_first_message for r in records if r.t_first_message is not None]
+    ends = [r.t_end for r in records if r.t_end is not None]
+    lo, hi = (max(firsts), min(ends)) if firsts and ends else (0.0, 0.0)
+    steady = [
+        lat
+        for r in records
+        for lat, at in zip(r.latencies_ms, r.received_at, strict=True)
+        if lo < at < hi
+    ]
+    cpu = steady_cpu(sampler, records, lo, hi)
+    ttfbs = [r.ttfb_s * 1000.0 for r in records if r.ttfb_s is not None]
+    return {
+        "hops": hop.hops,
+        "clients": clients,
+        "interval_ms": interval,
+        "count": count,
+        "expected_messages": count * clients,
+        **measured.figures(),
+        "latency_ms": summarize(latencies),
+        "steady_latency_ms": summarize(steady),
+        "steady_window_s": max(0.0, hi - lo),
+        "ttfb_ms": summarize(ttfbs),
+        "cpu_us_per_event": cpu["steady_cpu_us_per_message"],
+        "cpu_share": cpu["steady_cpu_share"],
+        "raw_latency_ms": [round(x, 3) for x in latencies],
+    }
+
+
+def measure_throughput(hop: Hop, events: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One client reads ``events`` at interval 0 through ``hop``: events/s end to end and
+    each server's CPU µs per event (origin first)."""
+    path = stream_path(hop.route, count=events, interval=0, size=16)
+    plan = Plan(url=hop.url, paths=(path,), deadline_s=120.0, keep=False)
+    target = Target(hop.url, hop.pids, {"own": False})
+    before = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    measured = measure_streams(target, plan, client_cpus(args))
+    after = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    record = measured.records[0]
+    span = (record.t_end or 0.0) - record.t_request
+    messages = record.messages
+    return {
+        "hops": hop.hops,
+        "events": events,
+        **measured.figures(),
+        "events_per_s": messages / span if span > 0 else math.nan,
+        "server_cpu_us_per_event": [
+            (b - a) / messages * 1e6 if messages else math.nan
+            for a, b in zip(before, after, strict=True)
+        ],
+    }
+
+
+def idle(hops: Sequence[Hop]) -> None:
+    for url in dict.fromkeys(hop.url for hop in hops):
+        wait_idle(url)
+
+
+def warm_up(hops: Sequence[Hop], args: argparse.Namespace) -> None:
+    """Unmeasured: every client through the longest chain for a moment (the relays' first
+    connections and greenlets are made here, not in a measurement)."""
+    last = hops[-1]
+    path = stream_path(last.route, count=3, interval=args.interval, size=0)
+    plan = Plan(url=last.url, paths=(path,) * args.clients, ramp_s=0.2, deadline_s=30.0)
+    measure_streams(Target(last.url, []), plan, client_cpus(args))
+    idle(hops)
+
+
+def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> dict[str, Any]:
+    """Medians over runs; a hop's added latency is its p50/p99 − hop 0's in the same run."""
+    chat: dict[str, Any] = {}
+    for api in dict.fromkeys(p["api"] for run in runs for p in run["chat"]):
+        points = [p for run in runs for p in run["chat"] if p["api"] == api]
+        chat[api] = {
+            "api": api,
+            "route": points[0]["route"],
+            "requests": sum(p["requests"] for p in points),
+            "complete": sum(p["complete"] for p in points),
+            "tokens": sum(p["tokens"] for p in points),
+            "errors": sorted({e for p in points for e in p["errors"]}),
+            **{
+                f"{name}_{q}_ms": median([p[f"{name}_ms"][q] for p in points])
+                for name in ("ttft", "inter_token")
+                for q in ("p50", "p95", "p99")
+            },
+            "tokens_per_s": median([p["tokens_per_s"] for p in points]),
+        }
+    hops: dict[str, Any] = {}
+    for count in sorted({p["hops"] for run in runs for p in run["hops"]}):
+        pairs = [
+            (p, next((z for z in run["hops"] if z["hops"] == 0), None))
+            for run in runs
+            for p in run["hops"]
+            if p["hops"] == count
+        ]
+        points = [p for p, _ in pairs]
+
+        def added(q: str, key: str = "latency_ms", pairs: list[Any] = pairs) -> float:
+            return median([p[key][q] - z[key][q] if z else math.nan for p, z in pairs])
+
+        hops[str(count)] = {
+            "hops": count,
+            **{
+                f"latency_{q}_ms": median([p["latency_ms"][q] for p in points])
+                for q in ("p50", "p95", "p99", "max")
+            },
+            "steady_p99_ms": median([p["steady_latency_ms"]["p99"] for p in points]),
+            "ttfb_p50_ms": median([p["ttfb_ms"]["p50"] for p in points]),
+            "ttfb_max_ms": max((p["ttfb_ms"]["max"] for p in points), default=math.nan),
+            "added_p50_ms": added("p50"),
+            "added_p99_ms": added("p99"),
+            "added_steady_p99_ms": added("p99", "steady_latency_ms"),
+            "cpu_us_per_event": median([p["cpu_us_per_event"] for p in points]),
+            "messages_received": sum(p["messages"] for p in points),
+            "messages_expected": sum(p["expected_messages"] for p in points),
+        }
+    throughput: dict[str, Any] = {}
+    for count in sorted({p["hops"] for run in runs for p in run["throughput"]}):
+        points = [p for run in runs for p in run["throughput"] if p["hops"] == count]
+        per_server = [
+            median([p["server_cpu_us_per_event"][i] for p in points])
+            for i in range(len(points[0]["server_cpu_us_per_event"]))
+        ]
+        throughput[str(count)] = {
+            "hops": count,
+            "events_per_s": median([p["events_per_s"] for p in points]),
+            "server_cpu_us_per_event": per_server,
+            # What the last server's worker would forward with a core to itself.
+            "worker_events_per_s": 1e6 / per_server[-1] if per_server[-1] else math.nan,
+            "messages_received": sum(p["messages"] for p in points),
+            "messages_expected": sum(p["events"] for p in points),
+        }
+    summary = {"chat": chat, "hops": hops, "throughput": throughput}
+    return {**summary, "targets": check_targets(summary, scenario)}
+
+
+def check_targets(summary: dict[str, Any], scenario: tuple[int, float]) -> list[dict[str, Any]]:
+    """Issue 9's two targets with the measured figures; ``met`` is None when not measured."""
+    one = summary["hops"].get("1")
+    fits = tuple(scenario) == TARGET_SCENARIO
+    added = one["added_p99_ms"] if one and "0" in summary["hops"] else None
+    tp = summary["throughput"].get("1")
+    rate = tp["events_per_s"] if tp else None
+    return [
+        {
+            "target": f"one relay hop adds ≤ {TARGET_HOP_P99_MS:g} ms at p99, "
+            f"{TARGET_SCENARIO[0]} clients × {TARGET_SCENARIO[1]:g} ms",
+            "measured": f"+{fmt(added, 2)} ms at p99 (+{fmt(one['added_p50_ms'], 2)} ms at "
+            f"p50; steady +{fmt(one['added_steady_p99_ms'], 2)} ms at p99), "
+            f"{scenario[0]} clients × {scenario[1]:g} ms"
+            if one
+            else "–",
+            "met": None
+            if added is None or not fits or math.isnan(added)
+            else added <= TARGET_HOP_P99_MS,
+        },
+        {
+            "target": f"a hop forwards ≥ {TARGET_HOP_EVENTS_PER_S:,.0f} events/s on one worker",
+            "measured": f"{fmt(rate, 0)} events/s end to end; the relay's worker "
+            f"{fmt(tp['server_cpu_us_per_event'][-1], 2)} µs CPU per event "
+            f"(≈ {fmt(tp['worker_events_per_s'], 0)}/s of a core)"
+            if tp
+            else "–",
+            "met": None if rate is None or math.isnan(rate) else rate >= TARGET_HOP_EVENTS_PER_S,
+        },
+    ]
+
+
+def verdict(met: bool | None) -> str:
+    return "–" if met is None else ("met" if met else "**not met**")
+
+
+def chat_rows(summary: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            r["api"],
+            f"`{r['route']}`",
+            f"{r['complete']}/{r['requests']}",
+            f"{r['tokens']:,}",
+            *(fmt(r[f"ttft_{q}_ms"], 2) for q in ("p50", "p95", "p99")),
+            *(fmt(r[f"inter_token_{q}_ms"], 2) for q in ("p50", "p95", "p99")),
+            fmt(r["tokens_per_s"], 0),
+        ]
+        for r in summary["chat"].values()
+    ]
+
+
+CHAT_HEADER = ("API", "route", "answers", "tokens", "TTFT p50 ms", "p95", "p99")
+CHAT_HEADER += ("gap p50 ms", "p95", "p99", "tokens/s")
+HOP_HEADER = ("hops", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "steady p99 ms")
+HOP_HEADER += ("TTFB p50 ms", "TTFB max ms", "server CPU µs/event (all hops)", "events")
+THROUGHPUT_HEADER = ("hops", "events/s end to end", "server CPU µs/event, origin first")
+THROUGHPUT_HEADER += ("last worker alone, events/s", "events")
+
+
+def hop_rows(summary: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            str(r["hops"]),
+            fmt(r["latency_p50_ms"], 3),
+            fmt(r["latency_p99_ms"], 3),
+            fmt(r["added_p50_ms"], 3),
+            fmt(r["added_p99_ms"], 3),
+            fmt(r["steady_p99_ms"], 3),
+            fmt(r["ttfb_p50_ms"], 2),
+            fmt(r["ttfb_max_ms"], 1),
+            fmt(r["cpu_us_per_event"], 1),
+            f"{r['messages_received']:,}/{r['messages_expected']:,}",
+        ]
+        for r in summary["hops"].values()
+    ]
+
+
+def throughput_rows(summary: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            str(r["hops"]),
+            fmt(r["events_per_s"], 0),
+            " + ".join(fmt(x, 2) for x in r["server_cpu_us_per_event"]),
+            fmt(r["worker_events_per_s"], 0),
+            f"{r['messages_received']:,}/{r['messages_expected']:,}",
+        ]
+        for r in summary["throughput"].values()
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def relay_target_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """The guide's targets rows: [target, measured, verdict]."""
+    return [[t["target"], t["measured"], verdict(t["met"])] for t in doc["summary"]["targets"]]
+
+
+def relay_markdown(doc: dict[str, Any]) -> str:
+    """The guide's chapter body from a relay result: the chat APIs' token timing, the cost of
+    each hop, one hop's throughput, and the targets with the measured figures."""
+    summary, config = doc["summary"], doc["config"]
+    pace = config.get("chat_interval_ms")
+    pace_text = f"{pace:g} ms per token" if pace is not None else "the server's own pace"
+    clients, interval = config["scenario"]
+    parts = [
+        f"**Chat APIs.** {config['chat_clients']} concurrent clients, each asking "
+        f"“{config['question']}” {config['chat_rounds']} time(s) per run, the server typing at "
+        f"{pace_text} (`SHOWCASE_CHAT_INTERVAL_MS`, longer after punctuation) and the Coze "
+        f"typewriter at speed {config['coze_speed']:g}. TTFT: request sent → first token "
+        "received; gap: between two tokens' arrivals at the client (medians of the runs' "
+        "percentiles).",
+        markdown_table(CHAT_HEADER, chat_rows(summary)),
+        f"**Relay hops.** {clients} clients × {interval:g} ms through 0–"
+        f"{max([0, *(r['hops'] for r in summary['hops'].values())])} chained "
+        "`/relay/stream/sse` hops, one gevent worker each; latency is receive time − the "
+        "origin's `ts`, added latency a hop count's percentile − hop 0's in the same run, "
+        "server CPU summed over every worker of the chain while all streams were open.",
+        markdown_table(HOP_HEADER, hop_rows(summary)),
+        f"**Forwarding at interval 0.** One client, {config['events']:,} events of 16 B pad; "
+        "the last column is the last server's worker CPU per event turned into a rate.",
+        markdown_table(THROUGHPUT_HEADER, throughput_rows(summary)),
+        markdown_table(("target (issue 9)", "measured", ""), relay_target_rows(doc)),
+        "How the relays are built, and what a disconnect or a failing upstream does across "
+        "hops: [LLM streaming and relays](chat.md).",
+    ]
+    return "\n\n".join(parts)
+
+
+def print_tables(summary: dict[str, Any], console: Console) -> None:
+    for title, header, rows in (
+        ("chat APIs: time to first token and gaps between tokens", CHAT_HEADER, chat_rows),
+        ("relay hops: latency (receive − origin ts) and server CPU", HOP_HEADER, hop_rows),
+        ("one hop at interval 0", THROUGHPUT_HEADER, throughput_rows),
+    ):
+        table = number_table(title, header)
+        for row in rows(summary):
+            table.add_row(*row)
+        console.print(table)
+    table = number_table("targets", ("target", "measured", ""))
+    for t in summary["targets"]:
+        table.add_row(t["target"], t["measured"], verdict(t["met"]).strip("*"))
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.chat_clients = args.chat_clients or (2 if args.quick else 4)
+    args.chat_rounds = args.chat_rounds or (1 if args.quick else 3)
+    args.duration = min(args.duration, 1.5) if args.quick else args.duration
+    events = args.events or (20_000 if args.quick else 200_000)
+    apis = [api for api in args.apis.split(",") if api]
+    depth = max(args.hops) if args.hops else 0
+    pin_client(args)
+    runs: list[dict[str, Any]] = []
+    with open_chain(args, depth, args.chat_interval) as (chain, server), progress() as bar:
+        hops = [hop for hop in chain if hop.hops in args.hops]
+        forwarding = [hop for hop in chain if hop.hops <= 1]
+        steps = len(apis) + len(hops) + len(forwarding)
+        task = bar.add_task("relay", total=args.runs * steps, note="warm-up")
+        warm_up(chain, args)
+        for run in range(args.runs):
+            # Hop counts rotate from run to run: none is always measured first.
+            shift = run % max(1, len(hops))
+            points: dict[str, list[dict[str, Any]]] = {"chat": [], "hops": [], "throughput": []}
+            for api in apis:
+                bar.update(task, note=f"run {run + 1}: {api}")
+                idle(chain)
+                points["chat"].append(measure_chat(chain[0].url, api, args))
+                bar.advance(task)
+            for hop in hops[shift:] + hops[:shift]:
+                bar.update(task, note=f"run {run + 1}: {hop.hops} hop(s)")
+                idle(chain)
+                points["hops"].append(measure_hop(hop, args))
+                bar.advance(task)
+            for hop in forwarding:
+                bar.update(task, note=f"run {run + 1}: interval 0, {hop.hops} hop(s)")
+                idle(chain)
+                points["throughput"].append(measure_throughput(hop, events, args))
+                bar.advance(task)
+            runs.append({"run": run, **points})
+    scenario = (args.clients, args.interval)
+    summary = summarize_runs(runs, scenario)
+    config = {
+        "apis": apis,
+        "question": args.question,
+        "chat_interval_ms": server.get("chat_interval_ms"),
+        "coze_speed": args.coze_speed,
+        "chat_clients": args.chat_clients,
+        "chat_rounds": args.chat_rounds,
+        "hops": list(args.hops),
+        "scenario": scenario,
+        "duration_s": args.duration,
+        "ramp_clients_per_s": RAMP_CLIENTS_PER_S,
+        "events": events,
+        "runs": args.runs,
+    }
+    return report("relay", args, config, server, runs, summary, lambda c: print_tables(summary, c))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
