@@ -172,7 +172,7 @@ def test_scenarios_default_named_and_quick() -> None:
         300,
         [(500, 2)],
     )
-    assert scenarios("--quick") == ([200, 1000], 500, [(2000, 2)])
+    assert scenarios("--quick") == ([200, 1000], 300, [(1000, 2)])
 
 
 def point(scenario: str, streams: int, workers: int, **figures: Any) -> dict[str, Any]:
