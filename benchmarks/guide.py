@@ -24,11 +24,12 @@ from typing import Any
 
 from benchmarks.environment import ROOT, machine_line
 from benchmarks.harness import fmt
+from benchmarks.relay import relay_markdown, relay_target_rows
 
 TEMPLATE = Path(__file__).with_name("guide_template.md")
 DEFAULT_OUT = ROOT / "docs" / "choosing.md"
 DEFAULT_RESULTS = ROOT / "docs" / "results"
-NAMES = ("latency", "throughput", "framing", "held_streams", "download")
+NAMES = ("latency", "throughput", "framing", "held_streams", "download", "relay")
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 MISSING = "_No result for this benchmark yet: run `make bench`._"
 
@@ -315,6 +316,8 @@ def targets_table(results: dict[str, dict[str, Any]]) -> str:
                 check(dl["vs_nginx"] is not None and dl["vs_nginx"] >= 0.9 and growth < 2**20),
             ]
         )
+    if "relay" in results:
+        rows += relay_target_rows(results["relay"])
     return table(["target", "measured", ""], rows) if rows else MISSING
 
 
@@ -433,6 +436,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "held_table": measured("held_streams", held_table),
         "download_table": measured("download", download_table),
         "download_statement": download_statement(found["download"]) if "download" in found else "",
+        "relay_section": measured("relay", relay_markdown),
         "targets_table": targets_table(found),
         "source_stream": code["stream"],
         "source_download": code["download"],

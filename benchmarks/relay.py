@@ -101,8 +101,8 @@ def open_chain(
     """The hops 0 … ``depth`` and the server settings; our own servers stopped by PID."""
     if args.url:
         url, pids = args.url.rstrip("/"), tuple(args.server_pid)
-        hops = [Hop(0, url, "/stream/sse", (pids,)), Hop(1, url, HOP_ROUTE, (pids,))]
-        yield hops[: depth + 1], {"own": False, "url": url, "chain": "one server"}
+        given = [Hop(0, url, "/stream/sse", (pids,)), Hop(1, url, HOP_ROUTE, (pids,))]
+        yield given[: depth + 1], {"own": False, "url": url, "chain": "one server"}
         return
     from showcase.launcher import start_server
 
@@ -377,12 +377,13 @@ def chat_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-CHAT_HEADER = ("API", "route", "answers", "tokens", "TTFT p50 ms", "p95", "p99")
-CHAT_HEADER += ("gap p50 ms", "p95", "p99", "tokens/s")
-HOP_HEADER = ("hops", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "steady p99 ms")
-HOP_HEADER += ("TTFB p50 ms", "TTFB max ms", "server CPU µs/event (all hops)", "events")
-THROUGHPUT_HEADER = ("hops", "events/s end to end", "server CPU µs/event, origin first")
-THROUGHPUT_HEADER += ("last worker alone, events/s", "events")
+CHAT_HEADER: tuple[str, ...] = ("API", "route", "answers", "tokens", "TTFT p50 ms", "p95")
+CHAT_HEADER += ("p99", "gap p50 ms", "p95", "p99", "tokens/s")
+HOP_HEADER: tuple[str, ...] = ("hops", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms")
+HOP_HEADER += ("steady p99 ms", "TTFB p50 ms", "TTFB max ms", "server CPU µs/event (all hops)")
+HOP_HEADER += ("events",)
+THROUGHPUT_HEADER: tuple[str, ...] = ("hops", "events/s end to end")
+THROUGHPUT_HEADER += ("server CPU µs/event, origin first", "last worker alone, events/s", "events")
 
 
 def hop_rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -426,6 +427,19 @@ def relay_target_rows(doc: dict[str, Any]) -> list[list[str]]:
     return [[t["target"], t["measured"], verdict(t["met"])] for t in doc["summary"]["targets"]]
 
 
+def placement(server: dict[str, Any]) -> str:
+    """Where the chain ran, in a sentence: the hops share a core when pinned."""
+    if not server.get("own", True):
+        return f"Measured on {server.get('url', 'a given server')}: hop 1 is its own relay."
+    if server.get("server_cpu") is not None:
+        return (
+            f"Every server of the chain runs on CPU {server['server_cpu']} (the client on "
+            f"CPU {server.get('client_cpu')}): a relay waits for its upstream's process to "
+            "yield the core."
+        )
+    return "The servers and the client were not pinned."
+
+
 def relay_markdown(doc: dict[str, Any]) -> str:
     """The guide's chapter body from a relay result: the chat APIs' token timing, the cost of
     each hop, one hop's throughput, and the targets with the measured figures."""
@@ -445,7 +459,11 @@ def relay_markdown(doc: dict[str, Any]) -> str:
         f"{max([0, *(r['hops'] for r in summary['hops'].values())])} chained "
         "`/relay/stream/sse` hops, one gevent worker each; latency is receive time − the "
         "origin's `ts`, added latency a hop count's percentile − hop 0's in the same run, "
-        "server CPU summed over every worker of the chain while all streams were open.",
+        "server CPU summed over every worker of the chain while all streams were open. "
+        f"Clients connect at {config.get('ramp_clients_per_s', RAMP_CLIENTS_PER_S):,.0f}/s, "
+        "each one a new upstream connection at every hop: p99 counts the events sent during "
+        "that ramp, steady p99 only those sent while every stream was open. "
+        + placement(doc.get("server", {})),
         markdown_table(HOP_HEADER, hop_rows(summary)),
         f"**Forwarding at interval 0.** One client, {config['events']:,} events of 16 B pad; "
         "the last column is the last server's worker CPU per event turned into a rate.",

@@ -12,6 +12,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +67,11 @@ def sse_tokens(api: str) -> Callable[[ServerSentEvent], tuple[int, bool, str | N
         return sum(bool(c["delta"].get("content")) for c in body["choices"]), False, None
 
     return read
+
+
+def identity(protocol: TokenProtocol) -> TokenProtocol:
+    """The protocol factory of one connection: the protocol made for it beforehand."""
+    return protocol
 
 
 class TokenProtocol(StreamProtocol):
@@ -140,7 +146,7 @@ async def ask_all(
             record.t_connect = time.time()
             try:
                 sock = await connect_from(host, port, None)
-                await loop.create_connection(lambda made=protocol: made, sock=sock)
+                await loop.create_connection(partial(identity, protocol), sock=sock)
             except OSError as error:
                 record.error = f"connect: {error}"
                 continue
