@@ -4,11 +4,11 @@ how fast one hop forwards at interval 0. How the relays are built: docs/chat.md.
 
     python -m benchmarks.relay [--quick] [--runs 3] [--hops 0,1,2,3]
 
-Without ``--url`` it starts a chain of servers, one gevent worker each on a free port: the
-origin (which also answers the chat APIs), then relay k reading relay k−1 (or the origin's
-``/stream/sse``) through ``SHOWCASE_RELAY_SSE_URL``. With ``--url`` it measures that one
-server: hop 0 is its ``/stream/sse``, hop 1 its ``/relay/stream/sse`` (whatever upstream that
-server is configured with).
+Without ``--url`` it starts a chain of servers (``benchmarks.chain``), one gevent worker each
+on a free port: the origin (which also answers the chat APIs), then relay k reading relay k−1
+(or the origin's ``/stream/sse``) through ``SHOWCASE_RELAY_SSE_URL``. With ``--url`` it
+measures that one server: hop 0 is its ``/stream/sse``, hop 1 its ``/relay/stream/sse``
+(whatever upstream that server is configured with). Answers are timed by ``benchmarks.tokens``.
 """
 
 from __future__ import annotations
@@ -17,60 +17,26 @@ import argparse
 import math
 import os
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from itertools import pairwise
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 
-from benchmarks import procfs
-from benchmarks.harness import (
-    RESULTS_DIR,
-    SERVER_CPU,
-    Target,
-    add_common_args,
-    client_cpus,
-    fmt,
-    number_table,
-    pinning_wanted,
-    progress,
-    report,
-)
-from benchmarks.latency import CPU_SAMPLE_S, RAMP_CLIENTS_PER_S, steady_cpu
-from benchmarks.measure import Sampler, measure_streams, stream_path, wait_idle
-from benchmarks.stats import median, summarize
-from benchmarks.tokens import APIS, ROUTES, chat_body, run_chats
-from benchmarks.wire import Plan
+from benchmarks.chain import idle, measure_hop, measure_throughput, open_chain, warm_up
+from benchmarks.harness import add_common_args, client_cpus, fmt, number_table, progress, report
+from benchmarks.latency import RAMP_CLIENTS_PER_S
+from benchmarks.stats import median
+from benchmarks.tokens import APIS, chat_body, measure_answers
 
 # The server's chat pace (SHOWCASE_CHAT_INTERVAL_MS): fast, so the client's timing shows.
 CHAT_INTERVAL_MS = 5.0
 # The Coze typewriter's divisor: base pauses 2–4 ms, 20–30 ms after a sentence's end.
 COZE_SPEED = 10.0
 QUESTION = "hello"  # a canned answer: 27 tokens, 118 characters
-HOP_ROUTE = "/relay/stream/sse"
 # Issue 9's targets, for the scenario 100 clients × 50 ms.
 TARGET_HOP_P99_MS = 1.0
 TARGET_HOP_EVENTS_PER_S = 50_000.0
 TARGET_SCENARIO = (100, 50.0)
-CHAT_DEADLINE_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Hop:
-    """Where a client reads through ``hops`` relays: ``url`` + ``route``; ``servers`` are
-    the worker PIDs of each server of the chain up to it, origin first."""
-
-    hops: int
-    url: str
-    route: str
-    servers: tuple[tuple[int, ...], ...]
-
-    @property
-    def pids(self) -> list[int]:
-        return sorted({pid for server in self.servers for pid in server})
 
 
 def parse_ints(text: str) -> tuple[int, ...]:
@@ -94,168 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def open_chain(
-    args: argparse.Namespace, depth: int, chat_interval_ms: float
-) -> Iterator[tuple[list[Hop], dict[str, Any]]]:
-    """The hops 0 … ``depth`` and the server settings; our own servers stopped by PID."""
-    if args.url:
-        url, pids = args.url.rstrip("/"), tuple(args.server_pid)
-        given = [Hop(0, url, "/stream/sse", (pids,)), Hop(1, url, HOP_ROUTE, (pids,))]
-        yield given[: depth + 1], {"own": False, "url": url, "chain": "one server"}
-        return
-    from showcase.launcher import start_server
-
-    cpu = SERVER_CPU if pinning_wanted(args) else None
-    logs = RESULTS_DIR / "logs"
-    stamp = f"{os.getpid()}-{time.time_ns()}"
-    hops: list[Hop] = []
-    upstreams: list[str] = []
-    with ExitStack() as stack:
-        for hop in range(depth + 1):
-            env = {"SHOWCASE_CHAT_INTERVAL_MS": str(chat_interval_ms)}
-            if hop:
-                upstreams.append(hops[-1].url + hops[-1].route)
-                env["SHOWCASE_RELAY_SSE_URL"] = upstreams[-1]
-            server = start_server(logs / f"relay-{hop}-{stamp}.log", env=env, cpu=cpu)
-            stack.callback(server.stop)
-            route = HOP_ROUTE if hop else "/stream/sse"
-            servers = (
-                (*hops[-1].servers, tuple(server.worker_pids))
-                if hops
-                else (tuple(server.worker_pids),)
-            )
-            hops.append(Hop(hop, server.url, route, servers))
-        yield (
-            hops,
-            {
-                "own": True,
-                "workers": 1,
-                "worker_class": "gevent",
-                "server_cpu": cpu,
-                "client_cpu": 1 if cpu is not None else None,
-                "chain": [hop.url + hop.route for hop in hops],
-                "relay_upstreams": upstreams,
-                "chat_interval_ms": chat_interval_ms,
-            },
-        )
-
-
 def pin_client(args: argparse.Namespace) -> None:
     cpus = client_cpus(args)
     if cpus:
         os.sched_setaffinity(0, set(cpus))
-
-
-def measure_chat(url: str, api: str, args: argparse.Namespace) -> dict[str, Any]:
-    """TTFT (request sent → first token) and inter-token gaps (between arrivals) of ``api``."""
-    body = chat_body(api, args.question, args.coze_speed)
-    records = run_chats(url, api, body, args.chat_clients, args.chat_rounds, CHAT_DEADLINE_S)
-    ttft = [(r.t_first_message - r.t_request) * 1000.0 for r in records if r.t_first_message]
-    gaps = [(b - a) * 1000.0 for r in records for a, b in pairwise(r.received_at)]
-    rates = [
-        (len(r.received_at) - 1) / (r.received_at[-1] - r.received_at[0])
-        for r in records
-        if len(r.received_at) > 1 and r.received_at[-1] > r.received_at[0]
-    ]
-    return {
-        "api": api,
-        "route": ROUTES[api],
-        "requests": len(records),
-        "complete": sum(r.complete for r in records),
-        "errors": sorted({r.error for r in records if r.error}),
-        "tokens": sum(r.messages for r in records),
-        "ttft_ms": summarize(ttft),
-        "inter_token_ms": summarize(gaps),
-        "tokens_per_s": median(rates),
-        "raw_ttft_ms": [round(x, 3) for x in ttft],
-        "raw_inter_token_ms": [round(x, 3) for x in gaps],
-    }
-
-
-def measure_hop(hop: Hop, args: argparse.Namespace) -> dict[str, Any]:
-    """``args.clients`` streams at ``args.interval`` through ``hop``: latency (receive − the
-    origin's ts) and the server CPU of every hop's worker per event while all are open."""
-    clients, interval = args.clients, args.interval
-    ramp_s = (clients - 1) / RAMP_CLIENTS_PER_S
-    count = max(2, math.ceil((args.duration + ramp_s) * 1000.0 / interval))
-    plan = Plan(
-        url=hop.url,
-        paths=(stream_path(hop.route, count=count, interval=interval, size=0),) * clients,
-        ramp_s=ramp_s,
-        jitter_s=interval / 1000.0 if clients > 1 else 0.0,
-        deadline_s=ramp_s + args.duration * 3 + 10.0,
-    )
-    target = Target(hop.url, hop.pids, {"own": False})
-    with Sampler(target, CPU_SAMPLE_S) as sampler:
-        measured = measure_streams(target, plan, client_cpus(args))
-    records = measured.records
-    latencies = [lat for r in records for lat in r.latencies_ms]
-    firsts = [r.t_first_message for r in records if r.t_first_message is not None]
-    ends = [r.t_end for r in records if r.t_end is not None]
-    lo, hi = (max(firsts), min(ends)) if firsts and ends else (0.0, 0.0)
-    steady = [
-        lat
-        for r in records
-        for lat, at in zip(r.latencies_ms, r.received_at, strict=True)
-        if lo < at < hi
-    ]
-    cpu = steady_cpu(sampler, records, lo, hi)
-    ttfbs = [r.ttfb_s * 1000.0 for r in records if r.ttfb_s is not None]
-    return {
-        "hops": hop.hops,
-        "clients": clients,
-        "interval_ms": interval,
-        "count": count,
-        "expected_messages": count * clients,
-        **measured.figures(),
-        "latency_ms": summarize(latencies),
-        "steady_latency_ms": summarize(steady),
-        "steady_window_s": max(0.0, hi - lo),
-        "ttfb_ms": summarize(ttfbs),
-        "cpu_us_per_event": cpu["steady_cpu_us_per_message"],
-        "cpu_share": cpu["steady_cpu_share"],
-        "raw_latency_ms": [round(x, 3) for x in latencies],
-    }
-
-
-def measure_throughput(hop: Hop, events: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One client reads ``events`` at interval 0 through ``hop``: events/s end to end and
-    each server's CPU µs per event (origin first)."""
-    path = stream_path(hop.route, count=events, interval=0, size=16)
-    plan = Plan(url=hop.url, paths=(path,), deadline_s=120.0, keep=False)
-    target = Target(hop.url, hop.pids, {"own": False})
-    before = [procfs.sample(list(server)).cpu_s for server in hop.servers]
-    measured = measure_streams(target, plan, client_cpus(args))
-    after = [procfs.sample(list(server)).cpu_s for server in hop.servers]
-    record = measured.records[0]
-    span = (record.t_end or 0.0) - record.t_request
-    messages = record.messages
-    return {
-        "hops": hop.hops,
-        "events": events,
-        **measured.figures(),
-        "events_per_s": messages / span if span > 0 else math.nan,
-        "server_cpu_us_per_event": [
-            (b - a) / messages * 1e6 if messages else math.nan
-            for a, b in zip(before, after, strict=True)
-        ],
-    }
-
-
-def idle(hops: Sequence[Hop]) -> None:
-    for url in dict.fromkeys(hop.url for hop in hops):
-        wait_idle(url)
-
-
-def warm_up(hops: Sequence[Hop], args: argparse.Namespace) -> None:
-    """Unmeasured: every client through the longest chain for a moment (the relays' first
-    connections and greenlets are made here, not in a measurement)."""
-    last = hops[-1]
-    path = stream_path(last.route, count=3, interval=args.interval, size=0)
-    plan = Plan(url=last.url, paths=(path,) * args.clients, ramp_s=0.2, deadline_s=30.0)
-    measure_streams(Target(last.url, []), plan, client_cpus(args))
-    idle(hops)
 
 
 def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> dict[str, Any]:
@@ -514,7 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for api in apis:
                 bar.update(task, note=f"run {run + 1}: {api}")
                 idle(chain)
-                points["chat"].append(measure_chat(chain[0].url, api, args))
+                body = chat_body(api, args.question, args.coze_speed)
+                clients, rounds = args.chat_clients, args.chat_rounds
+                points["chat"].append(measure_answers(chain[0].url, api, body, clients, rounds))
                 bar.advance(task)
             for hop in hops[shift:] + hops[:shift]:
                 bar.update(task, note=f"run {run + 1}: {hop.hops} hop(s)")

@@ -13,9 +13,11 @@ import random
 import time
 from collections.abc import Callable
 from functools import partial
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks.stats import median, summarize
 from benchmarks.wire import StreamProtocol, StreamRecord, connect_from
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import ServerSentEvent, SSEParser
@@ -23,6 +25,7 @@ from showcase.framing.sse import ServerSentEvent, SSEParser
 APIS = ("openai", "ndjson", "coze")
 ROUTES = {"openai": "/v1/chat/completions", "ndjson": "/api/chat", "coze": "/v3/chat"}
 MODEL = "showcase-typist"
+DEADLINE_S = 60.0  # every question of one measurement answered by then, or given up
 
 
 def chat_body(api: str, question: str, coze_speed: float) -> dict[str, Any]:
@@ -171,3 +174,31 @@ def run_chats(
 ) -> list[StreamRecord]:
     """``ask_all`` in a fresh event loop of this process."""
     return asyncio.run(ask_all(url, api, body, clients, rounds, deadline_s))
+
+
+def measure_answers(
+    url: str, api: str, body: dict[str, Any], clients: int, rounds: int
+) -> dict[str, Any]:
+    """TTFT (request sent → first token), gaps between token arrivals and tokens/s of each
+    answer, for ``clients`` × ``rounds`` questions to ``api``."""
+    records = run_chats(url, api, body, clients, rounds, DEADLINE_S)
+    ttft = [(r.t_first_message - r.t_request) * 1000.0 for r in records if r.t_first_message]
+    gaps = [(b - a) * 1000.0 for r in records for a, b in pairwise(r.received_at)]
+    rates = [
+        (len(r.received_at) - 1) / (r.received_at[-1] - r.received_at[0])
+        for r in records
+        if len(r.received_at) > 1 and r.received_at[-1] > r.received_at[0]
+    ]
+    return {
+        "api": api,
+        "route": ROUTES[api],
+        "requests": len(records),
+        "complete": sum(r.complete for r in records),
+        "errors": sorted({r.error for r in records if r.error}),
+        "tokens": sum(r.messages for r in records),
+        "ttft_ms": summarize(ttft),
+        "inter_token_ms": summarize(gaps),
+        "tokens_per_s": median(rates),
+        "raw_ttft_ms": [round(x, 3) for x in ttft],
+        "raw_inter_token_ms": [round(x, 3) for x in gaps],
+    }
