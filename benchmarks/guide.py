@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.capacity import capacity_markdown
 from benchmarks.environment import ROOT, machine_line
 from benchmarks.harness import fmt
 from benchmarks.relay import relay_markdown, relay_target_rows
@@ -66,6 +67,8 @@ def latency_table(doc: dict[str, Any]) -> str:
             fmt(r["ttfb_p50_ms"], 2),
             fmt(r["ttfb_max_ms"], 1),
             f"{r['messages_received']:,} / {r['messages_expected']:,}",
+            fmt(r.get("cpu_us_per_message"), 1),
+            fmt(r.get("cpu_vs_baseline"), 2),
             pct(r["client_cpu_share"], 0),
         ]
         for r in doc["summary"].values()
@@ -82,6 +85,8 @@ def latency_table(doc: dict[str, Any]) -> str:
             "TTFB p50 ms",
             "TTFB max ms",
             "messages",
+            "server µs/msg",
+            "÷ baseline",
             "client CPU",
         ],
         rows,
@@ -141,6 +146,8 @@ def framing_table(doc: dict[str, Any]) -> str:
 def held_table(doc: dict[str, Any]) -> str:
     rows = []
     for r in doc["summary"].values():
+        if r.get("scenario", "held") != "held":
+            continue  # the storm and capacity rows have their own section
         per = r["rss_per_stream_bytes"]
         held = r["server_rss_held"]
         rows.append(
@@ -262,6 +269,85 @@ def check(ok: bool | None) -> str:
     return "–" if ok is None else ("met" if ok else "**not met**")
 
 
+def paced_target_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Issue 8: the cost of a paced message, and large payloads against the tutorial."""
+    rows: list[list[str]] = []
+    paced = results.get("latency", {}).get("summary", {}).get("1000x50ms/sse")
+    if paced and paced.get("cpu_vs_baseline") is not None:
+        ratio = paced["cpu_vs_baseline"]
+        rows.append(
+            [
+                "server CPU per paced message, `sse` 1,000 clients × 50 ms: ≤ 0.7× the tutorial "
+                "generator's, same run",
+                f"{fmt(paced['cpu_us_per_message'], 1)} µs, {fmt(ratio, 2)}× the tutorial",
+                check(ratio == ratio and ratio <= 0.7),
+            ]
+        )
+    tp = results.get("throughput", {}).get("summary", {})
+    ratios = {
+        (r["label"], r["size"]): r["vs_baseline"]
+        for r in tp.values()
+        if r["label"] in ("sse", "ndjson") and r["clients"] == 1 and r["vs_baseline"] is not None
+    }
+    if ratios:
+        worst = min(ratios, key=lambda key: ratios[key])
+        rows.append(
+            [
+                "`sse` and `ndjson` messages/s ≥ 1.0× the tutorial at every payload size",
+                f"lowest {fmt(ratios[worst], 2)}× (`{worst[0]}`, {worst[1]:,} B)",
+                check(ratios[worst] >= 1.0),
+            ]
+        )
+    return rows
+
+
+def held_target_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Issue 8: memory and CPU of held streams, the connect storm, capacity."""
+    rows: list[list[str]] = []
+    held = summary.get("10000")
+    if held:
+        per = held["rss_per_stream_bytes"]
+        cpu = held.get("server_cpu_share_held")
+        rows.append(
+            [
+                "10,000 held SSE streams on one worker at 1 message/s, all receiving: "
+                "≤ 16 KiB each, < 20 % of a core",
+                f"{held['kept_receiving_min']:,} kept receiving; "
+                f"{fmt(per / 1024 if per else None, 1)} KiB/stream; {pct(cpu, 0)} of a core",
+                check(
+                    per is not None
+                    and per <= 16 * 1024
+                    and held["kept_receiving_min"] == 10000
+                    and cpu is not None
+                    and cpu < 0.2
+                ),
+            ]
+        )
+    storm = summary.get("storm-10000")
+    if storm:
+        last = storm.get("last_first_message_s")
+        got = storm["got_first_message_min"]
+        rows.append(
+            [
+                "connect storm: 10,000 clients, 200 connecting at a time, all have their first "
+                "message within 2 s of the first connect",
+                f"{got:,} got it; the last after {fmt(last, 2)} s",
+                check(got == 10000 and last is not None and last <= 2.0),
+            ]
+        )
+    for key, streams in (("capacity-19000x1", 19000), ("capacity-75000x4", 75000)):
+        run = summary.get(key)
+        if run:
+            rows.append(
+                [
+                    f"{streams:,} streams on {run['workers']} worker(s), every one receiving",
+                    f"{run['kept_receiving_min']:,} kept receiving",
+                    check(run["kept_receiving_min"] >= streams),
+                ]
+            )
+    return rows
+
+
 def targets_table(results: dict[str, dict[str, Any]]) -> str:
     rows: list[list[str]] = []
     tp = results.get("throughput", {}).get("summary", {})
@@ -294,18 +380,8 @@ def targets_table(results: dict[str, dict[str, Any]]) -> str:
                     ),
                 ]
             )
-    held = results.get("held_streams", {}).get("summary", {}).get("10000")
-    if held:
-        per = held["rss_per_stream_bytes"]
-        rows.append(
-            [
-                "10,000 held SSE streams on one worker, all receiving, ≤ 20 KiB RSS each",
-                f"{held['got_first_message_min']:,} got their first message, "
-                f"{held['kept_receiving_min']:,} kept receiving; "
-                f"{fmt(per / 1024 if per else None, 1)} KiB/stream",
-                check(per is not None and per <= 20 * 1024 and held["kept_receiving_min"] == 10000),
-            ]
-        )
+    rows += paced_target_rows(results)
+    rows += held_target_rows(results.get("held_streams", {}).get("summary", {}))
     dl = results.get("download", {}).get("summary", {}).get("zero-copy")
     if dl:
         growth = dl["server_rss_growth"]
@@ -437,6 +513,11 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "download_table": measured("download", download_table),
         "download_statement": download_statement(found["download"]) if "download" in found else "",
         "relay_section": measured("relay", relay_markdown),
+        "capacity_section": (
+            capacity_markdown(found["held_streams"], shown_path(results / "held_streams.json"))
+            if "held_streams" in found
+            else MISSING
+        ),
         "targets_table": targets_table(found),
         "source_stream": code["stream"],
         "source_download": code["download"],

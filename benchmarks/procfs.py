@@ -47,7 +47,11 @@ def schedstat_cpu_seconds(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU seconds of ``pid`` on the finest clock this kernel offers (``CPU_CLOCK``)."""
+    """CPU seconds of ``pid`` on the finest clock this kernel offers (``CPU_CLOCK``).
+
+    schedstat sums the threads alive now: a thread that exits takes its time with it. Fit
+    for the server (its threads live as long as it does), not for a process whose threads
+    come and go between two readings."""
     if CPU_CLOCK == "schedstat":
         return schedstat_cpu_seconds(pid)
     return stat_cpu_seconds(pid)
