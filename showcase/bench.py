@@ -13,7 +13,7 @@ from pathlib import Path
 
 from showcase.cli import plain_text
 
-NAMES = ("latency", "throughput", "framing", "held_streams", "download", "suite")
+NAMES = ("latency", "throughput", "framing", "held_streams", "download", "relay", "suite")
 ROOT = Path(__file__).resolve().parent.parent
 
 

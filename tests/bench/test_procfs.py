@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,6 @@ import pytest
 from benchmarks import procfs
 
 TICK_S = 1 / procfs.CLOCK_TICKS_PER_S
-
-
-def burn(cpu_s: float) -> None:
-    started = time.process_time()
-    while time.process_time() - started < cpu_s:
-        pass
 
 
 @pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="kernel without schedstat")
