@@ -7,54 +7,50 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from showcase.chat.answer import CANNED
 from showcase.launcher import RunningServer
 from showcase.sources import passage_tokens
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-CHROMIUM = "/usr/bin/chromium"
-# As tests/browser/browserkit.py: what a headless root in a container needs.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 WAIT_MS = 20_000
 DEADLINE_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def page(base_url: str) -> Iterator[playwright_api.Page]:
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """One page for the module, in the session's Chromium (one Playwright per process)."""
     errors: list[str] = []
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            opened = browser.new_page()
-            opened.set_default_timeout(WAIT_MS)
-            opened.on("pageerror", lambda error: errors.append(str(error)))
-            response = opened.goto(f"{base_url}/")
-            assert response is not None and response.status == 200
-            opened.wait_for_function("window.showcaseChat !== undefined")
-            yield opened
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        opened = context.new_page()
+        opened.set_default_timeout(WAIT_MS)
+        opened.on("pageerror", lambda error: errors.append(str(error)))
+        response = opened.goto(f"{base_url}/")
+        assert response is not None and response.status == 200
+        opened.wait_for_function("window.showcaseChat !== undefined")
+        yield opened
+    finally:
+        context.close()
     assert not errors, f"script errors on the page: {errors}"
 
 
-def ask(page: playwright_api.Page, question: str, api: str, speed: float) -> None:
+def ask(page: Page, question: str, api: str, speed: float) -> None:
     page.fill("#chat-form input[name=question]", question)
     page.select_option("#chat-form select[name=api]", api)
     page.fill("#chat-form input[name=speed]", str(speed))
     page.click('#chat [data-action="ask"]')
 
 
-def chat_attr(page: playwright_api.Page, name: str) -> str:
+def chat_attr(page: Page, name: str) -> str:
     value = page.get_attribute("#chat", f"data-{name}")
     assert value is not None
     return value
 
 
 @pytest.mark.parametrize("api", ["openai", "ndjson", "coze"])
-def test_each_api_streams_the_answer_as_text(page: playwright_api.Page, api: str) -> None:
+def test_each_api_streams_the_answer_as_text(page: Page, api: str) -> None:
     ask(page, "Tell me about streaming", api, 100)
     page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
     assert chat_attr(page, "api") == api
@@ -66,7 +62,7 @@ def test_each_api_streams_the_answer_as_text(page: playwright_api.Page, api: str
     assert float(chat_attr(page, "ttft-ms")) >= 0
 
 
-def test_answer_markup_is_shown_as_text(page: playwright_api.Page) -> None:
+def test_answer_markup_is_shown_as_text(page: Page) -> None:
     ask(page, "show me html", "openai", 100)
     page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
     answer = page.locator('#chat [data-role="answer"]')
@@ -74,7 +70,7 @@ def test_answer_markup_is_shown_as_text(page: playwright_api.Page) -> None:
     assert answer.locator("b, img").count() == 0
 
 
-def test_stop_ends_the_server_side_stream(page: playwright_api.Page, server: RunningServer) -> None:
+def test_stop_ends_the_server_side_stream(page: Page, server: RunningServer) -> None:
     assert server.wait_open_streams(0, DEADLINE_S) == 0
     ask(page, "Tell me about streaming", "openai", 0.2)  # 200 ms a token
     page.wait_for_function("Number(document.querySelector('#chat').dataset.tokens) >= 2")
