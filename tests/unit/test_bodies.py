@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from showcase.bodies import COALESCE_MAX_BYTES, iter_body
+from showcase.bodies import COALESCE_MAX_BYTES, YIELD_EVERY_BYTES, iter_body
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import SSEParser
 from showcase.message import Message, Pause
@@ -103,3 +103,17 @@ def test_closing_the_body_closes_the_source() -> None:
     next(body)
     body.close()
     assert closed == [True]
+
+
+@pytest.mark.parametrize("flush", ["auto", "each"])
+def test_an_unpaused_producer_yields_to_others_by_bytes_not_per_large_message(flush: str) -> None:
+    """64 KiB messages with no pause: a switch to the hub per megabyte, not one per message
+    (that made flush=auto cost more than flush=each at 64 KiB), and never none at all."""
+    wait = FakeWait()
+    body = list(
+        iter_body(iter_ticks(64, 0.0, 65536, clock=clock), MODES["ndjson"], flush=flush, wait=wait)
+    )
+    sent = sum(len(chunk) for chunk in body)
+    assert wait.calls and set(wait.calls) == {0}
+    assert len(wait.calls) <= sent // YIELD_EVERY_BYTES + 1
+    assert len(wait.calls) >= sent // (YIELD_EVERY_BYTES + 70_000)
