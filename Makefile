@@ -41,13 +41,13 @@ lint: $(STAMP) ## ruff check + format check, mypy strict on the package
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) ## the whole benchmark suite (~10 min): results/latest/ JSON + PNG, docs/choosing.md
+bench: $(STAMP) ## the whole suite (~14 min): results/latest/, then docs/results/ (committed), docs/choosing.md
 	$(PY) -m benchmarks.suite
 
-bench-quick: $(STAMP) ## every benchmark in a small configuration (< 1 min): results/quick/
+bench-quick: $(STAMP) ## every benchmark in a small configuration (a few minutes): results/quick/
 	$(PY) -m benchmarks.suite --quick
 
-guide: $(STAMP) ## rewrite docs/choosing.md (tables, plots) from results/latest/
+guide: $(STAMP) ## rewrite docs/choosing.md (tables, plots) from docs/results/
 	$(PY) -m benchmarks.guide
 
 clean: ## remove the venv, caches, generated data and results
