@@ -1,0 +1,26 @@
+"""``Broker``: the one interface the hub's views use; which backend is behind it is config.
+
+Pure: no Flask, no I/O of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from showcase.hub.room import Subscription
+
+
+class Broker(Protocol):
+    def publish(self, room: str, user: str, text: str) -> str:
+        """Store one message in the room's log and deliver it to the room's subscribers;
+        return its id (unique and increasing within the room). Never waits on a subscriber."""
+        ...
+
+    def subscribe(self, room: str, last_event_id: str | None) -> Subscription:
+        """Join the room. ``replay`` holds what follows ``last_event_id`` (a reset event first
+        when the log cannot say); live events follow it with no gap and nothing repeated."""
+        ...
+
+    def oldest_id(self, room: str) -> str | None:
+        """The first id the room's log still holds, None when it holds none."""
+        ...
