@@ -42,9 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(config or {})
 
-    from showcase.web import baseline, chat, downloads, page, relay, streams
+    from showcase.web import baseline, chat, downloads, hub, page, relay, streams
 
-    for key, default in {**chat.CONFIG, **relay.CONFIG}.items():
+    for key, default in {**chat.CONFIG, **relay.CONFIG, **hub.CONFIG}.items():
         app.config.setdefault(key, type(default)(os.environ.get(key, default)))
 
     app.register_blueprint(streams.bp)
@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(baseline.bp)
     app.register_blueprint(chat.bp)
     app.register_blueprint(relay.bp)
+    app.register_blueprint(hub.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
 

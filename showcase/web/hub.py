@@ -1,0 +1,147 @@
+"""The broadcast hub: ``POST /chat/send`` publishes to a room; ``GET /chat/events`` (SSE,
+resumable) and ``GET /chat/events.ndjson`` (NDJSON, live only) stream it. docs/hub.md."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from showcase.bodies import iter_body
+from showcase.hub.broker import Broker
+from showcase.hub.event import HUB_NDJSON, HUB_SSE
+from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MemoryBroker
+from showcase.hub.room import QUEUE_LIMIT
+from showcase.hub.source import iter_room
+from showcase.lifecycle import make_wait
+from showcase.modes import Mode
+from showcase.params import ParamError
+from showcase.web.responses import error_response, stream_response
+
+bp = Blueprint("hub", __name__)
+
+# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
+CONFIG: dict[str, Any] = {
+    "SHOWCASE_HUB_TOKEN": "",  # when set, POST /chat/send needs "Authorization: Bearer <it>"
+    "SHOWCASE_HUB_LOG_COUNT": LOG_COUNT,
+    "SHOWCASE_HUB_LOG_AGE_S": LOG_AGE_S,
+    "SHOWCASE_HUB_QUEUE_LIMIT": QUEUE_LIMIT,
+    "SHOWCASE_HUB_MAX_TEXT_BYTES": 4096,
+}
+ROOM_TEXT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+USER_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+BODY_OVERHEAD_BYTES = 1024  # the JSON around the text: keys, room, user, escapes
+EXTENSION = "showcase.hub"
+
+
+def broker_of(app: Flask) -> Broker:
+    """The app's broker, made on first use from its settings (memory: this process)."""
+    broker: Broker | None = app.extensions.get(EXTENSION)
+    if broker is None:
+        config = app.config
+        broker = app.extensions[EXTENSION] = MemoryBroker(
+            log_count=int(config["SHOWCASE_HUB_LOG_COUNT"]),
+            log_age_s=float(config["SHOWCASE_HUB_LOG_AGE_S"]),
+            queue_limit=int(config["SHOWCASE_HUB_QUEUE_LIMIT"]),
+        )
+    return broker
+
+
+def parse_name(value: object, field: str, pattern: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = value[:40] if isinstance(value, str) else value
+        raise ParamError(field, f"expected {pattern.pattern}, got {shown!r}")
+    return value
+
+
+def check_token(header: str | None, token: str) -> None:
+    """With a token configured, ``Authorization: Bearer <token>`` or ParamError (401)."""
+    if not token:
+        return
+    given = (header or "").removeprefix("Bearer ").encode()
+    if not (header or "").startswith("Bearer ") or not hmac.compare_digest(given, token.encode()):
+        raise ParamError("Authorization", "a valid Bearer token is required", "unauthorized")
+
+
+def read_message(max_text_bytes: int) -> tuple[str, str, str]:
+    """``room``, ``user``, ``text`` of the JSON body, or ParamError: 415 for another content
+    type, 413 for a body or text over the limit, 400 for the rest. Reads at most the limit."""
+    if request.mimetype != "application/json":
+        raise ParamError(
+            "Content-Type",
+            f"expected application/json, got {request.mimetype[:40]!r}",
+            "unsupported media type",
+        )
+    limit = max_text_bytes + BODY_OVERHEAD_BYTES
+    too_large = ParamError("body", f"larger than {limit} bytes", "request entity too large")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ParamError("body", "expected a JSON object") from None
+    if not isinstance(body, dict):
+        raise ParamError("body", "expected a JSON object")
+    room = parse_name(body.get("room"), "room", ROOM_TEXT)
+    user = parse_name(body.get("user"), "user", USER_TEXT)
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise ParamError("text", "expected a non-empty string")
+    if len(text.encode(errors="surrogatepass")) > max_text_bytes:
+        raise ParamError(
+            "text", f"longer than {max_text_bytes} bytes of UTF-8", "request entity too large"
+        )
+    return room, user, text
+
+
+STATUS_OF_ERROR = {
+    "unauthorized": 401,
+    "request entity too large": 413,
+    "unsupported media type": 415,
+}
+
+
+@bp.post("/chat/send")
+def send() -> Response:
+    config = current_app.config
+    try:
+        check_token(request.headers.get("Authorization"), config["SHOWCASE_HUB_TOKEN"])
+        room, user, text = read_message(int(config["SHOWCASE_HUB_MAX_TEXT_BYTES"]))
+    except ParamError as error:
+        response = error_response(error, STATUS_OF_ERROR.get(error.error, 400))
+        if response.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    message_id = broker_of(current_app).publish(room, user, text)
+    response = jsonify({"id": message_id})
+    response.status_code = 202
+    return response
+
+
+def stream_room(mode: Mode) -> Response:
+    try:
+        room = parse_name(request.args.to_dict().get("room"), "room", ROOM_TEXT)
+    except ParamError as error:
+        return error_response(error)
+    last_event_id = request.environ.get("HTTP_LAST_EVENT_ID") if mode.resumable else None
+    app = current_app
+    heartbeat_s = app.config["SHOWCASE_HEARTBEAT_S"]
+    items = iter_room(broker_of(app), room, last_event_id, heartbeat_s)
+    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
+    return stream_response(body, mode.mimetype)
+
+
+@bp.get("/chat/events")
+def events() -> Response:
+    return stream_room(HUB_SSE)
+
+
+@bp.get("/chat/events.ndjson")
+def events_ndjson() -> Response:
+    return stream_room(HUB_NDJSON)
