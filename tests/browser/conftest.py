@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, WAIT_MS, CuttableProxy
+from browserkit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS, WAIT_MS
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.integration.wire import CutProxy
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +57,8 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 
 @pytest.fixture
-def proxy(base_url: str) -> Iterator[CuttableProxy]:
-    running = CuttableProxy(base_url)
+def proxy(base_url: str) -> Iterator[CutProxy]:
+    running = CutProxy(base_url)
     yield running
     running.close()
     running.thread.join(5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from browserkit import CuttableProxy
 from playwright.sync_api import Page
 
 from tests.integration.wire import CutProxy
@@ -18,7 +17,7 @@ COUNT = 40
 
 
 def test_eventsource_resumes_after_a_dropped_connection(
-    open_page: Callable[..., Page], proxy: CuttableProxy
+    open_page: Callable[..., Page], proxy: CutProxy
 ) -> None:
     page = open_page(f"{proxy.url}/")  # every request of the page goes through the proxy
     page.fill("#controls input[name=count]", str(COUNT))
