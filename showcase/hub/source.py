@@ -22,8 +22,8 @@ def iter_room(
 ) -> Iterator[Message | Pause]:
     """Join ``room`` at the first ``next()`` (a body never iterated never joins), replay,
     then live events; a heartbeat event after ``heartbeat_s`` of silence. A subscriber cut as
-    too slow gets a notice saying why, then the stream ends. Closing the generator leaves
-    the room."""
+    too slow gets a notice saying why, then the stream ends; so does one cut while waiting
+    (a stopping server). Closing the generator leaves the room."""
     subscription = broker.subscribe(room, last_event_id)
     try:
         for event in subscription.replay:
@@ -31,7 +31,12 @@ def iter_room(
         subscription.replay = []  # the log's events are shared: do not hold them longer
         while True:
             yield FLUSH
-            events = subscription.take(heartbeat_s)
+            try:
+                events = subscription.take(heartbeat_s)
+            except ConnectionAbortedError:
+                # lifecycle.StreamCut thrown into a waiting stream: the server is stopping.
+                # End cleanly after what was sent, as a paused stream does; clients resume.
+                return
             if subscription.cut_reason is not None:
                 yield notice_event(subscription.cut_reason, time.time() * 1000.0)
                 return

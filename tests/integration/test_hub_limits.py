@@ -4,6 +4,7 @@ reading is cut while a fast one on the same worker receives every message."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import uuid
@@ -122,3 +123,22 @@ def test_a_stalled_subscriber_is_cut_and_a_fast_one_gets_everything(
         stalled.close()
         fast.close()
     assert "Traceback" not in hub_server.log()
+
+
+def test_sigterm_ends_a_waiting_subscriber_cleanly(tmp_path: Path, data_dir: Path) -> None:
+    """A subscriber blocked on its queue ends like a paused stream: after what it was sent,
+    with the body's last chunk (so an SSE client resumes), not a cut connection."""
+    server = start_server(
+        tmp_path / "gunicorn.log",
+        env={"SHOWCASE_DATA_DIR": str(data_dir), "SHOWCASE_HEARTBEAT_S": "30"},
+    )
+    try:
+        reader = RoomReader(server.url, new_room())
+        reader.until_count(1)
+        server.process.send_signal(signal.SIGTERM)
+        rest = list(reader.chunks)  # ChunkedEncodingError if the connection were cut
+        assert b"".join(rest) == b""
+        reader.close()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
