@@ -7,7 +7,7 @@ PYTHON ?= python3
 BIND ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint bench bench-quick guide clean browser-deps
+.PHONY: help run run-redis test test-fast lint bench bench-quick guide clean browser-deps redis-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,10 +27,23 @@ browser-deps: ## install Debian's chromium for the browser tests when it is miss
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium >/dev/null; }
 
+redis-deps: ## install Debian's redis-server (the hub's Redis tests, make run-redis) when missing
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian's redis-server (hub tests, run-redis)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq redis-server >/dev/null; }
+
 run: $(STAMP) ## serve every mode on http://$(BIND)/ (gunicorn + gevent)
 	$(VENV)/bin/showcase serve --bind $(BIND)
 
-test: $(STAMP) browser-deps ## run the whole test suite (unit, app, integration, browser)
+REDIS_PORT ?= 6379
+run-redis: $(STAMP) redis-deps ## serve with the Redis broker: a local redis-server (no persistence) on 127.0.0.1:$(REDIS_PORT), stopped on exit
+	@redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save '' --appendonly no --daemonize no >/dev/null & \
+	  redis=$$!; trap 'kill $$redis' EXIT INT TERM; \
+	  $(VENV)/bin/showcase serve --bind $(BIND) --workers 4 --broker redis://127.0.0.1:$(REDIS_PORT)/0
+
+test: $(STAMP) browser-deps redis-deps ## run the whole test suite (unit, app, integration, browser)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## unit and app tests only (seconds)

@@ -83,6 +83,18 @@ def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="seconds a write to a client may take before its stream is cut, "
         f"up to {MAX_SEND_TIMEOUT_S:g} (default 30)",
     )
+    parser.add_argument(
+        "--broker",
+        type=broker_url,
+        help="the broadcast hub's broker: memory (one worker process) or redis://HOST:PORT/DB "
+        "(rooms shared by workers and hosts; default: SHOWCASE_BROKER, else memory)",
+    )
+
+
+def broker_url(raw: str) -> str:
+    if raw == "memory" or raw.startswith(("redis://", "rediss://", "unix://")):
+        return raw
+    raise argparse.ArgumentTypeError(f"memory or a redis:// URL, got {raw[:80]!r}")
 
 
 def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -221,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data_dir,
             args.heartbeat,
             send_timeout_s=args.send_timeout,
+            broker=args.broker,
         )
         return 0  # not reached: serve() replaces the process
     if args.command == "client":

@@ -28,13 +28,14 @@ def serve(
     heartbeat_s: float | None = None,
     extra: list[str] | None = None,
     send_timeout_s: float | None = None,
+    broker: str | None = None,
 ) -> None:
     """Replace this process with gunicorn (same PID, so whoever started us can stop it).
 
     The app's settings reach the workers as environment variables (``SHOWCASE_DATA_DIR``,
-    ``SHOWCASE_HEARTBEAT_S``, ``SHOWCASE_SEND_TIMEOUT_S``); None leaves a variable as it is,
-    so the server's default (or the caller's environment) applies. The values are not
-    checked here: ``showcase.cli`` validates them before calling.
+    ``SHOWCASE_HEARTBEAT_S``, ``SHOWCASE_SEND_TIMEOUT_S``, ``SHOWCASE_BROKER``); None leaves a
+    variable as it is, so the server's default (or the caller's environment) applies. The
+    values are not checked here: ``showcase.cli`` validates them before calling.
     """
     if data_dir is not None:
         os.environ["SHOWCASE_DATA_DIR"] = str(data_dir.resolve())
@@ -42,6 +43,8 @@ def serve(
         os.environ["SHOWCASE_HEARTBEAT_S"] = str(heartbeat_s)
     if send_timeout_s is not None:
         os.environ["SHOWCASE_SEND_TIMEOUT_S"] = str(send_timeout_s)
+    if broker is not None:
+        os.environ["SHOWCASE_BROKER"] = broker
     argv = gunicorn_argv(bind, workers, worker_connections, extra or [])
     sys.stdout.flush()
     os.execv(argv[0], argv)

@@ -10,6 +10,11 @@ from typing import Protocol
 from showcase.hub.room import Subscription
 
 
+class BrokerUnavailable(RuntimeError):
+    """The broker cannot be reached: a publish is refused (503) and stores nothing; a
+    subscription ends with an error event, and its client reconnects and resumes."""
+
+
 class Broker(Protocol):
     def publish(self, room: str, user: str, text: str) -> str:
         """Store one message in the room's log and deliver it to the room's subscribers;

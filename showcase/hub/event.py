@@ -18,6 +18,7 @@ PRESENCE = "presence"
 RESET = "reset"
 NOTICE = "notice"  # the last words to a subscriber the server cuts (a comment in SSE)
 HEARTBEAT = "heartbeat"
+ERROR = "error"  # the broker failed: the stream ends, the client reconnects and resumes
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -75,6 +76,10 @@ def reset_event(room: str, oldest: str | None, last_event_id: str, ts: float) ->
     ``oldest`` is the first id it still holds (None: none), and replay starts there."""
     data = {"room": room, "oldest": oldest, "last_event_id": last_event_id[:64]}
     return HubEvent(0, ts, RESET, data)
+
+
+def error_event(reason: str, ts: float) -> HubEvent:
+    return HubEvent(0, ts, ERROR, {"reason": reason})
 
 
 def notice_event(reason: str, ts: float) -> HubEvent:

@@ -24,7 +24,17 @@ class Subscription:
     under gevent's monkey-patching it is gevent's cooperative one.
     """
 
-    __slots__ = ("room", "replay", "queue", "limit", "cut_reason", "presence_seen", "_wake")
+    __slots__ = (
+        "room",
+        "replay",
+        "queue",
+        "limit",
+        "cut_reason",
+        "cut_error",
+        "after_seq",
+        "presence_seen",
+        "_wake",
+    )
 
     def __init__(self, room: Room, replay: list[HubEvent], limit: int) -> None:
         self.room = room
@@ -32,6 +42,10 @@ class Subscription:
         self.queue: deque[HubEvent] = deque()
         self.limit = limit
         self.cut_reason: str | None = None
+        self.cut_error = False  # cut because the broker failed, not because it was slow
+        # Messages up to this seq were in the replay: a backend that joins before it reads
+        # its log (Redis) drops them from the live queue, so none arrives twice.
+        self.after_seq = 0
         self.presence_seen = -1  # the room's presence version last reported to this one
         self._wake = threading.Event()
 
@@ -46,9 +60,11 @@ class Subscription:
         self._wake.set()
         return True
 
-    def cut(self, reason: str) -> None:
-        """Stop delivering: the stream ends at its next turn with ``reason``."""
+    def cut(self, reason: str, error: bool = False) -> None:
+        """Stop delivering: the stream ends at its next turn with ``reason`` (an error event
+        when ``error``: the broker failed; else a notice: the subscriber was too slow)."""
         self.cut_reason = reason
+        self.cut_error = error
         self.queue.clear()
         self._wake.set()
 
@@ -71,9 +87,11 @@ class Subscription:
             if version != self.presence_seen:
                 self.presence_seen = version
                 events.append(presence_event(self.room.name, self.room.count, time.time() * 1000))
-            queue = self.queue
+            queue, after = self.queue, self.after_seq
             while queue:
-                events.append(queue.popleft())
+                event = queue.popleft()
+                if event.seq > after or not event.id:
+                    events.append(event)
             if events:
                 return events
             remaining = deadline - clock()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from showcase.hub.broker import Broker
-from showcase.hub.event import HEARTBEAT_EVENT, notice_event
+from showcase.hub.broker import Broker, BrokerUnavailable
+from showcase.hub.event import HEARTBEAT_EVENT, error_event, notice_event
 from showcase.message import Message, Pause
 
 # Yielded before blocking: iter_body flushes what it has batched at a pause, so a replay or a
@@ -24,7 +24,11 @@ def iter_room(
     then live events; a heartbeat event after ``heartbeat_s`` of silence. A subscriber cut as
     too slow gets a notice saying why, then the stream ends; so does one cut while waiting
     (a stopping server). Closing the generator leaves the room."""
-    subscription = broker.subscribe(room, last_event_id)
+    try:
+        subscription = broker.subscribe(room, last_event_id)
+    except BrokerUnavailable as error:
+        yield error_event(str(error), time.time() * 1000.0)
+        return
     try:
         for event in subscription.replay:
             yield event
@@ -38,7 +42,8 @@ def iter_room(
                 # End cleanly after what was sent, as a paused stream does; clients resume.
                 return
             if subscription.cut_reason is not None:
-                yield notice_event(subscription.cut_reason, time.time() * 1000.0)
+                last_words = error_event if subscription.cut_error else notice_event
+                yield last_words(subscription.cut_reason, time.time() * 1000.0)
                 return
             if not events:
                 yield HEARTBEAT_EVENT

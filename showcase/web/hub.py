@@ -11,20 +11,21 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
-from showcase.hub.broker import Broker
+from showcase.hub.broker import Broker, BrokerUnavailable
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MemoryBroker
 from showcase.hub.room import QUEUE_LIMIT
 from showcase.hub.source import iter_room
 from showcase.lifecycle import make_wait
 from showcase.modes import Mode
-from showcase.params import ParamError
+from showcase.params import SERVICE_UNAVAILABLE, ParamError
 from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("hub", __name__)
 
 # Settings read from SHOWCASE_* environment variables by create_app (type of the default).
 CONFIG: dict[str, Any] = {
+    "SHOWCASE_BROKER": "memory",  # or redis://HOST:PORT/DB: rooms shared by workers and hosts
     "SHOWCASE_HUB_TOKEN": "",  # when set, POST /chat/send needs "Authorization: Bearer <it>"
     "SHOWCASE_HUB_LOG_COUNT": LOG_COUNT,
     "SHOWCASE_HUB_LOG_AGE_S": LOG_AGE_S,
@@ -38,15 +39,26 @@ EXTENSION = "showcase.hub"
 
 
 def broker_of(app: Flask) -> Broker:
-    """The app's broker, made on first use from its settings (memory: this process)."""
+    """The app's broker, made on first use (in the worker, after the fork) from its settings:
+    ``SHOWCASE_BROKER`` ``memory`` (this process) or a ``redis://`` URL."""
     broker: Broker | None = app.extensions.get(EXTENSION)
     if broker is None:
         config = app.config
-        broker = app.extensions[EXTENSION] = MemoryBroker(
-            log_count=int(config["SHOWCASE_HUB_LOG_COUNT"]),
-            log_age_s=float(config["SHOWCASE_HUB_LOG_AGE_S"]),
-            queue_limit=int(config["SHOWCASE_HUB_QUEUE_LIMIT"]),
-        )
+        bounds = {
+            "log_count": int(config["SHOWCASE_HUB_LOG_COUNT"]),
+            "log_age_s": float(config["SHOWCASE_HUB_LOG_AGE_S"]),
+            "queue_limit": int(config["SHOWCASE_HUB_QUEUE_LIMIT"]),
+        }
+        url = str(config["SHOWCASE_BROKER"])
+        if url == "memory":
+            broker = MemoryBroker(**bounds)  # type: ignore[arg-type]
+        elif url.startswith(("redis://", "rediss://", "unix://")):
+            from showcase.hub.redis_broker import RedisBroker
+
+            broker = RedisBroker(url, **bounds)  # type: ignore[arg-type]
+        else:
+            raise RuntimeError(f"SHOWCASE_BROKER: memory or a redis:// URL, got {url[:80]!r}")
+        app.extensions[EXTENSION] = broker
     return broker
 
 
@@ -118,7 +130,11 @@ def send() -> Response:
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    message_id = broker_of(current_app).publish(room, user, text)
+    try:
+        message_id = broker_of(current_app).publish(room, user, text)
+    except BrokerUnavailable as error:
+        unavailable = ParamError("broker", str(error)[:200], SERVICE_UNAVAILABLE)
+        return error_response(unavailable, 503)
     response = jsonify({"id": message_id})
     response.status_code = 202
     return response

@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from showcase.framing.sse import ServerSentEvent, SSEParser
+from showcase.hub.broker import BrokerUnavailable
+from showcase.hub.room import Subscription
 from showcase.web.hub import EXTENSION
 
 
@@ -175,3 +177,41 @@ def test_ndjson_stream_lines(hub: FlaskClient) -> None:
     lines = [line for line in next(body).split(b"\n") if line]
     response.close()
     assert [json.loads(line)["text"] for line in lines] == ["<b>x</b>"]
+
+
+class DownBroker:
+    """A broker whose backend cannot be reached."""
+
+    def publish(self, room: str, user: str, text: str) -> str:
+        raise BrokerUnavailable("redis: connection refused")
+
+    def subscribe(self, room: str, last_event_id: str | None) -> Subscription:
+        raise BrokerUnavailable("redis: connection refused")
+
+    def oldest_id(self, room: str) -> str | None:
+        raise BrokerUnavailable("redis: connection refused")
+
+
+def test_broker_down_publish_is_503_and_stream_ends_with_an_error_event(
+    hub: FlaskClient, hub_app: Flask
+) -> None:
+    hub_app.extensions[EXTENSION] = DownBroker()
+    response = send(hub)
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "service unavailable",
+        "field": "broker",
+        "detail": "redis: connection refused",
+    }
+    stream = hub.get("/chat/events?room=r")
+    assert stream.status_code == 200
+    events = SSEParser().feed(stream.get_data())
+    assert [(e.event, json.loads(e.data)) for e in events] == [
+        ("error", {"reason": "redis: connection refused"})
+    ]
+
+
+def test_unknown_broker_setting_is_refused(hub: FlaskClient, hub_app: Flask) -> None:
+    hub_app.config["SHOWCASE_BROKER"] = "postgres://x"
+    with pytest.raises(RuntimeError, match="SHOWCASE_BROKER"):
+        send(hub)

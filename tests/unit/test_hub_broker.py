@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 from showcase.framing.sse import SSEParser
-from showcase.hub.event import HUB_NDJSON, HUB_SSE, MESSAGE, PRESENCE, RESET, HubEvent
+from showcase.hub.event import (
+    HUB_NDJSON,
+    HUB_SSE,
+    MESSAGE,
+    PRESENCE,
+    RESET,
+    HubEvent,
+    message_event,
+)
 from showcase.hub.memory import MemoryBroker
+from showcase.hub.room import Room
 
 
 class Clock:
@@ -153,3 +162,20 @@ def test_encodings() -> None:
     assert HUB_SSE.encode(event) is HUB_SSE.encode(event)  # encoded once
     line = json.loads(HUB_NDJSON.encode(event))
     assert line == {"event": "message", **event.data}
+
+
+def test_live_queue_drops_what_the_replay_held() -> None:
+    """A backend that joins before reading its log (Redis) sets ``after_seq``: messages up to
+    it reach the queue too, and ``take`` drops them, so none arrives twice."""
+    room = Room("r")
+    sub = room.join([])
+    sub.after_seq = 2
+    for seq in (1, 2, 3):
+        room.broadcast(message_event(seq, str(seq), "r", "u", f"m{seq}", 0.0))
+    assert [e.id for e in sub.take(0) if e.event == MESSAGE] == ["3"]
+
+
+def test_cut_for_an_error_is_marked() -> None:
+    sub = Room("r").join([])
+    sub.cut("redis: gone", error=True)
+    assert (sub.cut_reason, sub.cut_error, sub.take(0)) == ("redis: gone", True, [])

@@ -13,6 +13,7 @@ HUB_MODULES = [
     "showcase.hub.broker",
     "showcase.hub.memory",
     "showcase.hub.source",
+    "showcase.hub.redis_broker",
 ]
 
 

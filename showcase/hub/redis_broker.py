@@ -1,0 +1,197 @@
+"""``RedisBroker``: rooms as Redis Streams, shared by every worker and host using the same Redis.
+
+One stream per room (``showcase:hub:<room>``): XADD with an approximate MAXLEN is the log,
+the stream entry id is the message id. Each process runs one reader (a thread: a greenlet
+under gevent's monkey-patching) that XREADs every room with local subscribers and fans out to
+them; never one Redis connection per subscriber. No Flask here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import redis
+
+from showcase.hub.broker import BrokerUnavailable
+from showcase.hub.event import HubEvent, message_event, reset_event
+from showcase.hub.memory import LOG_AGE_S, LOG_COUNT
+from showcase.hub.room import QUEUE_LIMIT, Room, Subscription
+
+KEY_PREFIX = "showcase:hub:"
+# The reader's XREAD waits at most this long, so a room joined meanwhile is read soon after.
+READ_BLOCK_MS = 200
+READ_BATCH = 1000
+RETRY_S = 1.0  # after Redis failed, the reader tries again this often
+ID_TEXT = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
+
+
+def id_seq(entry_id: str) -> int:
+    """A stream id ``ms-n`` as one increasing int (n stays far below 2**24 per ms)."""
+    ms, n = entry_id.split("-")
+    return int(ms) << 24 | int(n)
+
+
+def parse_id(text: str) -> tuple[int, int] | None:
+    match = ID_TEXT.fullmatch(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+class RedisBroker:
+    """Publish is one XADD; subscribe joins the local room first, then reads the log, and
+    drops from its live queue what the replay already held (``Subscription.after_seq``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        log_count: int = LOG_COUNT,
+        log_age_s: float = LOG_AGE_S,
+        queue_limit: int = QUEUE_LIMIT,
+    ) -> None:
+        # Any: redis-py's stubs type replies for bytes and str at once (decode_responses is a
+        # runtime choice), so every reply would need a cast; the shapes are documented here.
+        self.client: Any = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0
+        )
+        self.log_count = log_count
+        self.log_age_s = log_age_s
+        self.queue_limit = queue_limit
+        self._lock = threading.Lock()
+        self._rooms: dict[str, Room] = {}
+        self._positions: dict[str, str] = {}  # room -> the last id the reader handed out
+        self._reader: threading.Thread | None = None
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def publish(self, room: str, user: str, text: str) -> str:
+        fields = {"user": user, "text": text, "ts": repr(time.time() * 1000.0)}
+        try:
+            entry_id = self.client.xadd(
+                KEY_PREFIX + room, fields, maxlen=self.log_count, approximate=True
+            )
+        except redis.RedisError as error:
+            raise BrokerUnavailable(f"redis: {error}") from None
+        return str(entry_id)
+
+    def oldest_id(self, room: str) -> str | None:
+        try:
+            first = self.client.xrange(KEY_PREFIX + room, count=1)
+        except redis.RedisError as error:
+            raise BrokerUnavailable(f"redis: {error}") from None
+        return str(first[0][0]) if first else None
+
+    # -- subscribing --------------------------------------------------------------------
+
+    def subscribe(self, room: str, last_event_id: str | None) -> Subscription:
+        self._start_reader()
+        with self._lock:
+            local = self._rooms.get(room)
+            if local is None:
+                local = self._rooms[room] = Room(room, self._lock)
+            subscription = local.join([], self.queue_limit)
+        try:
+            replay, horizon = self._replay(room, last_event_id)
+        except redis.RedisError as error:
+            subscription.close()
+            raise BrokerUnavailable(f"redis: {error}") from None
+        with self._lock:
+            # A room new to this process is read from here on: everything up to the horizon
+            # is in the replay (or before a new subscriber's time).
+            self._positions.setdefault(room, horizon)
+        subscription.replay = replay
+        subscription.after_seq = id_seq(horizon)
+        return subscription
+
+    def _replay(self, room: str, last_event_id: str | None) -> tuple[list[HubEvent], str]:
+        """What follows ``last_event_id`` (a reset first when the log cannot say), and the
+        last id it covers."""
+        key = KEY_PREFIX + room
+        try:
+            info: dict[str, Any] = self.client.xinfo_stream(key)
+        except redis.ResponseError:  # no such key: nothing was ever published here
+            info = {"last-generated-id": "0-0"}
+        last_generated = str(info["last-generated-id"])
+        if not last_event_id:
+            return [], last_generated
+        seen = parse_id(last_event_id)
+        if seen is None and last_event_id.isdigit():
+            seen = (int(last_event_id), 0)
+        oldest_ms = time.time() * 1000.0 - self.log_age_s * 1000.0
+        last = parse_id(last_generated) or (0, 0)
+        first_entry = info.get("first-entry")
+        first = parse_id(str(first_entry[0])) if first_entry else None
+        # MAXLEN trimming leaves no trace of which ids it dropped (max-deleted-entry-id counts
+        # XDEL only): an id older than the first one held, once anything was trimmed, may have
+        # missed messages. Said as a reset; the replay then repeats nothing all the same.
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        covered = not trimmed or (first is not None and seen is not None and seen >= first)
+        if seen is not None and seen <= last and covered:
+            after = f"{seen[0]}-{seen[1]}"
+            entries = self.client.xrange(key, min="(" + after)
+            events = [self._event(room, i, f) for i, f in entries]
+            if not events or events[0].ts >= oldest_ms:
+                return events, str(entries[-1][0]) if entries else after
+        entries = self.client.xrange(key)
+        events = [e for e in (self._event(room, i, f) for i, f in entries) if e.ts >= oldest_ms]
+        oldest = events[0].id if events else None
+        reset = reset_event(room, oldest, last_event_id, time.time() * 1000.0)
+        return [reset, *events], str(entries[-1][0]) if entries else last_generated
+
+    @staticmethod
+    def _event(room: str, entry_id: str, fields: dict[str, str]) -> HubEvent:
+        return message_event(
+            id_seq(entry_id), entry_id, room, fields["user"], fields["text"], float(fields["ts"])
+        )
+
+    # -- the reader ---------------------------------------------------------------------
+
+    def _start_reader(self) -> None:
+        with self._lock:
+            if self._reader is None:
+                self._reader = threading.Thread(
+                    target=self._read_forever, name="hub-redis-reader", daemon=True
+                )
+                self._reader.start()
+
+    def _read_forever(self) -> None:
+        while True:
+            try:
+                self._read_once()
+            except redis.RedisError as error:
+                self._fail_all(f"redis: {error}")
+                time.sleep(RETRY_S)
+
+    def _read_once(self) -> None:
+        with self._lock:
+            for name in [n for n, r in self._rooms.items() if not r.subscribers]:
+                del self._rooms[name]
+                self._positions.pop(name, None)
+            streams = {KEY_PREFIX + n: p for n, p in self._positions.items() if n in self._rooms}
+        if not streams:
+            time.sleep(READ_BLOCK_MS / 1000.0)
+            return
+        result = self.client.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
+        for key, entries in result or []:
+            room = key[len(KEY_PREFIX) :]
+            events = [self._event(room, i, f) for i, f in entries]
+            with self._lock:
+                local = self._rooms.get(room)
+                if room in self._positions:
+                    self._positions[room] = events[-1].id
+                if local is not None:
+                    for event in events:
+                        local.broadcast(event)
+
+    def _fail_all(self, reason: str) -> None:
+        """Redis is gone: every local subscriber gets an error event and ends (its client
+        reconnects and resumes from the log once Redis is back)."""
+        with self._lock:
+            for local in self._rooms.values():
+                for subscription in list(local.subscribers):
+                    subscription.cut(reason, error=True)
+                local.subscribers.clear()
+            self._rooms.clear()
+            self._positions.clear()
