@@ -40,7 +40,7 @@ run: $(STAMP) ## serve every mode on http://$(BIND)/ (gunicorn + gevent)
 REDIS_PORT ?= 6379
 run-redis: $(STAMP) redis-deps ## serve with the Redis broker: a local redis-server (no persistence) on 127.0.0.1:$(REDIS_PORT), stopped on exit
 	@redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save '' --appendonly no --daemonize no >/dev/null & \
-	  redis=$$!; trap 'kill $$redis' EXIT INT TERM; \
+	  redis=$$!; trap 'kill $$redis 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/showcase serve --bind $(BIND) --workers 4 --broker redis://127.0.0.1:$(REDIS_PORT)/0
 
 test: $(STAMP) browser-deps redis-deps ## run the whole test suite (unit, app, integration, browser)
