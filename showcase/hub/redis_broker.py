@@ -21,10 +21,18 @@ from showcase.hub.memory import LOG_AGE_S, LOG_COUNT
 from showcase.hub.room import QUEUE_LIMIT, Room, Subscription
 
 KEY_PREFIX = "showcase:hub:"
+COUNT_PREFIX = "showcase:hub-count:"
 # The reader's XREAD waits at most this long, so a room joined meanwhile is read soon after.
 READ_BLOCK_MS = 200
 READ_BATCH = 1000
 RETRY_S = 1.0  # after Redis failed, the reader tries again this often
+# XADD with a per-room count in field "n", in one atomic step: a reader that sees n jump knows
+# MAXLEN trimmed entries before it could read them (it fell behind the log), and says so.
+PUBLISH_SCRIPT = """
+local n = redis.call('INCR', KEYS[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+                  'n', n, 'user', ARGV[2], 'text', ARGV[3], 'ts', ARGV[4])
+"""
 ID_TEXT = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
 
 
@@ -62,15 +70,17 @@ class RedisBroker:
         self._lock = threading.Lock()
         self._rooms: dict[str, Room] = {}
         self._positions: dict[str, str] = {}  # room -> the last id the reader handed out
+        self._counts: dict[str, int] = {}  # room -> the last "n" the reader handed out
+        self._publish = self.client.register_script(PUBLISH_SCRIPT)
         self._reader: threading.Thread | None = None
 
     # -- publishing ---------------------------------------------------------------------
 
     def publish(self, room: str, user: str, text: str) -> str:
-        fields = {"user": user, "text": text, "ts": repr(time.time() * 1000.0)}
+        keys = [KEY_PREFIX + room, COUNT_PREFIX + room]
         try:
-            entry_id = self.client.xadd(
-                KEY_PREFIX + room, fields, maxlen=self.log_count, approximate=True
+            entry_id = self._publish(
+                keys=keys, args=[self.log_count, user, text, repr(time.time() * 1000.0)]
             )
         except redis.RedisError as error:
             raise BrokerUnavailable(f"redis: {error}") from None
@@ -169,21 +179,42 @@ class RedisBroker:
             for name in [n for n, r in self._rooms.items() if not r.subscribers]:
                 del self._rooms[name]
                 self._positions.pop(name, None)
+                self._counts.pop(name, None)
             streams = {KEY_PREFIX + n: p for n, p in self._positions.items() if n in self._rooms}
         if not streams:
             time.sleep(READ_BLOCK_MS / 1000.0)
             return
         result = self.client.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
+        # At most half a queue at a time, then a switch: a batch is queued without one, so a
+        # larger slice would overflow (and cut) subscribers that keep up perfectly well.
+        step = max(1, self.queue_limit // 2)
         for key, entries in result or []:
             room = key[len(KEY_PREFIX) :]
-            events = [self._event(room, i, f) for i, f in entries]
-            with self._lock:
-                local = self._rooms.get(room)
-                if room in self._positions:
-                    self._positions[room] = events[-1].id
-                if local is not None:
-                    for event in events:
-                        local.broadcast(event)
+            for start in range(0, len(entries), step):
+                self._hand_out(room, entries[start : start + step])
+                time.sleep(0)
+
+    def _hand_out(self, room: str, entries: list[tuple[str, dict[str, str]]]) -> None:
+        with self._lock:
+            local = self._rooms.get(room)
+            if local is None or room not in self._positions:
+                return
+            self._positions[room] = str(entries[-1][0])
+            last = self._counts.get(room)
+            for entry_id, fields in entries:
+                n = int(fields.get("n", 0))
+                if last is not None and n != last + 1:
+                    # Trimmed before this reader read them: every local subscriber missed
+                    # messages. End their streams; on reconnect the log says what it holds.
+                    for subscription in list(local.subscribers):
+                        subscription.cut("missed messages: reconnect to resume", error=True)
+                    local.subscribers.clear()
+                    self._counts.pop(room, None)
+                    return
+                last = n
+                local.broadcast(self._event(room, entry_id, fields))
+            if last is not None:
+                self._counts[room] = last
 
     def _fail_all(self, reason: str) -> None:
         """Redis is gone: every local subscriber gets an error event and ends (its client
@@ -195,3 +226,4 @@ class RedisBroker:
                 local.subscribers.clear()
             self._rooms.clear()
             self._positions.clear()
+            self._counts.clear()

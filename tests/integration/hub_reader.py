@@ -33,8 +33,11 @@ class RoomReader:
         self.parser = SSEParser()
         self.pending: deque[ServerSentEvent] = deque()
 
-    def next_event(self) -> ServerSentEvent:
+    def next_event(self, deadline: float | None = None) -> ServerSentEvent:
+        """The next event; AssertionError past ``deadline`` (monotonic), heartbeats or not."""
         while not self.pending:
+            if deadline is not None and time.monotonic() > deadline:
+                raise AssertionError("no event before the deadline")
             self.pending.extend(self.parser.feed(next(self.chunks)))
         return self.pending.popleft()
 
@@ -45,7 +48,7 @@ class RoomReader:
         events: list[ServerSentEvent] = []
         deadline = time.monotonic() + timeout_s
         while len(events) < MAX_EVENTS and time.monotonic() < deadline:
-            event = self.next_event()
+            event = self.next_event(deadline)
             events.append(event)
             if done(event):
                 return events

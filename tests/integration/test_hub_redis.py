@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,13 +10,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from showcase.hub.redis_broker import RedisBroker
 from showcase.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
 from tests.integration.redis_server import RedisServer, start_redis
+from tests.integration.test_hub_limits import stalled_subscriber
 
 pytestmark = pytest.mark.integration
 
-LOG_COUNT = 5  # XADD MAXLEN ~ trims whole nodes: the log holds at least this many
+LOG_COUNT = 500  # XADD MAXLEN ~ trims whole nodes (100 entries): the log holds 500 to 600
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,8 @@ def pair(
         "SHOWCASE_HEARTBEAT_S": "1",
         "SHOWCASE_BROKER": redis_server.url,
         "SHOWCASE_HUB_LOG_COUNT": str(LOG_COUNT),
+        "SHOWCASE_HUB_QUEUE_LIMIT": "16",
+        "SHOWCASE_SEND_TIMEOUT_S": "2",
     }
     logs = tmp_path_factory.mktemp("hub-redis")
     first = start_server(logs / "first.log", workers=2, env=env)
@@ -99,7 +104,7 @@ def test_reset_when_the_id_fell_out_of_the_log(
     first, _ = pair
     room = new_room()
     with requests.Session() as session:
-        ids = [post(session, first.url, room, f"m{n}") for n in range(300)]
+        ids = [post(session, first.url, room, f"m{n}") for n in range(1000)]
     reader = RoomReader(first.url, room, last_event_id=ids[0])
     try:
         events = reader.until_id(ids[-1])
@@ -107,7 +112,7 @@ def test_reset_when_the_id_fell_out_of_the_log(
         reader.close()
     assert events[0].event == "reset"
     replayed = messages(events)
-    assert 0 < len(replayed) < 299
+    assert LOG_COUNT <= len(replayed) < 999
     assert data(events[0])["oldest"] == replayed[0][0]
     assert replayed == [(i, f"m{n}") for n, i in enumerate(ids)][-len(replayed) :]
 
@@ -162,3 +167,69 @@ def test_redis_gone_gets_503_and_an_error_event_and_back_again(
         server.stop()
         store.stop()
     assert "Traceback" not in server.log()
+
+
+def test_a_stalled_subscriber_is_cut_while_a_fast_one_on_the_other_server_gets_all(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    """The stalled one and a fast one on the second server (one worker), a fast one on the
+    first; 1,200 messages of 4,000 bytes published through the first server."""
+    first, second = pair
+    room, burst = new_room(), 1200
+    fast = [RoomReader(first.url, room), RoomReader(second.url, room)]
+    for reader in fast:
+        reader.until(lambda e: e.event == "presence")
+    stalled = stalled_subscriber(second.url, room)
+    received: list[list[str]] = [[], []]
+    counts: list[int] = []  # presence seen on the second server
+    try:
+        fast[1].until_count(2)
+
+        def read(index: int) -> None:
+            while len(received[index]) < burst:
+                event = fast[index].next_event()
+                if event.event == "message":
+                    received[index].append(data(event)["text"][:8])
+                elif event.event == "presence" and index == 1:
+                    counts.append(data(event)["count"])
+
+        readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in (0, 1)]
+        for thread in readers:
+            thread.start()
+        with requests.Session() as session:
+            for n in range(burst):
+                post(session, first.url, room, f"{n:08d}" + "x" * 3992)
+        for thread in readers:
+            thread.join(60)
+            assert not thread.is_alive()
+        assert received == [[f"{n:08d}" for n in range(burst)]] * 2
+        if counts[-1:] != [1]:  # the stalled one left the second server's room
+            fast[1].until_count(1)
+    finally:
+        stalled.close()
+        for reader in fast:
+            reader.close()
+    assert "Traceback" not in second.log()
+
+
+def test_a_reader_behind_the_log_ends_its_streams_instead_of_skipping(
+    redis_server: RedisServer,
+) -> None:
+    """The process's reader is held back while 500 messages go into a log of about 100: the
+    entries it never read are gone, so its subscribers get an error, not a silent gap."""
+    broker = RedisBroker(redis_server.url, log_count=1, queue_limit=10_000)
+    room = new_room()
+    subscription = broker.subscribe(room, None)
+    broker.publish(room, "u", "first")
+    received = [e for e in subscription.take(10) if e.event == "message"]
+    while not received:
+        received = [e for e in subscription.take(10) if e.event == "message"]
+    with broker._lock:  # the reader cannot hand anything out meanwhile
+        for n in range(500):
+            broker.publish(room, "u", f"m{n}")
+    events = []
+    while subscription.cut_reason is None and len(events) < 1000:
+        events += subscription.take(10)
+    assert subscription.cut_error
+    assert subscription.cut_reason == "missed messages: reconnect to resume"
+    subscription.close()
