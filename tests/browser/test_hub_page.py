@@ -11,6 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import Page
 
+from showcase.hub.memory import LOG_COUNT
 from tests.integration.wire import CutProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -129,3 +130,43 @@ def test_a_cut_connection_resumes_with_what_was_posted_meanwhile(
     say(page, "back")
     wait_messages(page, 5)
     assert shown(page)[-1] == ("ann", "back")
+
+
+def test_a_resume_past_the_log_shows_reset_with_the_oldest_id(
+    open_page: Callable[..., Page], proxy: CutProxy, base_url: str
+) -> None:
+    """More messages posted while cut than the room's log holds (the session server keeps the
+    default 1,000): the server cannot resume after the page's id and says so; the page shows
+    the reset, the oldest id it names, and the whole log replayed."""
+    room = fresh_room()
+    page = open_page(f"{proxy.url}/")
+    join(page, "ann", room)
+    first = post(base_url, room, "bob", "before the cut")
+    wait_messages(page, 1)
+
+    proxy.answer = lambda head: b"" if b"GET /chat/events?" in head else None
+    proxy.cut()
+    page.wait_for_function("document.querySelector('#hub').dataset.state === 'reconnecting'")
+    with requests.Session() as session:
+        ids = []
+        for n in range(LOG_COUNT + 1):  # the first one after the cut falls out of the log too
+            response = session.post(
+                f"{base_url}/chat/send",
+                json={"room": room, "user": "bob", "text": f"while cut {n}"},
+                timeout=TIMEOUT_S,
+            )
+            assert response.status_code == 202, response.text
+            ids.append(str(response.json()["id"]))
+    proxy.answer = None
+
+    page.wait_for_function("document.querySelector('#hub').dataset.resume !== ''")
+    assert page.get_attribute("#hub", "data-resume") == "reset"
+    assert page.get_attribute("#hub", "data-replayed") == str(LOG_COUNT)
+    oldest = ids[1]
+    assert oldest != first
+    assert (
+        page.text_content('#hub [data-role="resume"]')
+        == f"reset (oldest id {oldest}, {LOG_COUNT} replayed)"
+    )
+    assert page.get_attribute("#hub", "data-messages") == str(1 + LOG_COUNT)
+    assert page.get_attribute("#hub", "data-last-id") == ids[-1]
