@@ -5,12 +5,8 @@ its order, and none of them imports the web stack."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Iterable
-from pathlib import Path
 
 import pytest
 
@@ -33,7 +29,6 @@ from showcase.framing.sse import SSEParser
 from showcase.message import Message, Pause
 from showcase.sources import passage_tokens
 
-ROOT = Path(__file__).resolve().parents[2]
 TRICKY = ("Hello", ' "quoted"', " line\nbreak", " \u2028sep", " 流式", "\\", "\0")
 
 
@@ -164,35 +159,3 @@ def test_typewriter_pauses_by_class() -> None:
         draws = {c: pause_after(c, speed, rng) for c in "a，。"}
         assert draws["a"] < draws["，"] < draws["。"]
         assert BASE_PAUSE_S[0] / speed <= draws["a"] <= BASE_PAUSE_S[1] / speed
-
-
-PURE = [
-    "showcase.chat.request",
-    "showcase.chat.answer",
-    "showcase.chat.typewriter",
-    "showcase.chat.openai",
-    "showcase.chat.ndjson",
-    "showcase.chat.coze",
-    "showcase.chat.forward",
-]
-
-
-@pytest.mark.parametrize("module", PURE)
-def test_chat_framings_import_no_web_stack(module: str) -> None:
-    code = (
-        f"import importlib, sys; importlib.import_module({module!r}); "
-        "print(' '.join(m for m in ('flask', 'werkzeug', 'gevent', 'gunicorn', 'requests', "
-        "'socket') if m in sys.modules))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == []

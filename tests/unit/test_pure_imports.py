@@ -20,6 +20,22 @@ PURE_MODULES = [
     "showcase.bodies",
     "showcase.files",
     "showcase.wire",
+    # the LLM API shapes: framings of a token stream
+    "showcase.chat.request",
+    "showcase.chat.answer",
+    "showcase.chat.typewriter",
+    "showcase.chat.openai",
+    "showcase.chat.ndjson",
+    "showcase.chat.coze",
+    "showcase.chat.forward",
+    # the hub's broker layer
+    "showcase.hub.event",
+    "showcase.hub.log",
+    "showcase.hub.room",
+    "showcase.hub.broker",
+    "showcase.hub.memory",
+    "showcase.hub.source",
+    "showcase.hub.redis_broker",
 ]
 
 
@@ -51,5 +67,8 @@ def test_pure_module_imports_no_web_stack(module: str) -> None:
     assert _imported_by(module, FORBIDDEN) == []
 
 
-def test_framing_imports_no_sockets() -> None:
-    assert _imported_by("showcase.framing", ("socket", "select", "ssl")) == []
+@pytest.mark.parametrize(
+    "module", ["showcase.framing", *(m for m in PURE_MODULES if m.startswith("showcase.chat."))]
+)
+def test_codecs_import_no_sockets(module: str) -> None:
+    assert _imported_by(module, ("socket", "select", "ssl")) == []
