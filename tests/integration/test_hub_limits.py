@@ -5,7 +5,6 @@ reading is cut while a fast one on the same worker receives every message."""
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import requests
 from showcase.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
 from tests.integration.test_stalled_readers import health, wait_until
+from tests.integration.wire import stalled_client
 
 pytestmark = pytest.mark.integration
 
@@ -73,23 +73,13 @@ def test_too_old_id_gets_a_reset_then_the_log(hub_server: RunningServer) -> None
     assert messages(events) == [(i, f"m{n}") for n, i in enumerate(ids) if n >= 12 - LOG_COUNT]
 
 
-def stalled_subscriber(url: str, room: str) -> socket.socket:
-    """Subscribes with a tiny receive buffer, then never reads."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
-    sock.connect((host, int(port)))
-    sock.sendall(f"GET /chat/events?room={room} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    return sock
-
-
 def test_a_stalled_subscriber_is_cut_and_a_fast_one_gets_everything(
     hub_server: RunningServer,
 ) -> None:
     room = new_room()
     fast = RoomReader(hub_server.url, room)
     fast.until_count(1)
-    stalled = stalled_subscriber(hub_server.url, room)
+    stalled = stalled_client(hub_server.url, f"/chat/events?room={room}")
     received: list[tuple[str, str]] = []
     counts: list[int] = []
     try:

@@ -14,7 +14,7 @@ from showcase.hub.redis_broker import RedisBroker
 from showcase.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
 from tests.integration.redis_server import RedisServer, start_redis
-from tests.integration.test_hub_limits import stalled_subscriber
+from tests.integration.wire import stalled_client
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +179,7 @@ def test_a_stalled_subscriber_is_cut_while_a_fast_one_on_the_other_server_gets_a
     fast = [RoomReader(first.url, room), RoomReader(second.url, room)]
     for reader in fast:
         reader.until(lambda e: e.event == "presence")
-    stalled = stalled_subscriber(second.url, room)
+    stalled = stalled_client(second.url, f"/chat/events?room={room}")
     received: list[list[str]] = [[], []]
     counts: list[int] = []  # presence seen on the second server
     try:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import requests
 
 from showcase.client import iter_sse
 from showcase.launcher import RunningServer, start_server
+from tests.integration.wire import stalled_client
 
 pytestmark = pytest.mark.integration
 
@@ -49,18 +49,7 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def stalled_client(url: str, path: str) -> socket.socket:
-    """A connection that sends one request and then never reads."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
-    sock.connect((host, int(port)))
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    return sock
-
-
-def wait_until(predicate: object, timeout_s: float) -> bool:
-    assert callable(predicate)
+def wait_until(predicate: Callable[[], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

@@ -1,5 +1,6 @@
 """Raw HTTP/1.1 over real sockets, for tests that must see exact bytes: an exchange, and a
-proxy that a test can cut (or let answer by itself) to drop connections for real."""
+proxy that a test can cut (or let answer by itself) to drop connections for real, and a
+client that asks and then never reads."""
 
 from __future__ import annotations
 
@@ -164,3 +165,14 @@ class CutProxy:
             ]
             found.append(values[0] if values else None)
         return found
+
+
+def stalled_client(url: str, path: str) -> socket.socket:
+    """A connection that sends one request and then never reads: its 4 KiB receive window
+    stops the server's writes within a few hundred KiB."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return sock
