@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-# One encoder for every message: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+from showcase.framing.ndjson import encode_json
 
 
 class Message:
@@ -82,7 +80,7 @@ class Message:
         return self.json_bytes.decode()
 
     def render_json(self) -> bytes:
-        return _ENCODER.encode(self.data).encode()
+        return encode_json(self.data).encode()
 
     def render_text(self) -> str:
         """Sources without a plain-text form read as their JSON, one line each."""

@@ -6,7 +6,6 @@ consumer asks for the next message, so a pause the consumer waits out is in the 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from showcase.framing.ndjson import encode_json
 from showcase.message import Message, Pause
 
 Clock = Callable[[], float]
@@ -88,8 +88,7 @@ def passage_tokens() -> tuple[str, ...]:
 @cache
 def passage_tokens_json() -> tuple[bytes, ...]:
     """Each passage token as a JSON string, escaped once per process instead of per message."""
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    return tuple(encode(token).encode() for token in passage_tokens())
+    return tuple(encode_json(token).encode() for token in passage_tokens())
 
 
 def text_message(seq: int, ts: float, token: str, token_json: bytes) -> Message:

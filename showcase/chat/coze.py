@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import Mode
@@ -18,7 +18,6 @@ DELTA = "conversation.message.delta"
 COMPLETED = "conversation.message.completed"
 DONE = encode_event("[DONE]", event="done")
 ERROR_CODE = 5000  # Coze reports failures as {"code", "msg"}; ours add a short "reason"
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +55,22 @@ def message_body(chat: CozeChat, content: str) -> dict[str, Any]:
 def error_event(reason: str, detail: str) -> bytes:
     """``event: error`` with ``{"code", "msg", "reason"}``: the last event of a failed stream."""
     body = {"code": ERROR_CODE, "msg": detail, "reason": reason}
-    return encode_event(_ENCODER.encode(body), event="error")
+    return encode_event(encode_json(body), event="error")
 
 
 def coze_mode(chat: CozeChat) -> Mode:
     """A delta event per token Message (one character from the typewriter, a few from the
     mock upstream); the end Message gives ``completed`` (its ``content``) and ``done``; an
     error Message gives ``event: error`` and nothing after it."""
-    head, _, tail = _ENCODER.encode(message_body(chat, "\0")).partition('"\\u0000"')
+    head, _, tail = encode_json(message_body(chat, "\0")).partition('"\\u0000"')
     prefix = f"event: {DELTA}\ndata: ".encode()
 
     def encode(message: Message) -> bytes:
         if message.event == "token":
-            return prefix + (head + _ENCODER.encode(message.text) + tail).encode() + b"\n\n"
+            return prefix + (head + encode_json(message.text) + tail).encode() + b"\n\n"
         if message.event == "end":
             body = message_body(chat, message.data["content"])
-            return encode_event(_ENCODER.encode(body), event=COMPLETED) + DONE
+            return encode_event(encode_json(body), event=COMPLETED) + DONE
         return error_event(message.data["reason"], message.data["detail"])
 
     return Mode(

@@ -6,11 +6,11 @@ an upstream failure reaches this layer as ``UpstreamError`` and leaves as ``even
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import SSEError, SSEParser, encode_comment, encode_event
 from showcase.message import Message, Pause
 from showcase.modes import Mode
@@ -20,7 +20,6 @@ MIMETYPE = "text/event-stream; charset=utf-8"
 HEARTBEAT = encode_comment("heartbeat")
 # A zero pause: iter_body writes what it holds before the source blocks on the next read.
 FLUSH = Pause(0.0)
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class UpstreamError(Exception):
@@ -44,7 +43,7 @@ def encode_forwarded(message: Message) -> bytes:
 
 def error_message(seq: int, error: UpstreamError, clock: Clock = time.time) -> Message:
     """The relay's own last event: ``event: error`` with ``{"reason", "detail"}``."""
-    data = {"event": "error", "data": _ENCODER.encode(error.to_json())}
+    data = {"event": "error", "data": encode_json(error.to_json())}
     return Message(seq=seq, ts=now_ms(clock), event="error", data=data, text=data["data"])
 
 

@@ -6,17 +6,15 @@ Pure: no Flask, no I/O.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from showcase.framing.ndjson import encode_line
+from showcase.framing.ndjson import encode_json, encode_line
 from showcase.message import Message
 from showcase.modes import Mode
 
 MIMETYPE = "application/x-ndjson"
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def iso_time(ts_ms: float) -> str:
@@ -48,13 +46,13 @@ def ndjson_chat_mode(model: str) -> Mode:
     Message gives ``{"error": detail, "reason": code}`` (how these servers report one).
     No heartbeat: their clients parse every line, and a blank one is not JSON to them."""
     # Spliced, as in the OpenAI framing: the token is the only part that changes.
-    model_json = _ENCODER.encode(model)
+    model_json = encode_json(model)
 
     def encode(message: Message) -> bytes:
         if message.event == "token":
             return (
                 f'{{"model":{model_json},"created_at":"{iso_time(message.ts)}",'
-                f'"message":{{"role":"assistant","content":{_ENCODER.encode(message.text)}}},'
+                f'"message":{{"role":"assistant","content":{encode_json(message.text)}}},'
                 f'"done":false}}\n'
             ).encode()
         if message.event == "end":

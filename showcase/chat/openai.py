@@ -5,19 +5,18 @@ error object. Pure: no Flask, no I/O.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import Mode
 
 MIMETYPE = "text/event-stream; charset=utf-8"
 DONE = encode_event("[DONE]")
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ def chunk(
 
 
 def encode_chunk(body: dict[str, Any]) -> bytes:
-    return encode_event(_ENCODER.encode(body))
+    return encode_event(encode_json(body))
 
 
 def openai_mode(completion: Completion) -> Mode:
@@ -71,11 +70,11 @@ def openai_mode(completion: Completion) -> Mode:
     (``choices: []``, only with include_usage) and ``data: [DONE]``. An error Message
     becomes ``{"error": {...}}`` then ``[DONE]``, the way OpenAI reports a failure mid-stream."""
     # The token chunk is built by splicing: one JSON encode of the token, not of the chunk.
-    head, _, tail = _ENCODER.encode(chunk(completion, {"content": "\0"})).partition('"\\u0000"')
+    head, _, tail = encode_json(chunk(completion, {"content": "\0"})).partition('"\\u0000"')
 
     def encode(message: Message) -> bytes:
         if message.event == "token":
-            return b"data: " + (head + _ENCODER.encode(message.text) + tail).encode() + b"\n\n"
+            return b"data: " + (head + encode_json(message.text) + tail).encode() + b"\n\n"
         if message.event == "end":
             data = message.data
             parts = [encode_chunk(chunk(completion, {}, data["finish_reason"]))]

@@ -15,13 +15,14 @@ MAX_LINE_BYTES = 16 << 20
 _JSON_WS = b" \t\r"
 
 
-# One encoder for every line: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# Compact JSON on one line (json escapes CR and LF), non-ASCII kept as it is: the one encoder
+# of the project, shared because json.dumps with options builds a new encoder per call.
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def encode_line(obj: object) -> bytes:
     """One compact JSON value and ``\\n``, UTF-8. json.dumps escapes CR/LF, so it is one line."""
-    return (_ENCODER.encode(obj) + "\n").encode("utf-8")
+    return (encode_json(obj) + "\n").encode("utf-8")
 
 
 class NDJSONError(ValueError):

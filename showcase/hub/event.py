@@ -6,9 +6,9 @@ subscriber of its room: a publish to 10,000 subscribers encodes once per mode, n
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
+from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import RETRY_MS, Mode
@@ -19,8 +19,6 @@ RESET = "reset"
 NOTICE = "notice"  # the last words to a subscriber the server cuts (a comment in SSE)
 HEARTBEAT = "heartbeat"
 ERROR = "error"  # the broker failed: the stream ends, the client reconnects and resumes
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class HubEvent(Message):
@@ -57,7 +55,7 @@ class HubEvent(Message):
             if self.event == HEARTBEAT:
                 self._ndjson = b"\n"
             else:
-                self._ndjson = _ENCODER.encode({"event": self.event, **self.data}).encode() + b"\n"
+                self._ndjson = encode_json({"event": self.event, **self.data}).encode() + b"\n"
         return self._ndjson
 
 
