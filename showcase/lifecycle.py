@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from greenlet import getcurrent
 
-Wait = Callable[[float], bool]
+from showcase.bodies import Wait, wait_plain
 
 
 class StreamCut(ConnectionAbortedError):
@@ -55,15 +54,12 @@ class StreamRegistry:
     def leave(self, stream: object) -> None:
         self.streams.pop(stream, None)
 
-    def cut_all(self, reason: str) -> int:
+    def cut_all(self, reason: str) -> None:
         """Throw ``StreamCut`` into every open stream; they end at their next switch."""
-        count = 0
         for greenlet in set(self.streams.values()):
             kill = getattr(greenlet, "kill", None)  # gevent Greenlets; plain greenlets have none
             if kill is not None:
                 kill(StreamCut(reason), block=False)
-                count += 1
-        return count
 
     def health(self) -> dict[str, int]:
         return {
@@ -76,14 +72,6 @@ class StreamRegistry:
 
 
 STREAMS = StreamRegistry()
-
-
-def wait_plain(seconds: float) -> bool:
-    """Outside a gevent worker (the test client, scripts): sleep, unless stopping."""
-    if STREAMS.stopping:
-        return False
-    time.sleep(seconds)
-    return not STREAMS.stopping
 
 
 class Pacer:
@@ -165,13 +153,13 @@ def chain_sigterm() -> None:
             previous(signum, frame)
         STREAMS.stopping = True
         # Greenlets cannot be switched into from a signal handler: cut them from the hub.
-        _spawn_or_call(stop_streams)
+        _call_from_hub(stop_streams)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.siginterrupt(signal.SIGTERM, False)
 
 
-def _spawn_or_call(function: Callable[[], None]) -> None:
+def _call_from_hub(function: Callable[[], None]) -> None:
     hub = _gevent_hub()
     if hub is None:
         function()
