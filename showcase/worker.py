@@ -57,14 +57,12 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
 
     def _send_rest(self, view: memoryview, flags: int) -> None:
         deadline = time.monotonic() + self.send_timeout_s
+        timed_out = SendTimeout(f"a write took longer than {self.send_timeout_s:g} s")
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SendTimeout(f"a write took longer than {self.send_timeout_s:g} s")
-            try:
-                wait(self._write_event, remaining, _TimedOut, self.hub)
-            except _TimedOut:
-                continue  # the deadline check above raises
+                raise timed_out
+            wait(self._write_event, remaining, timed_out, self.hub)  # raises it at the deadline
             try:
                 sent = self._sock.send(view, flags)
             except (BlockingIOError, InterruptedError):
@@ -76,10 +74,6 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
             return zerocopy.sendfile(self, file, offset, count, stall_timeout_s=self.send_timeout_s)
         except zerocopy.GiveUp:
             return int(super().sendfile(file, offset, count))  # gevent's read/send loop
-
-
-class _TimedOut(Exception):
-    """The wait for a writable socket reached the deadline (internal to ``_send_rest``)."""
 
 
 PLAIN_SOCKET = _socket3.socket
