@@ -43,6 +43,7 @@ from benchmarks.harness import (
 from benchmarks.nginx import find_nginx, run_nginx
 from benchmarks.stats import median, ratio
 from showcase.files import SAMPLES, resolve_download
+from showcase.wire import read_head
 
 RECV_BYTES = 1 << 20
 TIMEOUT_S = 120.0
@@ -111,23 +112,6 @@ class ChunkCounter:
             self.state, self.remaining = ("data", size) if size else ("trailer", 0)
         elif line == b"\r\n":  # the empty line that ends the trailer section
             self.state = "done"
-
-
-def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, lower-cased headers, and the body bytes read with them."""
-    head = b""
-    while b"\r\n\r\n" not in head:
-        piece = sock.recv(65536)
-        if not piece:
-            raise ConnectionError("closed before the headers ended")
-        head += piece
-    head, _, rest = head.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split(" ", 2)[1]), headers, rest
 
 
 def fetch_bytes(url: str, path: str) -> Transfer:

@@ -1,4 +1,5 @@
-"""Read the first bytes of an HTTP/1.1 response from a raw socket, read by read, and label them.
+"""Read the first bytes of an HTTP/1.1 response from a raw socket, read by read, and label them;
+``read_head`` for the tests and benchmarks that read a response head themselves.
 
 No Flask here: a socket, a deadline, and ``framing.chunked.ChunkedDecoder`` to find
 the chunk-size lines.
@@ -175,3 +176,20 @@ def label_segments(raw: bytes) -> list[Segment]:
     if cursor < len(body):
         segments.append(Segment("raw", offset + cursor, len(raw)))
     return segments
+
+
+def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and whatever body bytes came with them."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = sock.recv(65536)
+        if not piece:
+            raise ConnectionError(f"closed before the end of the headers: {data!r}")
+        data += piece
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, rest

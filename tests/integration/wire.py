@@ -10,6 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.wire import read_head
 
 SOCKET_TIMEOUT_S = 10.0
 
@@ -22,23 +23,6 @@ def open_raw(base_url: str, target: str, headers: dict[str, str] | None = None) 
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     return sock
-
-
-def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and whatever body bytes came with them."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = sock.recv(65536)
-        if not piece:
-            raise ConnectionError(f"closed before the end of the headers: {data!r}")
-        data += piece
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, rest
 
 
 def fetch_raw(
