@@ -3,10 +3,20 @@
 // frozen stream. So the page counts what it opens and refuses what would not fit.
 
 export class ConnectionBudget {
-  constructor(limit, onChange) {
+  constructor(limit, onChange = () => {}) {
     this.limit = limit;
     this.open = 0;
-    this.onChange = onChange;
+    this.listeners = [onChange];
+  }
+
+  // Another function to call with the open count whenever it changes.
+  subscribe(listener) {
+    this.listeners.push(listener);
+    listener(this.open);
+  }
+
+  onChange(open) {
+    for (const listener of this.listeners) listener(open);
   }
 
   // A lease to release exactly once (release() is idempotent), or null if none is left.
@@ -24,4 +34,15 @@ export class ConnectionBudget {
       },
     };
   }
+}
+
+// HTTP/1.1's per-origin limit, the server's CONNECTIONS_PER_ORIGIN (boot() sets it again).
+const DEFAULT_LIMIT = 6;
+let shared = null;
+
+// The one budget of the whole page: every panel that opens a connection (the mode panels,
+// the wire view, the chat and the chat room) draws on it, since they share one origin.
+export function pageBudget() {
+  shared ??= new ConnectionBudget(DEFAULT_LIMIT);
+  return shared;
 }

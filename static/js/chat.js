@@ -2,6 +2,7 @@
 // token to the page as text (never as HTML: a model's answer is untrusted), Stop = abort().
 // One reader per API shape: OpenAI's SSE chunks, NDJSON chat lines, Coze delta events.
 
+import { pageBudget } from "./budget.js";
 import { LineSplitter } from "./lines.js";
 import { SSEParser } from "./sseparser.js";
 
@@ -79,12 +80,14 @@ function sseTokens(handle) {
 }
 
 export function setupChat(root, urls) {
+  const budget = pageBudget(); // the answer's stream and the health polls use the origin's connections
   const form = root.querySelector("#chat-form");
   const stopButton = root.querySelector('[data-action="chat-stop"]');
   const askButton = root.querySelector('[data-action="ask"]');
   const answer = root.querySelector('[data-role="answer"]');
   const status = root.querySelector('[data-role="status"]');
   let controller = null;
+  let streamLease = null; // the running answer's connection
   let healthUntil = 0;
   let healthTimer = null;
 
@@ -100,11 +103,15 @@ export function setupChat(root, urls) {
   // The server's open-stream count, polled while a stream runs and a little after.
   const pollHealth = async () => {
     healthTimer = null;
+    const polling = budget.acquire(); // none free: skip this poll rather than queue behind a stream
     try {
+      if (!polling) throw new Error("no connection free");
       const response = await fetch(urls.health, { cache: "no-store" });
       if (response.ok) show("open-streams", (await response.json()).open_streams);
     } catch {
       // the next poll tries again
+    } finally {
+      polling?.release();
     }
     if (controller || performance.now() < healthUntil) {
       healthTimer = setTimeout(pollHealth, HEALTH_POLL_MS);
@@ -117,7 +124,16 @@ export function setupChat(root, urls) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (controller) controller.abort();
+    if (controller) {
+      controller.abort(); // its connection closes now, so its lease is free now
+      streamLease?.release();
+    }
+    const lease = budget.acquire();
+    streamLease = lease;
+    if (!lease) {
+      setState("error", `no connection free: the page already holds ${budget.limit}, the most a browser opens to one origin over HTTP/1.1; stop a stream first`);
+      return;
+    }
     const data = new FormData(form);
     const api = String(data.get("api"));
     const speed = Math.min(100, Math.max(0.1, Number(data.get("speed")) || 1));
@@ -172,6 +188,7 @@ export function setupChat(root, urls) {
       if (mine.signal.aborted) setState("done", "stopped");
       else setState("error", `error: ${error.message}`.slice(0, 200));
     } finally {
+      lease.release();
       if (controller === mine) {
         controller = null;
         stopButton.disabled = true;

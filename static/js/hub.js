@@ -4,6 +4,8 @@
 // it (after a `reset` event when it no longer holds that id), then sends the room's presence
 // count: the messages of a connection that arrive before its first presence are its replay.
 
+import { pageBudget } from "./budget.js";
+
 const MAX_SHOWN = 500; // older messages leave the list, so a long session stays light
 
 export function setupHub(root, urls) {
@@ -16,7 +18,9 @@ export function setupHub(root, urls) {
   const status = root.querySelector('[data-role="status"]');
   const resume = root.querySelector('[data-role="resume"]');
   const sendStatus = root.querySelector('[data-role="send-status"]');
+  const budget = pageBudget(); // the room's EventSource holds one of the origin's connections
   let source = null;
+  let lease = null;
   let room = "";
   let user = "";
   let messages = 0;
@@ -68,6 +72,8 @@ export function setupHub(root, urls) {
   const leave = () => {
     if (source) source.close();
     source = null;
+    lease?.release();
+    lease = null;
     joinButton.disabled = false;
     leaveButton.disabled = true;
     sendButton.disabled = true;
@@ -79,6 +85,11 @@ export function setupHub(root, urls) {
     if (!joinForm.reportValidity()) return;
     const data = new FormData(joinForm);
     leave();
+    lease = budget.acquire();
+    if (!lease) {
+      setState("error", `no connection free: the page already holds ${budget.limit}, the most a browser opens to one origin over HTTP/1.1; stop a stream first`);
+      return;
+    }
     room = String(data.get("room"));
     user = String(data.get("user"));
     log.textContent = "";
@@ -136,6 +147,11 @@ export function setupHub(root, urls) {
     const input = sendForm.querySelector("input[name=text]");
     const text = input.value;
     if (!text || !room) return;
+    const sending = budget.acquire(); // a POST waits for a free connection like any request
+    if (!sending) {
+      sendStatus.textContent = "not sent: " + `no connection free: the page already holds ${budget.limit}, the most a browser opens to one origin over HTTP/1.1; stop a stream first`;
+      return;
+    }
     sendStatus.textContent = "sending…";
     try {
       const response = await fetch(urls.send, {
@@ -149,6 +165,8 @@ export function setupHub(root, urls) {
       sendStatus.textContent = `sent (id ${body.id})`;
     } catch (error) {
       sendStatus.textContent = `not sent: ${error.message}`.slice(0, 200);
+    } finally {
+      sending.release();
     }
   });
   window.showcaseHub = { root }; // for a curious learner's console

@@ -1,7 +1,7 @@
 // The page's entry point: one set of controls, one Panel per mode, "Start all", the
 // connection budget and the wire view. Each mode's own code is in its file (sse.js, …).
 
-import { ConnectionBudget } from "./budget.js";
+import { pageBudget } from "./budget.js";
 import * as chunked from "./chunked.js";
 import * as download from "./download.js";
 import { readerWorker } from "./fetchbody.js";
@@ -27,7 +27,9 @@ export function boot({ urls, limits }) {
   const note = document.getElementById("controls-note");
   const meter = document.getElementById("connections");
   note.dataset.original = note.innerHTML; // restored once a problem is fixed
-  const budget = new ConnectionBudget(limits.connections, (open) => {
+  const budget = pageBudget();
+  budget.limit = limits.connections;
+  budget.subscribe((open) => {
     meter.textContent = String(open);
     meter.dataset.open = String(open);
   });

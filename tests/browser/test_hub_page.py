@@ -170,3 +170,26 @@ def test_a_resume_past_the_log_shows_reset_with_the_oldest_id(
     )
     assert page.get_attribute("#hub", "data-messages") == str(1 + LOG_COUNT)
     assert page.get_attribute("#hub", "data-last-id") == ids[-1]
+
+
+def test_the_room_counts_in_the_pages_connection_budget(
+    open_page: Callable[..., Page], base_url: str
+) -> None:
+    """A joined room holds one of the origin's six connections: the page's meter counts it,
+    and when the other five are taken a send says so instead of queueing in the browser."""
+    page = open_page(f"{base_url}/")
+    join(page, "ann", fresh_room())
+    assert page.text_content("#connections") == "1"
+    page.evaluate("window.held = [1, 2, 3, 4, 5].map(() => window.showcase.budget.acquire())")
+    assert page.text_content("#connections") == "6"
+    say(page, "queued?")
+    status = page.locator('#hub [data-role="send-status"]')
+    assert (status.text_content() or "").startswith("not sent: no connection free")
+    page.evaluate("window.held.forEach((lease) => lease.release())")
+    say(page, "now it fits")
+    page.wait_for_function(
+        "document.querySelector('#hub [data-role=\"send-status\"]').textContent.startsWith('sent')"
+    )
+    wait_messages(page, 1)
+    page.click('#hub [data-action="leave"]')
+    assert page.text_content("#connections") == "0"
