@@ -18,6 +18,11 @@ MAX_SIZE_BYTES = 1_048_576
 MIN_HEARTBEAT_S = 0.05
 MAX_HEARTBEAT_S = 300.0
 FLUSH_POLICIES = ("auto", "each")
+# accel: "omit" leaves out X-Accel-Buffering, to show what a buffering proxy does without it.
+ACCEL_POLICIES = ("send", "omit")
+# compress: "naive" is a compressor flushed only at the end (what flask-compress does to a
+# stream: messages sit in it), "sync" one flushed after every write (Z_SYNC_FLUSH).
+COMPRESS_POLICIES = ("none", "naive", "sync")
 MAX_PARAM_CHARS = 32  # a number longer than this is not a number we accept
 
 # What went wrong, the "error" of the JSON body: HTTP's own reason phrase where one fits
@@ -60,6 +65,8 @@ class StreamParams:
     source: str = "ticks"
     flush: str = "auto"
     heartbeat_s: float | None = None  # None: the server's default
+    accel: str = "send"
+    compress: str = "none"
 
 
 def decimal_text(value: float) -> str:
@@ -115,7 +122,8 @@ def parse_choice(
 
 
 def parse_stream_params(args: Mapping[str, str]) -> StreamParams:
-    """``count``, ``interval``, ``size``, ``source`` (+ ``flush``, ``heartbeat``) or ParamError."""
+    """``count``, ``interval``, ``size``, ``source`` (+ ``flush``, ``heartbeat``, ``accel``,
+    ``compress``) or ParamError."""
     interval = parse_float(args, "interval", 100.0, 0.0, MAX_INTERVAL_MS)
     assert interval is not None
     return StreamParams(
@@ -125,6 +133,8 @@ def parse_stream_params(args: Mapping[str, str]) -> StreamParams:
         source=parse_choice(args, "source", "ticks", tuple(SOURCES)),
         flush=parse_choice(args, "flush", "auto", FLUSH_POLICIES),
         heartbeat_s=parse_float(args, "heartbeat", None, MIN_HEARTBEAT_S, MAX_HEARTBEAT_S),
+        accel=parse_choice(args, "accel", "send", ACCEL_POLICIES),
+        compress=parse_choice(args, "compress", "none", COMPRESS_POLICIES),
     )
 
 

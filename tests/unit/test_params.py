@@ -127,3 +127,35 @@ def test_decimal_text_round_trips_through_the_one_number_rule(value: float) -> N
     text = decimal_text(value)
     assert "e" not in text.lower()
     assert parse_float({"interval": text}, "interval", None, 0.0, 1e9) == value
+
+
+def test_accel_and_compress_default_to_the_plain_stream() -> None:
+    params = parse_stream_params({})
+    assert (params.accel, params.compress) == ("send", "none")
+
+
+@pytest.mark.parametrize("accel", ["send", "omit"])
+@pytest.mark.parametrize("compress", ["none", "naive", "sync"])
+def test_accel_and_compress_values(accel: str, compress: str) -> None:
+    params = parse_stream_params({"accel": accel, "compress": compress})
+    assert (params.accel, params.compress) == (accel, compress)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"accel": "no"}, "accel"),
+        ({"accel": ""}, "accel"),
+        ({"accel": "SEND"}, "accel"),
+        ({"compress": "gzip"}, "compress"),
+        ({"compress": "Sync"}, "compress"),
+        ({"compress": " sync"}, "compress"),
+        ({"compress": ""}, "compress"),
+    ],
+)
+def test_accel_and_compress_refuse_other_values(args: dict[str, str], field: str) -> None:
+    with pytest.raises(ParamError) as caught:
+        parse_stream_params(args)
+    assert caught.value.field == field
+    assert caught.value.to_json()["error"] == "invalid parameter"
+    assert caught.value.detail.startswith("must be one of")
