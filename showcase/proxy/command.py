@@ -1,0 +1,176 @@
+"""``showcase proxy``: the app (gunicorn + gevent, as ``showcase serve``) and Debian's nginx
+in front of it, every location's URL printed; Ctrl-C or SIGTERM stops both by PID."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from showcase.proxy.config import render_config
+from showcase.proxy.locations import LOCATIONS
+from showcase.proxy.nginx import NginxError, Proxy, die_with_parent, free_port, start_proxy
+from showcase.server import DEFAULT_BIND
+
+DEFAULT_PORT = 8080
+DEFAULT_TLS_PORT = 8443
+DEFAULT_RUN_DIR = Path(tempfile.gettempdir()) / "showcase-proxy"
+APP_START_TIMEOUT_S = 20.0
+APP_STOP_TIMEOUT_S = 15.0  # gunicorn_conf's graceful_timeout (10 s) and a margin
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "proxy",
+        help="serve the app with Debian's nginx in front (each proxy setting side by side)",
+        description=(__doc__ or "").replace("``", ""),
+    )
+    parser.add_argument(
+        "--bind", default=DEFAULT_BIND, help="the app's HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="nginx's HTTP port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        default=DEFAULT_TLS_PORT,
+        help="nginx's TLS + HTTP/2 port (default %(default)s)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="app worker processes (default 1)")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=DEFAULT_RUN_DIR,
+        help="nginx's config, log and certificate (kept; default %(default)s)",
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the generated nginx config and exit"
+    )
+    parser.set_defaults(handler=run_proxy)
+
+
+def app_url(bind: str) -> str:
+    """``http://HOST:PORT`` to reach an app bound to ``bind`` (a wildcard host → 127.0.0.1);
+    ValueError without a port other than 0 (nginx and the page need to know it)."""
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        raise ValueError(f"--bind needs HOST:PORT with a fixed port, got {bind!r}")
+    return f"http://{'127.0.0.1' if host in WILDCARD_HOSTS else host}:{port}"
+
+
+def deployment(direct: str, port: int, tls_port: int) -> dict[str, object]:
+    """``SHOWCASE_DEPLOY`` for the app: where the page finds each lane (docs: the spec of
+    issue 11). Known before nginx starts: the app starts first and nginx proxies to it."""
+    return {
+        "direct": direct,
+        "proxy": f"http://127.0.0.1:{port}",
+        "tls": f"https://127.0.0.1:{tls_port}",
+        "locations": {location.name: location.prefix for location in LOCATIONS},
+    }
+
+
+@contextmanager
+def run_app(bind: str, workers: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``showcase serve`` as a child (its log on our terminal), answering ``/healthz``
+    before the block runs; SIGTERM (graceful) to its PID after, SIGKILL if it stays."""
+    argv = [sys.executable, "-m", "showcase", "serve", "--bind", bind]
+    argv += ["--workers", str(workers)]
+    # Its own process group: Ctrl-C reaches only us, and we stop nginx first, then the app.
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        process_group=0,
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_answering(app_url(bind), process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(APP_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def wait_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Return once ``url/healthz`` answers 200; RuntimeError if the app exits or is slow."""
+    deadline = time.monotonic() + APP_START_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the app did not answer at {url} (exit status {process.poll()})")
+
+
+def describe(proxy: Proxy, direct: str) -> list[str]:
+    """What the command prints once both run: every location's URL and a stream to try."""
+    lines = [
+        f"the app, direct:     {direct}/",
+        f"nginx, the page:     {proxy.url}/  (same origin as every location below)",
+        f"nginx, TLS + HTTP/2: {proxy.tls_url}/  (self-signed: {proxy.run_dir}/localhost.crt)",
+        "",
+        "locations (curl -N shows each read as it arrives):",
+    ]
+    for location in LOCATIONS:
+        lines += [
+            f"  {location.name:<14} {proxy.url_for(location.name, '/')}",
+            f"  {'':<14} {location.summary}",
+            f"  {'':<14} try: curl -N '{proxy.url_for(location.name, location.example)}'",
+        ]
+    lines += ["", f"nginx config: {proxy.run_dir}/nginx.conf; Ctrl-C stops nginx and the app"]
+    return lines
+
+
+def raise_exit(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop nginx and the app."""
+    raise SystemExit(128 + signum)
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    try:
+        direct = app_url(args.bind)
+    except ValueError as error:
+        print(f"showcase proxy: {error}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        port, tls_port = args.port, args.tls_port
+        print(render_config(direct, port, tls_port, args.run_dir.resolve()), end="")
+        return 0
+    port, tls_port = args.port or free_port(), args.tls_port or free_port()
+    env = {"SHOWCASE_DEPLOY": json.dumps(deployment(direct, port, tls_port))}
+    signal.signal(signal.SIGTERM, raise_exit)
+    try:
+        with (
+            run_app(args.bind, args.workers, env) as app,
+            start_proxy(direct, args.run_dir, port, tls_port) as proxy,
+        ):
+            print("\n".join(describe(proxy, direct)), flush=True)
+            app.wait()
+            print(f"showcase proxy: the app exited ({app.returncode})", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("\nshowcase proxy: stopped nginx and the app", file=sys.stderr)
+        return 130
+    except (NginxError, RuntimeError) as error:
+        print(f"showcase proxy: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,68 @@
+"""The nginx locations ``showcase proxy`` puts side by side: what each does to a stream, and
+the fix. Plain data (no Flask, no nginx): the config, the command and the page read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One nginx ``location``: ``prefix`` is stripped before the request reaches the app
+    (``/stock/stream/sse`` arrives as ``/stream/sse``); ``summary`` says in one line what
+    happens to a stream there, ``fix`` in one line what repairs it; ``example`` a path
+    (after the prefix) whose stream shows it."""
+
+    name: str
+    prefix: str
+    summary: str
+    fix: str
+    example: str = "/stream/sse?count=10&interval=200"
+
+
+STREAMING = Location(
+    "streaming",
+    "/",
+    "each message arrives as the app sends it (proxy_buffering off, HTTP/1.1 upstream, "
+    "1 h read timeout)",
+    "nothing to fix: these are the minimal settings for a stream",
+)
+STOCK = Location(
+    "stock",
+    "/stock/",
+    "nginx's defaults buffer the response: a stream without X-Accel-Buffering: no arrives "
+    "all at once at the end (or 4 KiB at a time)",
+    "send X-Accel-Buffering: no from the app (this project does), or proxy_buffering off",
+    "/stream/sse?count=10&interval=200&accel=omit",
+)
+IGNORE_ACCEL = Location(
+    "ignore-accel",
+    "/ignore-accel/",
+    "a buffering proxy that does not know X-Accel-Buffering: batched even with the header",
+    "turn buffering off in the proxy itself (proxy_buffering off); the header cannot help",
+)
+GZIP = Location(
+    "gzip",
+    "/gzip/",
+    "nginx compresses the stream and, with buffering off, still sends each message at once",
+    "nothing to fix in nginx; compress in the app only if it flushes per message (compress=sync)",
+    "/stream/ndjson?count=10&interval=200",
+)
+SHORT_TIMEOUT = Location(
+    "short-timeout",
+    "/short-timeout/",
+    "proxy_read_timeout 3s: nginx cuts a stream that stays silent for 3 s",
+    "send a heartbeat more often than the proxy's read timeout (heartbeat=1)",
+    "/stream/sse?count=3&interval=5000",
+)
+
+LOCATIONS: tuple[Location, ...] = (STREAMING, STOCK, IGNORE_ACCEL, GZIP, SHORT_TIMEOUT)
+
+
+def find_location(name: str) -> Location:
+    """The location called ``name``; KeyError naming the known ones otherwise."""
+    for location in LOCATIONS:
+        if location.name == name:
+            return location
+    known = ", ".join(location.name for location in LOCATIONS)
+    raise KeyError(f"no nginx location {name!r}; known: {known}")
