@@ -7,10 +7,11 @@ PYTHON ?= python3
 BIND ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run run-redis test test-fast lint bench bench-quick guide clean browser-deps redis-deps
+.PHONY: help run run-redis run-proxy test test-fast lint bench bench-quick guide clean browser-deps \
+	redis-deps nginx-deps
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,13 @@ redis-deps: ## install Debian's redis-server (the hub's Redis tests, make run-re
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq redis-server >/dev/null; }
 
+nginx-deps: ## install Debian's nginx (make run-proxy, the proxy tests) when missing
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  echo "installing Debian's nginx (run-proxy, proxy tests)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq nginx >/dev/null; }
+
 run: $(STAMP) ## serve every mode on http://$(BIND)/ (gunicorn + gevent)
 	$(VENV)/bin/showcase serve --bind $(BIND)
 
@@ -43,7 +51,10 @@ run-redis: $(STAMP) redis-deps ## serve with the Redis broker: a local redis-ser
 	  redis=$$!; trap 'kill $$redis 2>/dev/null' EXIT INT TERM; \
 	  $(VENV)/bin/showcase serve --bind $(BIND) --workers 4 --broker redis://127.0.0.1:$(REDIS_PORT)/0
 
-test: $(STAMP) browser-deps redis-deps ## run the whole test suite (unit, app, integration, browser)
+run-proxy: $(STAMP) nginx-deps ## the app on $(BIND) with nginx in front: :8080 (each setting), :8443 (TLS + HTTP/2)
+	$(VENV)/bin/showcase proxy --bind $(BIND)
+
+test: $(STAMP) browser-deps redis-deps nginx-deps ## run the whole test suite (unit, app, integration, browser)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## unit and app tests only (seconds)
