@@ -1,0 +1,261 @@
+"""The hub benchmark's subscribers: many ``GET /chat/events`` streams per client process, each
+recording the id, latency (receive time − the message's ``ts``) and arrival of every message.
+
+A lean asyncio protocol, not ``wire.StreamProtocol``: it needs each message's id (to count
+missing and duplicated deliveries) and the moment the subscriber joined (its first
+``presence`` event), and a burst of one message to 10,000 streams is timed best with as
+little client work per delivery as possible. It reads the SSE lines out of the chunked body
+without decoding the chunking: the hub writes whole events per chunk, so chunk-size lines
+never fall inside an event's lines, and only ``data: {"id":…`` lines are parsed.
+
+Processes report how many of their streams joined and how many messages they received in a
+shared array, so the benchmark knows when every subscriber is in and when every message is
+out, and stops them through a shared event; every loop is bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks.wire import connect_from, cycle_sources, raise_fd_limit
+
+HEADER_END = b"\r\n\r\n"
+MESSAGE_LINE = b'data: {"id":"'
+PRESENCE_LINE = b"event: presence"
+REPORT_PERIOD_S = 0.05  # how often a process publishes its counts to the benchmark
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """What one subscription saw. Times are ``time.time()`` seconds; latencies in ms."""
+
+    status: int = 0
+    error: str | None = None
+    t_connect: float = 0.0
+    t_joined: float | None = None  # its first presence event: the server had joined it
+    ids: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberPlan:
+    """``count`` subscriptions to ``path`` on ``url``, opened evenly over ``ramp_s``, from
+    ``source_hosts`` in turn; all closed at the stop signal or ``deadline_s`` after the start."""
+
+    url: str
+    path: str
+    count: int
+    ramp_s: float = 0.0
+    deadline_s: float = 60.0
+    max_connecting: int = 256
+    source_hosts: tuple[str, ...] = ()
+
+
+def parse_message(line: bytes) -> tuple[str, float]:
+    """The id and ``ts`` of a hub message's data line: ``data: {"id":"7",…,"ts":1.5e12}``."""
+    start = len(MESSAGE_LINE)
+    end = line.index(b'"', start)
+    ts_at = line.rindex(b'"ts":') + 5
+    return line[start:end].decode(), float(line[ts_at : line.index(b"}", ts_at)])
+
+
+class SubscriberProtocol(asyncio.Protocol):
+    """Reads one hub SSE stream: the status line, then every message's id and latency."""
+
+    def __init__(self, request: bytes, record: Subscriber) -> None:
+        self.request = request
+        self.record = record
+        self.head = b""
+        self.head_done = False
+        self.carry = b""
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        record = self.record
+        if not self.head_done:
+            self.head += data
+            end = self.head.find(HEADER_END)
+            if end < 0:
+                return
+            self.head_done = True
+            try:
+                record.status = int(self.head[9:12])
+            except ValueError:
+                record.error = "bad status line"
+            data, self.head = self.head[end + 4 :], b""
+        lines = (self.carry + data).split(b"\n")
+        self.carry = lines.pop()
+        for line in lines:
+            if line.startswith(MESSAGE_LINE):
+                message_id, ts = parse_message(line)
+                record.ids.append(message_id)
+                record.latencies_ms.append(now * 1000.0 - ts)
+                record.received_at.append(now)
+            elif record.t_joined is None and line == PRESENCE_LINE:
+                record.t_joined = now
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def hold_subscribers(plan: SubscriberPlan, report: Any, stop: Any) -> list[Subscriber]:
+    """Open the plan's subscriptions and hold them until ``stop`` is set or the deadline;
+    ``report(joined, messages)`` is called every REPORT_PERIOD_S with this process's counts."""
+    parts = urlsplit(plan.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    gate = asyncio.Semaphore(plan.max_connecting)
+    records = [Subscriber() for _ in range(plan.count)]
+    protocols: list[SubscriberProtocol] = []
+    sources = cycle_sources(plan.source_hosts)
+    request = (
+        f"GET {plan.path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+    async def one(index: int, record: Subscriber) -> None:
+        offset = plan.ramp_s * index / plan.count
+        await asyncio.sleep(max(0.0, start + offset - loop.time()))
+        protocol = SubscriberProtocol(request, record)
+        async with gate:
+            record.t_connect = time.time()
+            try:
+                sock = await connect_from(host, port, next(sources))
+                await loop.create_connection(lambda: protocol, sock=sock)
+            except OSError as error:
+                record.error = f"connect: {error}"
+                return
+        protocols.append(protocol)
+        await protocol.closed
+
+    tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(records)]
+    while not stop.is_set() and loop.time() - start < plan.deadline_s:
+        joined = sum(r.t_joined is not None for r in records)
+        report(joined, sum(len(r.ids) for r in records))
+        await asyncio.sleep(REPORT_PERIOD_S)
+    for protocol in protocols:
+        if protocol.transport is not None:
+            protocol.transport.close()
+    await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for record in records:
+        if record.status == 0 and record.error is None:
+            record.error = "no answer"
+    return records
+
+
+# Set in each client process by the pool's initializer: fork hands them down, they are never
+# pickled (a shared array and an event cannot be).
+_SHARED: dict[str, Any] = {}
+
+
+def _init_process(counts: Any, stop: Any, cpus: tuple[int, ...] | None) -> None:
+    _SHARED.update(counts=counts, stop=stop)
+    if cpus:
+        os.sched_setaffinity(0, set(cpus))
+    raise_fd_limit()
+
+
+def run_share(plan: SubscriberPlan, slot: int) -> tuple[list[Subscriber], float]:
+    """One client process's subscriptions (``slot``: its place in the shared counts)."""
+    counts, stop = _SHARED["counts"], _SHARED["stop"]
+
+    def report(joined: int, messages: int) -> None:
+        counts[2 * slot] = joined
+        counts[2 * slot + 1] = messages
+
+    # A full collection over many records would stall the loop and show up as latency.
+    gc.collect()
+    gc.disable()
+    before = time.process_time()
+    try:
+        records = asyncio.run(hold_subscribers(plan, report, stop))
+    finally:
+        gc.enable()
+    return records, time.process_time() - before
+
+
+class SubscriberPool:
+    """``processes`` client processes (fork), each holding its share of ``plan``; the counts
+    they report, a stop for all of them, and their records (every wait bounded)."""
+
+    def __init__(self, plan: SubscriberPlan, processes: int, cpus: tuple[int, ...] | None) -> None:
+        context = multiprocessing.get_context("fork")
+        processes = max(1, min(processes, plan.count))
+        self.counts = context.Array("q", 2 * processes, lock=False)
+        self.stop_event = context.Event()
+        self.deadline_s = plan.deadline_s
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            processes,
+            mp_context=context,
+            initializer=_init_process,
+            initargs=(self.counts, self.stop_event, cpus),
+        )
+        shares = [plan.count // processes + (i < plan.count % processes) for i in range(processes)]
+        self.futures = [
+            self.pool.submit(run_share, share_plan(plan, count, processes), slot)
+            for slot, count in enumerate(shares)
+        ]
+
+    def joined(self) -> int:
+        return sum(self.counts[0::2])
+
+    def received(self) -> int:
+        return sum(self.counts[1::2])
+
+    def wait_for(self, check: Any, timeout_s: float, period_s: float = 0.05) -> bool:
+        """Poll ``check()`` until true or ``timeout_s``; False on timeout or a failed process."""
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            if time.monotonic() > deadline or any(f.done() for f in self.futures):
+                return bool(check())
+            time.sleep(period_s)
+        return True
+
+    def close(self) -> tuple[list[Subscriber], float]:
+        """Stop every subscription; their records and the client processes' CPU seconds."""
+        self.stop_event.set()
+        records: list[Subscriber] = []
+        cpu_s = 0.0
+        try:
+            for future in self.futures:
+                part, cpu = future.result(timeout=self.deadline_s + 30.0)
+                records += part
+                cpu_s += cpu
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        return records, cpu_s
+
+
+def share_plan(plan: SubscriberPlan, count: int, processes: int) -> SubscriberPlan:
+    """One process's part: ``count`` subscriptions over the same ramp, with its share of the
+    connecting limit (all processes together keep the plan's bound)."""
+    return SubscriberPlan(
+        url=plan.url,
+        path=plan.path,
+        count=count,
+        ramp_s=plan.ramp_s,
+        deadline_s=plan.deadline_s,
+        max_connecting=max(1, plan.max_connecting // processes),
+        source_hosts=plan.source_hosts,
+    )
