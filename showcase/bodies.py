@@ -37,6 +37,7 @@ def iter_body(
     flush: str = "auto",
     heartbeat_s: float = 15.0,
     wait: Wait = wait_plain,
+    ending: Callable[[], bytes] | None = None,
 ) -> Iterator[bytes]:
     """The response body, one ``bytes`` per socket write.
 
@@ -44,7 +45,9 @@ def iter_body(
     ``flush="auto"``: messages that are ready together (no pause between them) go out in one
     write of at most ``COALESCE_MAX_BYTES``; a batch is flushed before every pause, so a
     message is never held back waiting for the next one.
-    A stopping server ends the stream after what was already produced (SSE clients resume).
+    A stopping server ends the stream after what was already produced (SSE clients resume):
+    when ``wait`` says so, the body's last write is ``ending()`` if given (an SSE stream's
+    "server restarting" comment and ``retry:``), and the body ends.
     """
     # One generator, no nested ones: while a stream waits, its greenlet keeps a copy of the
     # C stack down to the wait, and every generator level in between adds to that copy
@@ -76,6 +79,8 @@ def iter_body(
             if written >= YIELD_EVERY_WRITES or unpaused >= YIELD_EVERY_BYTES:
                 written = unpaused = 0
                 if not wait(0):
+                    if ending is not None:
+                        yield ending()
                     return
             continue
         if batch:
@@ -88,11 +93,15 @@ def iter_body(
         remaining = item.seconds
         while remaining > heartbeat_s:
             if not wait(heartbeat_s):
+                if ending is not None:
+                    yield ending()
                 return
             remaining -= heartbeat_s
             if mode.heartbeat is not None:
                 yield mode.heartbeat
         if remaining > 0 and not wait(remaining):
+            if ending is not None:
+                yield ending()
             return
     if batch:
         yield b"".join(batch)

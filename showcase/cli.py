@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import Any
 
 from showcase.client import (
     DEFAULT_BASE_URL,
@@ -21,12 +22,14 @@ from showcase.client import (
     iter_sse,
 )
 from showcase.client import latency_ms as measure_latency
+from showcase.lifecycle import MAX_RESTART_MS, RESTART_JITTER_MS, RESTART_RETRY_MS
 from showcase.params import (
     MAX_HEARTBEAT_S,
     MIN_HEARTBEAT_S,
     ParamError,
     decimal_text,
     parse_float,
+    parse_int,
 )
 from showcase.server import DEFAULT_BIND, MAX_SEND_TIMEOUT_S, serve
 
@@ -84,11 +87,59 @@ def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         f"up to {MAX_SEND_TIMEOUT_S:g} (default 30)",
     )
     parser.add_argument(
+        "--restart-retry",
+        type=restart_ms,
+        action=ToWorkers,
+        env="SHOWCASE_RESTART_RETRY_MS",
+        metavar="MS",
+        help="on SIGTERM each SSE stream ends with retry: MS plus jitter; 0: no retry field "
+        f"(0 to {MAX_RESTART_MS}, default {RESTART_RETRY_MS})",
+    )
+    parser.add_argument(
+        "--restart-jitter",
+        type=restart_ms,
+        action=ToWorkers,
+        env="SHOWCASE_RESTART_JITTER_MS",
+        metavar="MS",
+        help="the most a random 0 … MS adds to each stream's --restart-retry "
+        f"(default {RESTART_JITTER_MS})",
+    )
+    parser.add_argument(
         "--broker",
         type=broker_url,
         help="the broadcast hub's broker: memory (one worker process) or redis://HOST:PORT/DB "
         "(rooms shared by workers and hosts; default: SHOWCASE_BROKER, else memory)",
     )
+
+
+def restart_ms(raw: str) -> int:
+    """An argparse ``type``: milliseconds from 0 to ``MAX_RESTART_MS``, read by the rule of
+    the stream parameters (``showcase.params``)."""
+    try:
+        return parse_int({"value": raw}, "value", -1, 0, MAX_RESTART_MS)
+    except ParamError:
+        raise argparse.ArgumentTypeError(
+            f"expected milliseconds from 0 to {MAX_RESTART_MS}, got {raw[:40]!r}"
+        ) from None
+
+
+class ToWorkers(argparse.Action):
+    """Stores the option and puts it in the environment variable ``env`` as well: the
+    workers gunicorn starts read their settings from the environment it passes on."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, env: str, **kwargs: Any):
+        super().__init__(option_strings, dest, **kwargs)
+        self.env = env
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        os.environ[self.env] = str(values)
 
 
 def broker_url(raw: str) -> str:

@@ -1,21 +1,38 @@
 """The open streams of this worker process, how they pause, and how they end on SIGTERM.
 
 A stream registers its greenlet while its body is being sent. On SIGTERM every registered
-stream is cut at once: a paused one ends cleanly after what it already sent (SSE clients
-resume with Last-Event-ID), one blocked in a write to a reader that stopped reading is closed.
+stream is told to stop (``StopRequested``): a paused one wakes, one writing finishes its
+write, and each ends cleanly after what it already sent at its next pause or switch, an SSE
+stream with a last "server restarting" comment and a ``retry:`` with jitter
+(``restart_notice``) so its clients come back spread out and resume with Last-Event-ID.
+``STOP_DRAIN_S`` later whatever is still open (a write to a reader that stopped reading, a
+download) is cut.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from greenlet import getcurrent
 
 from showcase.bodies import Wait, wait_plain
+from showcase.framing.sse import encode_event
+from showcase.params import parse_int
+
+# Streams told to stop get this long to end by themselves before they are cut: far more than
+# a reader that reads needs to take the last write, well within gunicorn's graceful timeout.
+STOP_DRAIN_S = 2.0
+
+RESTART_RETRY_MS = 1000
+RESTART_JITTER_MS = 4000
+MAX_RESTART_MS = 600_000  # ten minutes; more would leave clients away longer than a restart
+RESTARTING = "server restarting"
 
 
 class StreamCut(ConnectionAbortedError):
@@ -23,6 +40,15 @@ class StreamCut(ConnectionAbortedError):
 
     An ``OSError``, so that gunicorn treats it like a client that left: the connection is
     closed, with no traceback in the log.
+    """
+
+
+class StopRequested(StreamCut):
+    """Thrown into every open stream on SIGTERM: end cleanly at the next pause.
+
+    A paused stream (``Pacer``) wakes and ends with its last words; a write in progress
+    (``worker.ClientSocket``) goes on. Anywhere else it is a ``StreamCut``: the stream ends
+    there, as every stream did before streams could end by themselves.
     """
 
 
@@ -54,12 +80,12 @@ class StreamRegistry:
     def leave(self, stream: object) -> None:
         self.streams.pop(stream, None)
 
-    def cut_all(self, reason: str) -> None:
-        """Throw ``StreamCut`` into every open stream; they end at their next switch."""
+    def cut_all(self, reason: str, exception: type[StreamCut] = StreamCut) -> None:
+        """Throw ``exception`` into every open stream; they get it at their next switch."""
         for greenlet in set(self.streams.values()):
             kill = getattr(greenlet, "kill", None)  # gevent Greenlets; plain greenlets have none
             if kill is not None:
-                kill(StreamCut(reason), block=False)
+                kill(exception(reason), block=False)
 
     def health(self) -> dict[str, int]:
         return {
@@ -133,10 +159,57 @@ def _gevent_hub() -> Any:
     return get_hub() if monkey.is_module_patched("socket") else None
 
 
+@dataclass(slots=True)
+class RestartNotice:
+    """An SSE stream's last words when the server stops: ``: server restarting`` and
+    ``retry: <retry_ms + a uniform random 0 … jitter_ms>``, so the clients of a restarting
+    server do not all reconnect in the same instant. ``retry_ms == 0``: the comment alone,
+    no ``retry:`` (clients keep the one they had)."""
+
+    retry_ms: int = RESTART_RETRY_MS
+    jitter_ms: int = RESTART_JITTER_MS
+
+    def __call__(self) -> bytes:
+        if self.retry_ms == 0:
+            return encode_event(comment=RESTARTING)
+        retry = self.retry_ms + random.randint(0, self.jitter_ms)
+        return encode_event(comment=RESTARTING, retry=retry)
+
+
+RESTART = RestartNotice()  # set from the environment in each worker (worker.StreamWorker)
+
+
+def restart_notice() -> bytes:
+    """``RESTART``'s bytes: the ``ending`` of an SSE body (``bodies.iter_body``)."""
+    return RESTART()
+
+
+def restart_from_env(environ: Mapping[str, str] | None = None) -> RestartNotice:
+    """``SHOWCASE_RESTART_RETRY_MS`` and ``SHOWCASE_RESTART_JITTER_MS``: integers from 0 to
+    ``MAX_RESTART_MS`` by the stream parameters' number rule (defaults 1000 and 4000; empty
+    is the default). Raises ``ParamError`` (a ValueError) naming the variable."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v}
+    return RestartNotice(
+        parse_int(env, "SHOWCASE_RESTART_RETRY_MS", RESTART_RETRY_MS, 0, MAX_RESTART_MS),
+        parse_int(env, "SHOWCASE_RESTART_JITTER_MS", RESTART_JITTER_MS, 0, MAX_RESTART_MS),
+    )
+
+
+_drain_timer: Any = None  # the pending cut of stop_streams: a libev timer must stay referenced
+
+
 def stop_streams(reason: str = "server stopping") -> None:
-    """Mark the worker as stopping and cut every open stream (from a greenlet, not a handler)."""
+    """Mark the worker as stopping, tell every open stream to stop, and cut those still open
+    ``STOP_DRAIN_S`` later (from a greenlet or the hub, not a signal handler)."""
+    global _drain_timer
     STREAMS.stopping = True
-    STREAMS.cut_all(reason)
+    STREAMS.cut_all(reason, StopRequested)
+    hub = _gevent_hub()
+    if hub is None:
+        return
+    if _drain_timer is None:
+        _drain_timer = hub.loop.timer(STOP_DRAIN_S)
+        _drain_timer.start(STREAMS.cut_all, f"{reason}: still open after {STOP_DRAIN_S:g} s")
 
 
 def chain_sigterm() -> None:

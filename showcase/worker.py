@@ -17,8 +17,8 @@ from gevent import _socket3
 from gevent.socket import wait
 from gunicorn.workers.ggevent import GeventWorker
 
-from showcase import zerocopy
-from showcase.lifecycle import STREAMS, SendTimeout, StreamCut
+from showcase import lifecycle, zerocopy
+from showcase.lifecycle import STREAMS, SendTimeout, StopRequested, StreamCut
 
 SEND_TIMEOUT_S = 30.0  # a browser on a slow link drains a 64 KiB write well within this
 MAX_SEND_TIMEOUT_S = 3600.0
@@ -62,7 +62,13 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise timed_out
-            wait(self._write_event, remaining, timed_out, self.hub)  # raises it at the deadline
+            try:
+                wait(self._write_event, remaining, timed_out, self.hub)  # raises it at the deadline
+            except StopRequested:
+                # The server is stopping: a reader that reads takes this write and the stream
+                # ends at its next pause, with its last words; one that does not is cut with
+                # every other stream still open STOP_DRAIN_S later (lifecycle.stop_streams).
+                continue
             try:
                 sent = self._sock.send(view, flags)
             except (BlockingIOError, InterruptedError):
@@ -85,6 +91,7 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
 
     def init_process(self) -> None:
         ClientSocket.send_timeout_s = send_timeout_from_env()
+        lifecycle.RESTART = lifecycle.restart_from_env()
         super().init_process()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from flask import Response, jsonify
 from greenlet import getcurrent
@@ -48,16 +48,23 @@ class TrackedBody:
             close()  # runs the generator's finally: the source's cleanup
 
 
-def stream_response(body: Iterable[bytes], mimetype: str, status: int = 200) -> Response:
+def stream_response(
+    body: Iterable[bytes],
+    mimetype: str,
+    status: int = 200,
+    headers: Mapping[str, str] = STREAM_HEADERS,
+) -> Response:
     """A generator response with no Content-Length, so HTTP/1.1 sends it chunked.
 
+    ``headers``: ``STREAM_HEADERS``, or a mapping that the caller built from them (``accel``,
+    ``compress`` and CORS for the mode streams).
     ``direct_passthrough``: the server iterates the body itself, not werkzeug's encoding and
     closing wrappers (two more generator levels per write); the body yields bytes only.
     """
     response = Response(
         TrackedBody(body), status=status, content_type=mimetype, direct_passthrough=True
     )
-    response.headers.update(STREAM_HEADERS)
+    response.headers.update(headers)
     return response
 
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
-from showcase.lifecycle import make_wait
+from showcase.compression import choose_encoding, compress_chunks
+from showcase.lifecycle import make_wait, restart_notice
 from showcase.modes import MODES
-from showcase.params import ParamError, parse_last_event_id, parse_stream_params
+from showcase.params import ParamError, StreamParams, parse_last_event_id, parse_stream_params
 from showcase.sources import make_source
-from showcase.web.responses import error_response, health, stream_response
+from showcase.web.responses import STREAM_HEADERS, error_response, health, stream_response
 
 bp = Blueprint("streams", __name__)
+
+# The mode streams are read across origins: the page opened through a proxy also reads the
+# app's own port, and the other way round (docs/contract.md).
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+# Built once per ``accel`` value: a request copies one dict, as it did before these options.
+HEADERS_BY_ACCEL = {
+    "send": {**STREAM_HEADERS, **CORS_HEADERS},
+    "omit": {
+        **{name: value for name, value in STREAM_HEADERS.items() if name != "X-Accel-Buffering"},
+        **CORS_HEADERS,
+    },
+}
 
 
 def stream(mode: str) -> Response:
@@ -28,14 +43,39 @@ def stream(mode: str) -> Response:
             else 0
         )
     except ParamError as error:
-        return error_response(error)
+        response = error_response(error)
+        response.headers.update(CORS_HEADERS)
+        return response
     if start >= params.count:
         # Nothing left: 204 is what tells EventSource to stop reconnecting (WHATWG §9.2.3).
-        return Response(status=204)
+        return Response(status=204, headers=CORS_HEADERS)
     items = make_source(params.source, params.count, params.interval_ms, params.size, start=start)
     heartbeat_s = params.heartbeat_s or current_app.config["SHOWCASE_HEARTBEAT_S"]
-    body = iter_body(items, framing, flush=params.flush, heartbeat_s=heartbeat_s, wait=make_wait())
-    return stream_response(body, framing.mimetype)
+    body: Iterable[bytes] = iter_body(
+        items,
+        framing,
+        flush=params.flush,
+        heartbeat_s=heartbeat_s,
+        wait=make_wait(),
+        ending=restart_notice if framing.resumable else None,
+    )
+    headers = HEADERS_BY_ACCEL[params.accel]
+    if params.compress != "none":
+        body, headers = compressed(body, headers, params)
+    return stream_response(body, framing.mimetype, headers=headers)
+
+
+def compressed(
+    body: Iterable[bytes], headers: dict[str, str], params: StreamParams
+) -> tuple[Iterable[bytes], dict[str, str]]:
+    """The body and headers for ``compress=naive|sync``: the coding the request accepts (none:
+    identity), and ``Vary: Accept-Encoding`` either way, so a cache keeps them apart."""
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    encoding = choose_encoding(request.environ.get("HTTP_ACCEPT_ENCODING"))
+    if encoding is None:
+        return body, headers
+    headers["Content-Encoding"] = encoding
+    return compress_chunks(body, encoding, sync=params.compress == "sync"), headers
 
 
 # One static rule per mode: a dictionary lookup where ``/stream/<mode>`` costs a regex match
