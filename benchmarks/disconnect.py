@@ -1,0 +1,398 @@
+"""Disconnect detection: the time from a client's disappearance to its stream's cleanup on the
+server, against the heartbeat period (1, 3, 5, 10 s), for a client that closed (its FIN
+arrives) and one that vanished (no FIN, no RST, nothing: a black hole).
+
+    python -m benchmarks.disconnect [--quick] [--reps 5] [--out results/latest/disconnect.json]
+
+Server and clients run in a network namespace of the benchmark's own (``deploy_netns``),
+on its 127.0.0.1; a client vanishes when that loopback becomes a black hole and the client
+closes its socket (its FIN is held with every other packet). Each idle stream sends only
+heartbeats; the cleanup is timed by the server's descriptor for the connection closing
+(``deploy_probe``). A vanished stream that carries data (256 KiB every 50 ms) shows the send
+deadline (``--send-timeout``) instead. Root only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchmarks.deploy_netns import Namespace, open_namespace
+from benchmarks.deploy_probe import HeldConnection, watch_closes
+from benchmarks.harness import RESULTS_DIR, fmt, number_table, progress, write_result
+from benchmarks.stats import median
+from showcase.launcher import RunningServer, start_server
+
+HEARTBEATS_S = (1.0, 3.0, 5.0, 10.0)
+QUICK_HEARTBEATS_S = (1.0,)
+CASES = ("closed", "vanished", "vanished-data")
+# An idle stream: the first message at once, then 60 s pauses (the contract's longest) cut
+# into heartbeat slices; three messages outlast any measurement here.
+IDLE_QUERY = "count=3&interval=60000&heartbeat={heartbeat:g}"
+# A stream that carries data: 256 KiB every 50 ms fills any send buffer (4 MiB at most,
+# tcp_wmem) within a second once nothing is acknowledged.
+DATA_QUERY = "count=2000&interval=50&size=262144&heartbeat={heartbeat:g}"
+DATA_WARM_S = 1.0  # the data streams flow (read by a thread each) this long before vanishing
+DATA_HEARTBEAT_S = 1.0
+SEND_TIMEOUT_S = 5.0
+TCP_RETRIES2 = 5  # the namespace's; Linux's default is 15
+LINUX_TCP_RETRIES2 = 15
+TCP_RTO_MIN_S = 0.2
+TCP_RTO_MAX_S = 120.0
+FIRST_MESSAGE_TIMEOUT_S = 5.0
+SLACK_S = 5.0
+
+
+def retransmission_timeout_s(retries2: int) -> float:
+    """How long TCP retransmits unacknowledged data before giving up (ETIMEDOUT): the
+    kernel's ``tcp_model_timeout`` for ``tcp_retries2`` from a 200 ms RTO doubling up to
+    120 s (net/ipv4/tcp_timer.c). 15 (Linux's default) gives 924.6 s."""
+    threshold = int(math.log2(TCP_RTO_MAX_S / TCP_RTO_MIN_S))
+    if retries2 <= threshold:
+        return ((2 << retries2) - 1) * TCP_RTO_MIN_S
+    return ((2 << threshold) - 1) * TCP_RTO_MIN_S + (retries2 - threshold) * TCP_RTO_MAX_S
+
+
+@dataclass
+class Client:
+    """One measured stream: the client's socket and the server's end of it."""
+
+    case: str
+    heartbeat_s: float
+    sock: socket.socket
+    port: int  # the client's
+    held: HeldConnection
+    opened_at: float
+    left_at: float | None = None
+
+    def record(self, log: str) -> dict[str, Any]:
+        closed = self.held.closed_at
+        gone = closed - self.left_at if closed is not None and self.left_at else None
+        return {
+            "case": self.case,
+            "heartbeat_s": self.heartbeat_s,
+            "cleanup_s": gone,
+            "cut_by": cut_by(self, log),
+            "phase_s": (self.left_at - self.opened_at) % self.heartbeat_s
+            if self.left_at and self.case != "vanished-data"
+            else None,
+            "server_fd": self.held.fd,
+            "port": self.port,
+        }
+
+
+def cut_by(client: Client, log: str) -> str:
+    """What ended the stream: the send deadline (the worker logs the peer), the kernel giving
+    up (ETIMEDOUT), or a failed write to a closed peer (EPIPE/ECONNRESET, not logged)."""
+    if client.held.closed_at is None:
+        return "not cleaned up"
+    if f":{client.port} cut: a write took longer" in log:
+        return "send deadline"
+    return "write failed (peer closed)" if client.case == "closed" else "TCP gave up (ETIMEDOUT)"
+
+
+def open_client(server: RunningServer, case: str, heartbeat_s: float) -> Client:
+    """Connect, ask for the stream, read until its first message; find the server's fd."""
+    port = int(server.url.rsplit(":", 1)[1])
+    query = (DATA_QUERY if case == "vanished-data" else IDLE_QUERY).format(heartbeat=heartbeat_s)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=FIRST_MESSAGE_TIMEOUT_S)
+    sock.sendall(f"GET /stream/sse?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    seen = b""
+    while b"\ndata:" not in seen:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError(f"the stream ended before its first message: {seen[:200]!r}")
+        seen += chunk
+    mine = sock.getsockname()[1]
+    held = HeldConnection.find(server.worker_pids[0], port, mine)
+    return Client(case, heartbeat_s, sock, mine, held, time.monotonic())
+
+
+def open_clients(
+    namespace: Namespace, server: RunningServer, plan: list[tuple[str, float]]
+) -> list[Client]:
+    """Open ``plan``'s streams at random moments over one heartbeat period each, so the
+    moment they are left falls at every phase of the heartbeat."""
+    start = time.monotonic()
+    at = sorted((random.uniform(0, hb), case, hb) for case, hb in plan)
+    clients = []
+    with namespace.inside():
+        for offset, case, heartbeat in at:
+            time.sleep(max(0.0, start + offset - time.monotonic()))
+            clients.append(open_client(server, case, heartbeat))
+    return clients
+
+
+def leave(clients: list[Client], at: float | None = None) -> None:
+    """Close every client's socket; it left at ``at`` (the black hole), else at its close."""
+    for client in clients:
+        client.left_at = at if at is not None else time.monotonic()
+        client.sock.close()
+
+
+class Drain:
+    """A thread per data stream reading it as fast as it comes, until ``stop``."""
+
+    def __init__(self, clients: list[Client]) -> None:
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._read, args=(c.sock,)) for c in clients]
+        for thread in self.threads:
+            thread.start()
+
+    def _read(self, sock: socket.socket) -> None:
+        sock.settimeout(0.1)
+        while not self.stopping.is_set():
+            try:
+                if not sock.recv(1 << 20):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(5.0)
+
+
+def measure(
+    args: argparse.Namespace, bar: Any, task: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every client of every case and heartbeat period; the settings measured with."""
+    random.seed(args.seed)
+    plan_closed = [("closed", hb) for hb in args.heartbeats for _ in range(args.reps)]
+    plan_vanished = [("vanished", hb) for hb in args.heartbeats for _ in range(args.reps)]
+    plan_data = [("vanished-data", DATA_HEARTBEAT_S)] * args.reps
+    log_path = RESULTS_DIR / "logs" / f"disconnect-{time.time_ns()}.log"
+    records: list[dict[str, Any]] = []
+    with open_namespace() as namespace:
+        retries2 = namespace.sysctl("net.ipv4.tcp_retries2", args.tcp_retries2)
+        with namespace.inside():
+            server = start_server(
+                log_path, env={"SHOWCASE_SEND_TIMEOUT_S": f"{args.send_timeout:g}"}
+            )
+        try:
+            bar.update(task, note="opening streams")
+            clients = open_clients(namespace, server, plan_closed + plan_vanished)
+            closed = [c for c in clients if c.case == "closed"]
+            vanished = [c for c in clients if c.case != "closed"]
+            bar.update(task, note="closed: waiting for cleanup")
+            leave(closed)
+            hb_max = max(args.heartbeats)
+            watch_closes([c.held for c in closed], time.monotonic() + 2 * hb_max + SLACK_S)
+            bar.advance(task)
+            bar.update(task, note="vanished: black hole on")
+            with namespace.inside():
+                data = [open_client(server, case, hb) for case, hb in plan_data]
+            drain = Drain(data)
+            time.sleep(DATA_WARM_S)
+            clients += data
+            vanished += data
+            namespace.black_hole()
+            hole_at = time.monotonic()
+            try:
+                drain.stop()
+                leave(vanished, hole_at)
+                limit = 2 * hb_max + retransmission_timeout_s(retries2) + args.send_timeout
+                watch_closes([c.held for c in vanished], time.monotonic() + limit + SLACK_S)
+            finally:
+                namespace.open_hole()
+            bar.advance(task)
+        finally:
+            server.stop()
+        log = log_path.read_text(errors="replace")
+        records = [client.record(log) for client in clients]
+    settings = {
+        "namespace": namespace.name,
+        "tcp_retries2": retries2,
+        "retransmission_timeout_s": retransmission_timeout_s(retries2),
+        "send_timeout_s": args.send_timeout,
+        "log": str(log_path),
+        "timeouts_in_log": log.count("Connection timed out"),
+        "send_deadlines_in_log": log.count("cut: a write took longer"),
+    }
+    return records, settings
+
+
+def summarize_records(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per case and heartbeat period: median, min and max seconds to cleanup, and what cut."""
+    points: dict[str, Any] = {}
+    for case in CASES:
+        for heartbeat in sorted({r["heartbeat_s"] for r in records if r["case"] == case}):
+            mine = [r for r in records if r["case"] == case and r["heartbeat_s"] == heartbeat]
+            times = [r["cleanup_s"] for r in mine if r["cleanup_s"] is not None]
+            reasons: dict[str, int] = {}
+            for r in mine:
+                reasons[r["cut_by"]] = reasons.get(r["cut_by"], 0) + 1
+            points[f"{case}/{heartbeat:g}s"] = {
+                "case": case,
+                "heartbeat_s": heartbeat,
+                "clients": len(mine),
+                "cleaned_up": len(times),
+                "median_s": median(times),
+                "min_s": min(times, default=math.nan),
+                "max_s": max(times, default=math.nan),
+                "median_periods": median(times) / heartbeat if times else math.nan,
+                "cut_by": reasons,
+            }
+    return points
+
+
+HEADER: tuple[str, ...] = (
+    "case",
+    "heartbeat s",
+    "clients",
+    "cleaned up",
+    "median s",
+    "min s",
+    "max s",
+)
+HEADER += ("median ÷ period", "cut by")
+
+
+def rows(summary: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            p["case"],
+            "–" if p["case"] == "vanished-data" else f"{p['heartbeat_s']:g}",
+            str(p["clients"]),
+            str(p["cleaned_up"]),
+            fmt(p["median_s"], 2),
+            fmt(p["min_s"], 2),
+            fmt(p["max_s"], 2),
+            "–" if p["case"] == "vanished-data" else fmt(p["median_periods"], 2),
+            ", ".join(f"{why} ×{n}" for why, n in p["cut_by"].items()),
+        ]
+        for p in summary["points"].values()
+    ]
+
+
+def disconnect_markdown(doc: dict[str, Any]) -> str:
+    """The guide's "deploying" section on disconnects, from a disconnect result."""
+    summary, config = doc["summary"], doc["config"]
+    retries2 = config["tcp_retries2"]
+    default_s = retransmission_timeout_s(LINUX_TCP_RETRIES2)
+    table = "| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER) + "\n"
+    table += "\n".join("| " + " | ".join(row) + " |" for row in rows(summary))
+    return "\n\n".join(
+        [
+            "**Disconnect detection.** How long after a client leaves does the server clean its "
+            "stream up (the generator's `finally`, `open_streams` − 1)? Idle SSE streams that "
+            "send only heartbeats, "
+            f"{config['reps']} per point, opened at random moments so that the client leaves "
+            "at every phase of the heartbeat; timed by the server's descriptor for the "
+            "connection closing (read from /proc, ±5 ms), which follows the cleanup in the "
+            "same greenlet. *closed*: the client closes its socket and its FIN arrives. "
+            "*vanished*: server and clients run in a network namespace of the benchmark's "
+            "own, whose loopback becomes a black hole (an HTB class of 8 bit/s holding every "
+            "packet: this kernel has no netem) before the client closes, so neither its FIN "
+            "nor anything else arrives, and the server's kernel sees its packets sent but "
+            "never acknowledged, as on a wire whose far end has gone. *vanished-data*: the "
+            "same, on a stream sending 256 KiB every 50 ms, read as fast as it comes until "
+            "the client leaves.",
+            table,
+            "A closed client is noticed at the second write after it left: the first write "
+            "after the FIN succeeds and draws an RST, the second fails (EPIPE), so cleanup "
+            "comes one to two heartbeat periods after the close. A vanished client is not "
+            "noticed by heartbeats at all: they are a few bytes, never fill the send buffer, "
+            "and every write succeeds while TCP retransmits them unacknowledged. What ends "
+            "the stream is TCP giving up (`tcp_retries2`), noticed at the next heartbeat "
+            f"write. The namespace ran with `tcp_retries2 = {retries2}` "
+            f"({config['retransmission_timeout_s']:g} s of retransmissions) so that a point "
+            f"takes seconds; with Linux's default of {LINUX_TCP_RETRIES2} the same stream is "
+            f"held for about {default_s:g} s (15 minutes) plus up to two periods. A stream "
+            "that carries data fills the send buffer and is cut by the send deadline "
+            f"(`--send-timeout`, {config['send_timeout_s']:g} s here, 30 s by default). "
+            "To bound how long a vanished idle client is held, set `TCP_USER_TIMEOUT` on "
+            "client sockets (or lower `net.ipv4.tcp_retries2`): heartbeats alone do not.",
+        ]
+    )
+
+
+def print_table(summary: dict[str, Any], console: Console) -> None:
+    table = number_table(
+        "disconnect: seconds from the client leaving to the stream's cleanup", HEADER
+    )
+    for row in rows(summary):
+        table.add_row(*row)
+    console.print(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showcase bench disconnect", description=__doc__)
+    parser.add_argument(
+        "--out", type=Path, help="JSON result file (default results/disconnect-<time>.json)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s heartbeat only, 2 clients per point"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="write no PNG")
+    parser.add_argument("--reps", type=int, help="clients per case and period (default 5; quick 2)")
+    parser.add_argument("--heartbeats", type=parse_seconds, help="periods in s, e.g. 1,3,5,10")
+    parser.add_argument(
+        "--send-timeout", type=float, default=SEND_TIMEOUT_S, help="s (default %(default)s)"
+    )
+    parser.add_argument(
+        "--tcp-retries2",
+        type=int,
+        help=f"the namespace's net.ipv4.tcp_retries2 (default {TCP_RETRIES2}; quick 3; Linux 15)",
+    )
+    parser.add_argument("--seed", type=int, default=11, help="random phases (default %(default)s)")
+    return parser
+
+
+def parse_seconds(text: str) -> tuple[float, ...]:
+    return tuple(float(item) for item in text.split(",") if item)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.reps = args.reps or (2 if args.quick else 5)
+    args.heartbeats = args.heartbeats or (QUICK_HEARTBEATS_S if args.quick else HEARTBEATS_S)
+    if args.tcp_retries2 is None:
+        args.tcp_retries2 = 3 if args.quick else TCP_RETRIES2
+    if args.quick:
+        args.send_timeout = min(args.send_timeout, 2.0)
+    with progress() as bar:
+        task = bar.add_task("disconnect", total=2, note="namespace")
+        records, settings = measure(args, bar, task)
+    summary = {"points": summarize_records(records)}
+    config = {
+        "heartbeats_s": list(args.heartbeats),
+        "reps": args.reps,
+        "cases": list(CASES),
+        "idle_query": IDLE_QUERY,
+        "data_query": DATA_QUERY.format(heartbeat=DATA_HEARTBEAT_S),
+        "linux_default_tcp_retries2": LINUX_TCP_RETRIES2,
+        "linux_default_retransmission_timeout_s": retransmission_timeout_s(LINUX_TCP_RETRIES2),
+        "seed": args.seed,
+        **settings,
+    }
+    args.no_pin = True
+    server = {"own": True, "workers": 1, "worker_class": "gevent", "where": "network namespace"}
+    out = write_result(
+        "disconnect", args, config, server, [{"run": 0, "clients": records}], summary
+    )
+    print_table(summary, Console(width=160))
+    if not args.no_plot:
+        from benchmarks.deploy_plots import plot_disconnect
+
+        print(f"plot: {plot_disconnect(out)}")
+    print(f"result: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
