@@ -7,6 +7,7 @@ bind, workers and worker connections.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 wsgi_app = "showcase.web:create_app()"
@@ -42,6 +43,26 @@ def post_worker_init(worker: Any) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     lifecycle.install_in_worker()
     tune_gc()
+
+
+def pre_exec(server: Any) -> None:
+    """Before ``kill -USR2`` re-executes the arbiter (a binary upgrade): run gunicorn as the
+    module it was started as.
+
+    gunicorn re-executes ``sys.executable`` with ``sys.argv``, and under ``python -m gunicorn``
+    (``showcase serve``) ``sys.argv[0]`` is gunicorn's ``__main__.py``: run as a script, its
+    folder comes first on ``sys.path`` and ``gunicorn/http`` hides the standard ``http``, so
+    the new arbiter cannot load the worker class and the upgrade fails.
+    """
+    server.START_CTX["args"] = reexec_args(server.START_CTX["args"])
+
+
+def reexec_args(args: list[str]) -> list[str]:
+    """``[python, .../gunicorn/__main__.py, *rest]`` as ``[python, -m, gunicorn, *rest]``;
+    any other command line as it is."""
+    if len(args) >= 2 and Path(args[1]).parts[-2:] == ("gunicorn", "__main__.py"):
+        return [args[0], "-m", "gunicorn", *args[2:]]
+    return list(args)
 
 
 # What the worker imported and built at boot lives as long as the worker: keep it out of

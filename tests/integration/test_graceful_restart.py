@@ -1,0 +1,306 @@
+"""Graceful restart (issue 11, item 5) against real gunicorn + gevent servers.
+
+SIGTERM: every open SSE stream, paused or busy writing, ends with ``: server restarting`` and
+a ``retry:`` of base + jitter; NDJSON streams just end. A rolling restart (``kill -HUP`` of the
+arbiter; ``kill -USR2`` then TERM of the old arbiter) under 100 resuming clients loses and
+repeats nothing: each client's ids are exactly 0 … count - 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from showcase.client import iter_sse
+from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.framing.sse import SSEParser
+from showcase.launcher import BOOTED, RunningServer, start_server
+from showcase.wire import read_head
+from tests.integration.wire import open_raw
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+WAIT_S = 30.0  # a bound on waiting, not a speed target
+NOTICE = re.compile(rb": server restarting\n(?:retry: (\d+)\n)?\n\Z")
+TAIL_BYTES = 4096
+
+
+class RawStream:
+    """One stream read to its end over a raw socket: its status, the SSE ids it carried
+    (paced streams only: a busy one is kept as its tail), and how the body ended."""
+
+    def __init__(self, url: str, target: str, *, parse: bool) -> None:
+        self.url, self.target, self.parse = url, target, parse
+        self.started = threading.Event()
+        self.ids: list[int] = []
+        self.tail = b""
+        self.complete = False  # the body ended with its last chunk
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        parser = SSEParser()
+        try:
+            with open_raw(self.url, self.target) as sock:
+                sock.settimeout(WAIT_S)
+                status, _, rest = read_head(sock)
+                assert status == 200, status
+                decoder = ChunkedDecoder()
+                items = decoder.feed(rest)
+                while True:
+                    for item in items:
+                        if isinstance(item, EndOfBody):
+                            self.complete = True
+                        elif isinstance(item, Chunk):
+                            self.tail = (self.tail + item.data)[-TAIL_BYTES:]
+                            if self.parse:
+                                self.ids += [int(event.id) for event in parser.feed(item.data)]
+                            self.started.set()
+                    if self.complete:
+                        return
+                    piece = sock.recv(65536)
+                    if not piece:
+                        return
+                    items = decoder.feed(piece)
+        except BaseException as error:  # reported by the assertions
+            self.error = error
+        finally:
+            self.started.set()
+
+
+def sigterm_and_wait(server: RunningServer, streams: list[RawStream]) -> int:
+    for stream in streams:
+        stream.started.wait(WAIT_S)
+    # Only once every stream has sent something: an empty stream proves nothing.
+    assert all(stream.tail and stream.error is None for stream in streams), [
+        (s.target, s.error) for s in streams if not s.tail or s.error
+    ]
+    server.process.send_signal(signal.SIGTERM)
+    for stream in streams:
+        stream.thread.join(WAIT_S)
+    return server.process.wait(WAIT_S)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
+    started: list[RunningServer] = []
+
+    def make(*extra: str, env: dict[str, str] | None = None) -> RunningServer:
+        server = start_server(
+            tmp_path / f"gunicorn-{len(started)}.log",
+            env={"SHOWCASE_DATA_DIR": str(tmp_path), "SHOWCASE_HEARTBEAT_S": "5", **(env or {})},
+            extra=list(extra),
+        )
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()  # by its PID, whatever failed
+
+
+def test_sigterm_ends_every_sse_stream_with_a_jittered_retry(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    # Through the environment (what `showcase serve --restart-retry/--restart-jitter` sets).
+    server = make_server(
+        env={"SHOWCASE_RESTART_RETRY_MS": "300", "SHOWCASE_RESTART_JITTER_MS": "700"}
+    )
+    paced = [
+        RawStream(server.url, f"/stream/sse?count=100000&interval={50 + 30 * n}", parse=True)
+        for n in range(14)
+    ]
+    busy = [
+        RawStream(server.url, f"/stream/sse?count=1000000&interval=0&flush={flush}", parse=False)
+        for flush in ("auto", "each", "auto", "each", "auto", "each")
+    ]
+    ndjson = [
+        RawStream(server.url, "/stream/ndjson?count=100000&interval=100", parse=False),
+        RawStream(server.url, "/stream/ndjson?count=1000000&interval=0", parse=False),
+    ]
+    returncode = sigterm_and_wait(server, paced + busy + ndjson)
+    assert returncode == 0, server.log()
+    assert "Worker graceful timeout" not in server.log()
+    retries = []
+    for stream in paced + busy:
+        assert stream.error is None and stream.complete, (stream.target, stream.error)
+        notice = NOTICE.search(stream.tail)
+        assert notice is not None, (stream.target, stream.tail[-200:])
+        # What came before the notice is whole events: the last ends with a blank line.
+        assert stream.tail[: notice.start()].endswith(b"\n\n"), stream.target
+        assert notice.group(1) is not None, stream.tail[-200:]
+        retries.append(int(notice.group(1)))
+    for stream in paced:
+        assert stream.ids and stream.ids == list(range(len(stream.ids))), stream.target
+    assert all(300 <= retry <= 1000 for retry in retries), retries
+    assert len(set(retries)) > 1, retries  # jitter: not every client back at the same instant
+    for stream in ndjson:
+        assert stream.error is None and stream.complete, (stream.target, stream.error)
+        assert b"restarting" not in stream.tail and stream.tail.endswith(b"\n"), stream.target
+
+
+def test_restart_retry_zero_sends_the_comment_alone(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server("--restart-retry", "0", "--restart-jitter", "100")
+    streams = [
+        RawStream(server.url, "/stream/sse?count=100000&interval=100", parse=True),
+        RawStream(server.url, "/stream/sse?count=1000000&interval=0", parse=False),
+    ]
+    assert sigterm_and_wait(server, streams) == 0, server.log()
+    for stream in streams:
+        assert stream.error is None and stream.complete, (stream.target, stream.error)
+        notice = NOTICE.search(stream.tail)
+        assert notice is not None, stream.tail[-200:]
+        assert notice.group(1) is None  # no retry field: clients keep the one they had
+    assert b"retry:" not in streams[0].tail.replace(b"retry: 2000\n\n", b"")
+
+
+CLIENTS = 100
+COUNT = 60
+PARAMS = {"count": COUNT, "interval": 50}  # 3 s per stream: the restart lands mid-stream
+RESUMING = {"SHOWCASE_RESTART_RETRY_MS": "100", "SHOWCASE_RESTART_JITTER_MS": "400"}
+
+
+class Clients:
+    """``CLIENTS`` reconnecting SSE clients (``showcase.client.iter_sse``, as EventSource
+    does) in threads; each keeps the ids it received and how often it reconnected."""
+
+    def __init__(self, url: str) -> None:
+        self.ids: list[list[int]] = [[] for _ in range(CLIENTS)]
+        self.errors: list[BaseException] = []
+        self.reconnects: dict[str, int] = {}
+        self.handler = CountReconnects(self.reconnects)
+        logging.getLogger("showcase.client").addHandler(self.handler)
+        logging.getLogger("showcase.client").setLevel(logging.INFO)
+        self.threads = [
+            threading.Thread(target=self.read, args=(url, n), name=f"client-{n}", daemon=True)
+            for n in range(CLIENTS)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def read(self, url: str, index: int) -> None:
+        try:
+            for event in iter_sse(url, PARAMS, reconnect=True):
+                self.ids[index].append(int(event.id))
+        except BaseException as error:  # reported by the assertions
+            self.errors.append(error)
+
+    def wait_started(self) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and not all(self.ids) and not self.errors:
+            time.sleep(0.05)
+        assert all(self.ids) and not self.errors, self.errors
+        assert all(len(ids) < COUNT for ids in self.ids)  # still streaming
+
+    def join(self) -> None:
+        try:
+            for thread in self.threads:
+                thread.join(WAIT_S)
+        finally:
+            logging.getLogger("showcase.client").removeHandler(self.handler)
+        assert not any(thread.is_alive() for thread in self.threads)
+
+    def assert_nothing_lost_or_repeated(self) -> None:
+        assert self.errors == []
+        for index, ids in enumerate(self.ids):
+            assert ids == list(range(COUNT)), (index, ids)
+        # The restart did cut the streams: (nearly) every client reconnected to finish.
+        assert sum(self.reconnects.values()) >= CLIENTS // 2, self.reconnects
+
+
+class CountReconnects(logging.Handler):
+    def __init__(self, counts: dict[str, int]) -> None:
+        super().__init__(logging.INFO)
+        self.counts = counts
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "reconnecting" in record.getMessage():
+            self.counts[record.threadName] = self.counts.get(record.threadName, 0) + 1
+
+
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {WAIT_S} s: {what}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def test_rolling_restart_hup_loses_and_repeats_nothing(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(env=RESUMING)
+    old_worker = server.worker_pids[0]
+    clients = Clients(server.url)
+    clients.wait_started()
+    server.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: not alive(old_worker), "the old worker exited")
+    clients.join()
+    clients.assert_nothing_lost_or_repeated()
+    booted = [int(pid) for pid in BOOTED.findall(server.log())]
+    assert len(booted) == 2 and booted[0] == old_worker, server.log()
+    assert "Worker graceful timeout" not in server.log()
+
+
+def test_binary_upgrade_usr2_then_term_loses_and_repeats_nothing(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    server = make_server(env=RESUMING)
+    old_master = server.process.pid
+    clients = Clients(server.url)
+    clients.wait_started()
+    server.process.send_signal(signal.SIGUSR2)
+    new_master: list[int] = []
+
+    def new_master_serving() -> bool:
+        masters = [pid for pid in children(old_master) if pid not in server.worker_pids]
+        workers = [pid for master in masters for pid in children(master)]
+        booted = {int(pid) for pid in BOOTED.findall(server.log())}
+        new_master[:] = masters
+        return bool(masters) and bool(workers) and set(workers) <= booted
+
+    try:
+        wait_until(new_master_serving, "the new arbiter booted its worker")
+        server.process.send_signal(signal.SIGTERM)  # the old arbiter: its workers stop
+        assert server.process.wait(WAIT_S) == 0, server.log()
+        clients.join()
+        clients.assert_nothing_lost_or_repeated()
+        assert "Worker graceful timeout" not in server.log()
+    finally:
+        for pid in new_master:  # not our child: stopped by PID, waited for through /proc
+            os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not any(alive(pid) for pid in new_master), "the new arbiter stopped")
