@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
+import os
 from typing import Any
 
 from flask import (
@@ -32,6 +34,7 @@ from showcase.params import (
     parse_int,
     parse_stream_params,
 )
+from showcase.proxy.locations import LOCATIONS
 from showcase.sources import SOURCES
 from showcase.web import ROOT
 from showcase.web.responses import error_response
@@ -54,6 +57,10 @@ WIRE_DEFAULTS = {"count": "5", "interval": "20"}  # small and quick: the wire vi
 STREAM_FIELDS = ("count", "interval", "size", "source", "flush", "heartbeat")
 # HTTP/1.1 browsers open at most six connections per origin (Chromium, Firefox, Safari).
 CONNECTIONS_PER_ORIGIN = 6
+# Set by `showcase proxy` for the app it starts: where the app, nginx and nginx's TLS port
+# listen, and nginx's locations. Absent: the deployment view offers the direct lanes only.
+DEPLOY_ENV = "SHOWCASE_DEPLOY"
+DEPLOY_ORIGINS = ("direct", "proxy", "tls")
 
 
 @bp.app_context_processor
@@ -83,7 +90,45 @@ def index() -> str:
         limits=limits,
         urls=urls,
         wire_modes=list(MODES),
+        deploy=read_deploy(os.environ.get(DEPLOY_ENV)),
     )
+
+
+def read_deploy(text: str | None) -> dict[str, Any] | None:
+    """``SHOWCASE_DEPLOY`` as the page's deployment lanes, or None when unset or malformed.
+
+    The value is a JSON object: ``direct``, ``proxy`` and ``tls`` as ``http(s)://host:port``
+    origins and ``locations`` mapping each nginx location's name to its prefix (``/`` or
+    ``/name/``), in order. The result keeps the three origins (no trailing slash) and lists
+    the locations as ``{"name", "prefix", "summary", "fix"}``, the last two from
+    ``showcase.proxy.LOCATIONS`` (empty for a name it does not know). A malformed value is
+    ignored, not an error: the page still serves, with the direct lanes only.
+    """
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    origins = {name: value.get(name) for name in DEPLOY_ORIGINS}
+    locations = value.get("locations")
+    if not all(
+        isinstance(url, str) and url.startswith(("http://", "https://")) for url in origins.values()
+    ):
+        return None
+    if not isinstance(locations, dict):
+        return None
+    known = {location.name: location for location in LOCATIONS}
+    lanes = []
+    for name, prefix in locations.items():
+        if not (isinstance(prefix, str) and prefix.startswith("/") and prefix.endswith("/")):
+            return None
+        location = known.get(name)
+        summary, fix = (location.summary, location.fix) if location else ("", "")
+        lanes.append({"name": name, "prefix": prefix, "summary": summary, "fix": fix})
+    return {**{name: str(url).rstrip("/") for name, url in origins.items()}, "locations": lanes}
 
 
 def own_address() -> tuple[str, int] | None:
