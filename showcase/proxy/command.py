@@ -7,14 +7,17 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import requests
 
@@ -28,6 +31,7 @@ DEFAULT_TLS_PORT = 8443
 DEFAULT_RUN_DIR = Path(tempfile.gettempdir()) / "showcase-proxy"
 APP_START_TIMEOUT_S = 20.0
 APP_STOP_TIMEOUT_S = 15.0  # gunicorn_conf's graceful_timeout (10 s) and a margin
+SUMMARY_WIDTH = 96
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 
@@ -69,6 +73,17 @@ def app_url(bind: str) -> str:
     if not port.isdigit() or int(port) == 0:
         raise ValueError(f"--bind needs HOST:PORT with a fixed port, got {bind!r}")
     return f"http://{'127.0.0.1' if host in WILDCARD_HOSTS else host}:{port}"
+
+
+def port_in_use(url: str) -> bool:
+    """Something already answers at ``url``'s port (``make run`` left running, say): then
+    the health check would find that server instead of ours."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def deployment(direct: str, port: int, tls_port: int) -> dict[str, object]:
@@ -131,12 +146,13 @@ def describe(proxy: Proxy, direct: str) -> list[str]:
         "",
         "locations (curl -N shows each read as it arrives):",
     ]
+    indent = " " * 17
     for location in LOCATIONS:
-        lines += [
-            f"  {location.name:<14} {proxy.url_for(location.name, '/')}",
-            f"  {'':<14} {location.summary}",
-            f"  {'':<14} try: curl -N '{proxy.url_for(location.name, location.example)}'",
-        ]
+        lines.append(f"  {location.name:<14} {proxy.url_for(location.name, '/')}")
+        lines += textwrap.wrap(
+            location.summary, SUMMARY_WIDTH, initial_indent=indent, subsequent_indent=indent
+        )
+        lines.append(f"{indent}try: curl -N '{proxy.url_for(location.name, location.example)}'")
     lines += ["", f"nginx config: {proxy.run_dir}/nginx.conf; Ctrl-C stops nginx and the app"]
     return lines
 
@@ -156,6 +172,9 @@ def run_proxy(args: argparse.Namespace) -> int:
         port, tls_port = args.port, args.tls_port
         print(render_config(direct, port, tls_port, args.run_dir.resolve()), end="")
         return 0
+    if port_in_use(direct):
+        print(f"showcase proxy: {args.bind} is taken (is `make run` running?)", file=sys.stderr)
+        return 1
     port, tls_port = args.port or free_port(), args.tls_port or free_port()
     env = {"SHOWCASE_DEPLOY": json.dumps(deployment(direct, port, tls_port))}
     signal.signal(signal.SIGTERM, raise_exit)
