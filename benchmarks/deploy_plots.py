@@ -62,7 +62,7 @@ def plot_restart(path: Path, out: Path | None = None) -> Path:
         ax.set_title(f"{label}: {len(mine)} reconnects", fontsize=10)
         ax.set_ylabel("clients")
         ax.grid(True, alpha=0.3)
-    axes[-1][0].set_xlabel("s after the old worker's streams were cut")
+    axes[-1][0].set_xlabel("s after SIGHUP")
     fig.suptitle("Reconnections after a rolling restart (SIGHUP)", fontsize=11)
     return save(fig, path, out)
 
