@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page
 
 from showcase.launcher import RunningServer, start_server
 from showcase.proxy import LOCATIONS, Proxy, start_proxy
+from showcase.proxy.command import deployment
 from showcase.proxy.nginx import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -29,11 +30,9 @@ class Deployed:
     proxy: Proxy
 
 
-def deploy_env(direct: str, proxy: str, tls: str) -> dict[str, str]:
-    """SHOWCASE_DEPLOY as ``showcase proxy`` sets it (proxy_spec: origins and locations)."""
-    locations = {location.name: location.prefix for location in LOCATIONS}
-    deploy = {"direct": direct, "proxy": proxy, "tls": tls, "locations": locations}
-    return {"SHOWCASE_DEPLOY": json.dumps(deploy)}
+def deploy_env(direct: str, port: int, tls_port: int) -> dict[str, str]:
+    """SHOWCASE_DEPLOY exactly as ``showcase proxy`` sets it for the app it starts."""
+    return {"SHOWCASE_DEPLOY": json.dumps(deployment(direct, port, tls_port))}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     run_dir = tmp_path_factory.mktemp("deploy")
     app_port, port, tls_port = free_port(), free_port(), free_port()
     direct = f"http://127.0.0.1:{app_port}"
-    env = deploy_env(direct, f"http://127.0.0.1:{port}", f"https://127.0.0.1:{tls_port}")
+    env = deploy_env(direct, port, tls_port)
     # The later --bind wins over start_server's 127.0.0.1:0 (argparse keeps the last).
     app = start_server(run_dir / "gunicorn.log", env=env, extra=["--bind", f"127.0.0.1:{app_port}"])
     try:
@@ -94,14 +93,21 @@ def lane(page: Page, name: str) -> dict[str, str]:
     return found
 
 
-def run_lanes(page: Page, mode: str = "sse") -> None:
+def run_lanes(page: Page, mode: str = "sse") -> list[str]:
+    """Run every lane on 10 messages 200 ms apart; the lines of the lanes that were queued
+    right after the click (waiting for a connection), as the page showed them."""
     page.select_option("#deploy-controls select[name=mode]", mode)
     page.fill("#deploy-controls input[name=count]", "10")
     page.fill("#deploy-controls input[name=interval]", "200")
     page.click('#deploy [data-action="start"]')
+    queued: list[str] = page.eval_on_selector_all(
+        '#deploy .lane[data-state="queued"] [data-role="line"]',
+        "lines => lines.map((line) => line.textContent)",
+    )
     page.wait_for_function(
         "document.querySelector('#deploy').dataset.state === 'done'", timeout=RUN_MS
     )
+    return queued
 
 
 @pytest.mark.parametrize("mode", ["sse", "ndjson"])
@@ -114,7 +120,12 @@ def test_stock_nginx_batches_what_the_streaming_location_delivers_per_message(
     shown = set(page.eval_on_selector_all("#deploy .lane", "ls => ls.map(l => l.dataset.lane)"))
     assert shown == expected
     assert page.locator('#deploy [data-role="no-proxy"]').count() == 0
-    run_lanes(page, mode)
+    queued = run_lanes(page, mode)
+    # Ten nginx lanes on the page's own origin, six connections: at least four wait (more if
+    # another panel holds one at that moment, a chat health poll say), and say so.
+    host = deployed.proxy.url.removeprefix("http://")
+    waiting = f"of the 6 connections the browser opens to {host} over HTTP/1.1 are in use"
+    assert len(queued) >= 4 and all(waiting in line for line in queued), queued
 
     stock = lane(page, "stock-omit")
     assert stock["messages"] == "10"
@@ -186,7 +197,7 @@ def test_deploy_settings_show_as_text_never_markup(
     """A location name with markup (SHOWCASE_DEPLOY is the operator's text) is shown as text, and
     a lane's failure (nothing listens where it points) is reported as text too."""
     markup = '<img src=x onerror="window.deployInjected=1"><b>bold</b>'
-    env = deploy_env("http://127.0.0.1:1", "http://127.0.0.1:1", "https://127.0.0.1:1")
+    env = deploy_env("http://127.0.0.1:1", 1, 1)  # nothing listens there: every lane fails
     deploy = json.loads(env["SHOWCASE_DEPLOY"])
     deploy["locations"] = {markup: "/x/"}
     app = start_server(tmp_path / "gunicorn.log", env={"SHOWCASE_DEPLOY": json.dumps(deploy)})
