@@ -107,28 +107,36 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def wait_listening(ports: Sequence[int], process: subprocess.Popen[bytes]) -> bool:
-    """True once every port accepts a connection; False if nginx exits or time runs out."""
+def wait_ready(pid_file: Path, ports: Sequence[int], process: subprocess.Popen[bytes]) -> bool:
+    """True once nginx has written its own PID to ``pid_file`` (it does so only after every
+    listening socket is bound) and each port accepts a connection; False if it exits or
+    time runs out. A connection alone proves nothing: another server may hold the port
+    while nginx retries bind() for 2.5 s and then gives up."""
     deadline = time.monotonic() + START_TIMEOUT_S
     waiting = list(ports)
     while waiting and time.monotonic() < deadline and process.poll() is None:
         try:
+            if pid_file.read_text().strip() != str(process.pid):
+                raise FileNotFoundError(pid_file)
             with socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.5):
                 waiting.pop(0)
         except OSError:
             time.sleep(0.05)
-    return not waiting
+    return not waiting and process.poll() is None
 
 
 def spawn_nginx(
     binary: str, config: str, run_dir: Path, ports: Sequence[int], cpu: int | None = None
 ) -> subprocess.Popen[bytes] | None:
     """Write ``config`` to ``run_dir/nginx.conf``, start nginx on it in the foreground
-    (pinned to ``cpu`` with taskset when given) and wait until every port of ``ports``
-    listens. None, with nginx stopped, if it did not start (a port taken: the caller may
-    try others); the reason is in ``run_dir/error.log``."""
+    (pinned to ``cpu`` with taskset when given) and wait until it is ready on every port of
+    ``ports``. ``config`` must name ``run_dir/nginx.pid`` as its ``pid`` file. None, with
+    nginx stopped, if it did not start (a port taken: the caller may try others); the
+    reason is in ``run_dir/error.log``."""
     conf = run_dir / "nginx.conf"
     conf.write_text(config)
+    pid_file = run_dir / "nginx.pid"
+    pid_file.unlink(missing_ok=True)  # a previous run's
     error_log = run_dir / "error.log"
     argv = [binary, "-c", str(conf), "-p", str(run_dir), "-e", str(error_log)]
     if cpu is not None:
@@ -142,7 +150,7 @@ def spawn_nginx(
         process_group=0,
         preexec_fn=die_with_parent,
     )
-    if wait_listening(ports, process):
+    if wait_ready(pid_file, ports, process):
         return process
     stop_nginx(process)
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.proxy import LOCATIONS
+from showcase.proxy import LOCATIONS, NginxError, start_proxy
 from showcase.proxy.nginx import free_port
 from tests.integration.proxy_server import (
     ProxiedApp,
@@ -188,8 +189,6 @@ def test_http2_over_tls_streams_each_message(proxied: ProxiedApp) -> None:
 
 
 def test_nginx_is_gone_once_start_proxy_returns(tmp_path: Path, proxied: ProxiedApp) -> None:
-    from showcase.proxy import start_proxy
-
     run_dir = tmp_path / "run"
     with start_proxy(proxied.app.url, run_dir) as proxy:
         cert = run_dir / "localhost.crt"
@@ -200,6 +199,18 @@ def test_nginx_is_gone_once_start_proxy_returns(tmp_path: Path, proxied: Proxied
     with start_proxy(proxied.app.url, run_dir) as again:  # the certificate is reused
         assert cert.stat().st_mtime_ns == made
         assert again.pid != proxy.pid
+
+
+def test_start_proxy_fails_when_another_server_holds_its_port(
+    tmp_path: Path, proxied: ProxiedApp
+) -> None:
+    """Another listener answers on the port, so a connection check alone would pass while
+    nginx retries bind() and then exits: start_proxy waits for nginx's own pid file."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(NginxError, match="Address already in use"):
+            with start_proxy(proxied.app.url, tmp_path / "run", port, free_port()):
+                pass
 
 
 def test_compression_in_the_app_is_not_undone_by_nginx(proxied: ProxiedApp) -> None:
