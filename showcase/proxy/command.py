@@ -32,6 +32,7 @@ DEFAULT_RUN_DIR = Path(tempfile.gettempdir()) / "showcase-proxy"
 APP_START_TIMEOUT_S = 20.0
 APP_STOP_TIMEOUT_S = 15.0  # gunicorn_conf's graceful_timeout (10 s) and a margin
 SUMMARY_WIDTH = 96
+WATCH_S = 0.5  # how often the command checks that both children still run
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 
@@ -157,9 +158,16 @@ def describe(proxy: Proxy, direct: str) -> list[str]:
     return lines
 
 
-def raise_exit(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop nginx and the app."""
-    raise SystemExit(128 + signum)
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: unwind, so the ``finally`` blocks stop nginx and the app."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
 
 
 def run_proxy(args: argparse.Namespace) -> int:
@@ -177,19 +185,22 @@ def run_proxy(args: argparse.Namespace) -> int:
         return 1
     port, tls_port = args.port or free_port(), args.tls_port or free_port()
     env = {"SHOWCASE_DEPLOY": json.dumps(deployment(direct, port, tls_port))}
-    signal.signal(signal.SIGTERM, raise_exit)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, raise_stopped)
     try:
         with (
             run_app(args.bind, args.workers, env) as app,
             start_proxy(direct, args.run_dir, port, tls_port) as proxy,
         ):
             print("\n".join(describe(proxy, direct)), flush=True)
-            app.wait()
-            print(f"showcase proxy: the app exited ({app.returncode})", file=sys.stderr)
+            while app.poll() is None and proxy.running():
+                time.sleep(WATCH_S)
+            gone = "the app" if app.poll() is not None else "nginx"
+            print(f"showcase proxy: {gone} exited; stopping the other", file=sys.stderr)
             return 1
-    except KeyboardInterrupt:
-        print("\nshowcase proxy: stopped nginx and the app", file=sys.stderr)
-        return 130
+    except Stopped as stopped:
+        print(f"\nshowcase proxy: {stopped}: stopped nginx and the app", file=sys.stderr)
+        return 128 + stopped.signum
     except (NginxError, RuntimeError) as error:
         print(f"showcase proxy: {error}", file=sys.stderr)
         return 1

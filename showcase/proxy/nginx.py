@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from showcase.proxy.config import render_config
@@ -43,6 +43,11 @@ class Proxy:
     pid: int
     run_dir: Path
     version: str = ""
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    def running(self) -> bool:
+        """nginx has not exited (True when this Proxy was not made by start_proxy)."""
+        return self.process is None or self.process.poll() is None
 
     def url_for(self, location_name: str, path: str) -> str:
         """The full URL of ``path`` (``/stream/sse?count=3``) through the location called
@@ -217,6 +222,7 @@ def start_proxy(
                 process.pid,
                 run,
                 version,
+                process,
             )
         finally:
             stop_nginx(process)

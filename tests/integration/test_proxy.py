@@ -324,6 +324,19 @@ def test_a_killed_showcase_proxy_leaves_neither_nginx_nor_the_app_running(tmp_pa
         time.sleep(0.1)
 
 
+def test_showcase_proxy_stops_the_app_when_nginx_dies(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    command, _ = start_command(run_dir)
+    try:
+        nginx_pid = int((run_dir / "nginx.pid").read_text())
+        (app_pid,) = [pid for pid in child_pids(command.pid) if pid != nginx_pid]
+        os.kill(nginx_pid, signal.SIGKILL)
+        assert command.wait(COMMAND_TIMEOUT_S) == 1
+    finally:
+        stop_command(command)
+    assert_gone(app_pid)
+
+
 def test_print_config_is_the_committed_config() -> None:
     printed = subprocess.run(
         [*SHOWCASE, "proxy", "--print-config", "--run-dir", "/tmp/showcase-proxy"],
