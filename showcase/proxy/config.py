@@ -14,6 +14,7 @@ STREAMING_READ_TIMEOUT = "1h"
 SHORT_READ_TIMEOUT = "3s"
 GZIP_TYPES = ("text/event-stream", "application/x-ndjson", "text/plain")
 WORKER_CONNECTIONS = 4096
+OPEN_FILES = 2 * WORKER_CONNECTIONS
 UPSTREAM_KEEPALIVE = 16
 COMMENT_WIDTH = 88  # a location's summary, wrapped to stay under 100 columns indented
 
@@ -90,6 +91,8 @@ def location_block(location: Location) -> list[str]:
             f"{indent}gzip on;",
             f"{indent}# The stream types (text/html is always compressed once gzip is on).",
             f"{indent}gzip_types {' '.join(GZIP_TYPES)};",
+            f"{indent}# Vary: Accept-Encoding, so a cache keeps compressed and plain apart.",
+            f"{indent}gzip_vary on;",
         ]
     lines.append("        }")
     return lines
@@ -121,6 +124,9 @@ master_process off;
 pid {run}/nginx.pid;
 # Startup errors and cut streams ("upstream timed out") are written here.
 error_log {run}/error.log warn;
+
+# Open files allowed (often 1,024 by default): two per stream, and some to spare.
+worker_rlimit_nofile {OPEN_FILES};
 
 events {{
     # Each proxied stream holds two connections (client and app): about 2,000 streams.

@@ -135,6 +135,7 @@ def test_nginx_gzip_decodes_to_the_same_messages_and_does_not_batch(
 ) -> None:
     reads = stream_through(proxied, "gzip", path, **{"Accept-Encoding": "gzip"})
     assert reads.headers.get("content-encoding") == "gzip"
+    assert "accept-encoding" in reads.headers.get("vary", "").lower()
     direct = read_stream(proxied.app.url + path)
     assert [strip_ts(line) for line in reads.body.splitlines()] == [
         strip_ts(line) for line in direct.body.splitlines()

@@ -112,7 +112,11 @@ def test_ignore_accel_buffers_and_ignores_the_header() -> None:
     [
         (
             "/gzip/",
-            ["gzip on;", "gzip_types text/event-stream application/x-ndjson text/plain;"],
+            [
+                "gzip on;",
+                "gzip_types text/event-stream application/x-ndjson text/plain;",
+                "gzip_vary on;",
+            ],
             "1h",
         ),
         ("/short-timeout/", [], "3s"),
