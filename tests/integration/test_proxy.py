@@ -189,6 +189,19 @@ def test_http2_over_tls_streams_each_message(proxied: ProxiedApp) -> None:
     assert_one_by_one(seen)
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_the_certificate_is_valid_for_loopback_by_ip_and_name(
+    proxied: ProxiedApp, host: str
+) -> None:
+    """Verified against the certificate itself (no -k): its names cover both."""
+    url = proxied.proxy.tls_url.replace("127.0.0.1", host) + "/healthz"
+    cert = proxied.proxy.run_dir / "localhost.crt"
+    argv = ["curl", "-sS", "--http2", "--cacert", str(cert), "-w", "%{stderr}%{http_code}", url]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "200"
+
+
 def test_nginx_is_gone_once_start_proxy_returns(tmp_path: Path, proxied: ProxiedApp) -> None:
     run_dir = tmp_path / "run"
     with start_proxy(proxied.app.url, run_dir) as proxy:
