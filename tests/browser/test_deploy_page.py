@@ -19,6 +19,7 @@ from showcase.launcher import RunningServer, start_server
 from showcase.proxy import LOCATIONS, Proxy, start_proxy
 from showcase.proxy.command import deployment
 from showcase.proxy.nginx import free_port
+from showcase.web.page import read_deploy
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 RUN_MS = 40_000  # every lane of one run: 10 messages 200 ms apart, batched six at a time
@@ -166,6 +167,7 @@ def test_without_nginx_the_view_has_the_direct_lanes_and_says_how_to_add_nginx(
     run_lanes(page)
     assert lane(page, "direct")["verdict"] == "per-message"
     assert lane(page, "compress-sync")["messages"] == "10"
+    assert lane(page, "compress-naive")["verdict"] == "batched"  # no nginx needed to show it
 
 
 def test_chromium_holds_the_seventh_eventsource_over_http1_not_over_http2(
@@ -214,3 +216,31 @@ def test_deploy_settings_show_as_text_never_markup(
         assert page.evaluate("window.deployInjected === undefined")
     finally:
         app.stop()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "",
+        "not json",
+        "[]",
+        '{"direct": "http://127.0.0.1:1", "proxy": "http://127.0.0.1:2", "locations": {}}',
+        '{"direct": "ftp://a", "proxy": "http://b", "tls": "https://c", "locations": {}}',
+        '{"direct": "http://a", "proxy": "http://b", "tls": "https://c", "locations": []}',
+        '{"direct": "http://a", "proxy": "http://b", "tls": "https://c", "locations": {"x": "x"}}',
+    ],
+)
+def test_a_missing_or_malformed_deploy_setting_leaves_the_direct_lanes_only(
+    text: str | None,
+) -> None:
+    assert read_deploy(text) is None
+
+
+def test_the_deploy_setting_carries_each_known_location_summary_and_fix() -> None:
+    deploy = read_deploy(json.dumps(deployment("http://127.0.0.1:8000/", 8080, 8443)))
+    assert deploy is not None
+    assert deploy["direct"] == "http://127.0.0.1:8000"  # no trailing slash: paths follow
+    assert [loc["name"] for loc in deploy["locations"]] == [loc.name for loc in LOCATIONS]
+    stock = next(loc for loc in deploy["locations"] if loc["name"] == "stock")
+    assert stock["prefix"] == "/stock/" and "X-Accel-Buffering" in stock["fix"]
