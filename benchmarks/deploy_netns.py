@@ -30,9 +30,11 @@ BLACK_HOLE = (
     "class add dev lo parent 1: classid 1:1 htb rate 8bit ceil 8bit burst 1 cburst 1",
     "qdisc add dev lo parent 1:1 handle 10: pfifo limit 100000",
 )
-# HTB lets the first packet out on the bucket's initial tokens: this datagram takes it, and
-# the 8 bit/s bucket owes 60,000 s for it, so nothing else leaves while we measure.
+# HTB lets the first packet out on the bucket's initial tokens: this datagram takes it. HTB
+# caps a class's debt at 60 s (its mbuffer), so the bucket lets the next packet out 60 s
+# later: the hole holds for HOLE_HOLDS_S, and a measurement must end before that.
 SPENT_TOKENS_BYTES = 60_000
+HOLE_HOLDS_S = 60.0
 DISCARD_PORT = 9
 
 

@@ -68,32 +68,36 @@ def plot_restart(path: Path, out: Path | None = None) -> Path:
 
 
 def plot_deploy(path: Path, out: Path | None = None) -> Path:
-    """Per path: latency p50/p99 (bars) and messages per read; per compression setting:
-    wire bytes and server CPU per message."""
+    """Top: per path, latency p50/p99 and messages per read. Bottom: per compression
+    setting at interval 0, wire bytes and server CPU (app + nginx) per message."""
     summary = load(path)["summary"]
-    paths = summary["paths"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), squeeze=False)
+    paths, cost = summary["paths"], summary["compression"]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9), squeeze=False)
     names = list(paths)
     ax = axes[0][0]
     ax.barh(names, [paths[n]["latency_p99_ms"] or 0 for n in names], color="#ff7f0e", label="p99")
     ax.barh(names, [paths[n]["latency_p50_ms"] or 0 for n in names], color="#1f77b4", label="p50")
     ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlabel("latency ms (receive − ts)")
-    ax.invert_yaxis()
+    ax.set_xlabel("latency ms, receive − ts (symlog)")
     ax.legend(fontsize=8)
     ax = axes[0][1]
     ax.barh(names, [paths[n]["messages_per_read"] or 0 for n in names], color="#9467bd")
-    ax.set_xlabel("messages per read (1 = streamed)")
-    ax.invert_yaxis()
+    ax.set_xlabel("messages per read (1 = streamed; the count = all at the end)")
     ax.set_yticklabels([])
-    ax = axes[0][2]
-    cost = summary["compression"]
     labels = list(cost)
-    ax.bar(labels, [cost[c]["wire_bytes_per_message"] or 0 for c in labels], color="#2ca02c")
-    ax.set_ylabel("wire bytes per message", color="#2ca02c")
-    twin = ax.twinx()
-    twin.plot(labels, [cost[c]["cpu_us_per_message"] or 0 for c in labels], "o-", color="#d62728")
-    twin.set_ylabel("server CPU µs per message", color="#d62728")
-    ax.tick_params(axis="x", labelrotation=30)
+    ax = axes[1][0]
+    ax.barh(labels, [cost[c]["wire_bytes_per_message"] or 0 for c in labels], color="#2ca02c")
+    ax.set_xlabel("wire bytes per message, interval 0")
+    ax = axes[1][1]
+    app = [cost[c]["cpu_us_per_message"] or 0 for c in labels]
+    proxy = [cost[c]["nginx_cpu_us_per_message"] or 0 for c in labels]
+    ax.barh(labels, app, color="#d62728", label="app worker")
+    ax.barh(labels, proxy, left=app, color="#8c564b", label="nginx")
+    ax.set_xlabel("server CPU µs per message, interval 0")
+    ax.set_yticklabels([])
+    ax.legend(fontsize=8)
+    for ax in axes.flat:
+        ax.invert_yaxis()
+        ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle("Deployment paths: nginx locations and compression", fontsize=11)
     return save(fig, path, out)

@@ -28,7 +28,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.deploy_netns import Namespace, open_namespace
+from benchmarks.deploy_netns import HOLE_HOLDS_S, Namespace, open_namespace
 from benchmarks.deploy_probe import HeldConnection, watch_closes
 from benchmarks.harness import RESULTS_DIR, fmt, number_table, progress, write_result
 from benchmarks.stats import median
@@ -62,6 +62,19 @@ def retransmission_timeout_s(retries2: int) -> float:
     if retries2 <= threshold:
         return ((2 << retries2) - 1) * TCP_RTO_MIN_S
     return ((2 << threshold) - 1) * TCP_RTO_MIN_S + (retries2 - threshold) * TCP_RTO_MAX_S
+
+
+def vanish_limit_s(args: argparse.Namespace, retries2: int) -> float:
+    """How long the vanished clients are watched: two heartbeat periods beyond TCP's
+    retransmission time (or the send deadline), within what the black hole holds."""
+    hb_max = max(args.heartbeats)
+    wanted = 2 * hb_max + max(retransmission_timeout_s(retries2), args.send_timeout) + SLACK_S
+    if wanted > HOLE_HOLDS_S:
+        raise SystemExit(
+            f"the black hole holds {HOLE_HOLDS_S:g} s; heartbeats up to {hb_max:g} s with "
+            f"tcp_retries2 = {retries2} need {wanted:g} s: lower one of them"
+        )
+    return wanted
 
 
 @dataclass
@@ -191,6 +204,7 @@ def measure(
     plan_data = [("vanished-data", DATA_HEARTBEAT_S)] * args.reps
     log_path = RESULTS_DIR / "logs" / f"disconnect-{time.time_ns()}.log"
     records: list[dict[str, Any]] = []
+    vanish_limit_s(args, args.tcp_retries2)  # refuse a plan the black hole cannot hold
     with open_namespace() as namespace:
         retries2 = namespace.sysctl("net.ipv4.tcp_retries2", args.tcp_retries2)
         with namespace.inside():
@@ -219,8 +233,7 @@ def measure(
             try:
                 drain.stop()
                 leave(vanished, hole_at)
-                limit = 2 * hb_max + retransmission_timeout_s(retries2) + args.send_timeout
-                watch_closes([c.held for c in vanished], time.monotonic() + limit + SLACK_S)
+                watch_closes([c.held for c in vanished], hole_at + vanish_limit_s(args, retries2))
             finally:
                 namespace.open_hole()
             bar.advance(task)
@@ -311,7 +324,8 @@ def disconnect_markdown(doc: dict[str, Any]) -> str:
             "same greenlet. *closed*: the client closes its socket and its FIN arrives. "
             "*vanished*: server and clients run in a network namespace of the benchmark's "
             "own, whose loopback becomes a black hole (an HTB class of 8 bit/s holding every "
-            "packet: this kernel has no netem) before the client closes, so neither its FIN "
+            "packet for 60 s, longer than any point here: this kernel has no netem) before the "
+            "client closes, so neither its FIN "
             "nor anything else arrives, and the server's kernel sees its packets sent but "
             "never acknowledged, as on a wire whose far end has gone. *vanished-data*: the "
             "same, on a stream sending 256 KiB every 50 ms, read as fast as it comes until "
