@@ -204,6 +204,7 @@ class SubscriberPool:
         processes = max(1, min(processes, plan.count))
         self.counts = context.Array("q", 2 * processes, lock=False)
         self.stop_event = context.Event()
+        self.started = time.monotonic()
         self.deadline_s = plan.deadline_s
         self.pool = concurrent.futures.ProcessPoolExecutor(
             processes,

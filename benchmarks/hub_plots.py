@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from benchmarks.plots import load, plt, save
+from benchmarks.plots import load, save
 
 COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b")
 TARGET_LINES_MS = {"memory-10000x1": 100.0, "redis-20000x4": 200.0}

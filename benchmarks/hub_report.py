@@ -25,10 +25,11 @@ SHARD_RATES_PER_S = (1.0, 10.0, 100.0)
 FANOUT_BUDGET_MS = 100.0  # a message should reach every subscriber of a worker within this
 
 KEEP = ("config", "broker", "workers", "subscribers", "rate_per_s")
-SUMMED = ("missing", "duplicated", "out_of_order_subscribers", "unexpected", "deliveries")
+SUMMED: tuple[str, ...] = ("missing", "duplicated", "out_of_order_subscribers", "unexpected")
+SUMMED += ("deliveries",)
 SUMMED += ("expected_deliveries", "published", "acknowledged")
 LEAST = ("joined", "status_200", "subscribers_complete")
-SCALARS = ("join_s", "settle_s", "server_cpu_ms_per_join", "publish_ack_p50_ms")
+SCALARS: tuple[str, ...] = ("join_s", "settle_s", "server_cpu_ms_per_join", "publish_ack_p50_ms")
 SCALARS += ("delivered_per_s", "fanout_per_s", "server_cpu_s", "server_cpu_us_per_delivery")
 SCALARS += ("server_cpu_share", "redis_cpu_us_per_message", "server_rss_baseline")
 SCALARS += ("server_rss_idle", "rss_per_subscriber_bytes", "client_cpu_s")
