@@ -182,9 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_client(commands)
     from showcase.bench import add_bench
     from showcase.chat.client import add_chat
+    from showcase.proxy.command import add_proxy
 
     add_chat(commands)
     add_bench(commands)
+    add_proxy(commands)
     return parser
 
 
