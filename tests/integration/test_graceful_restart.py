@@ -1,7 +1,8 @@
 """Graceful restart (issue 11, item 5) against real gunicorn + gevent servers.
 
 SIGTERM: every open SSE stream, paused or busy writing, ends with ``: server restarting`` and
-a ``retry:`` of base + jitter; NDJSON streams just end. A rolling restart (``kill -HUP`` of the
+a ``retry:`` of base + jitter (a busy one too, also when its write is waiting for its
+reader at that moment); NDJSON streams just end. A rolling restart (``kill -HUP`` of the
 arbiter; ``kill -USR2`` then TERM of the old arbiter) under 100 resuming clients loses and
 repeats nothing: each client's ids are exactly 0 … count - 1.
 """
@@ -12,6 +13,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,14 +33,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 WAIT_S = 30.0  # a bound on waiting, not a speed target
 NOTICE = re.compile(rb": server restarting\n(?:retry: (\d+)\n)?\n\Z")
 TAIL_BYTES = 4096
+HELD_WINDOW_BYTES = 4096
+BUSY = "count=1000000&interval=0&size=512"  # longer than the test, even read at full speed
 
 
 class RawStream:
     """One stream read to its end over a raw socket: its status, the SSE ids it carried
     (paced streams only: a busy one is kept as its tail), and how the body ended."""
 
-    def __init__(self, url: str, target: str, *, parse: bool) -> None:
-        self.url, self.target, self.parse = url, target, parse
+    def __init__(
+        self, url: str, target: str, *, parse: bool, hold: threading.Event | None = None
+    ) -> None:
+        self.url, self.target, self.parse, self.hold = url, target, parse, hold
+        self.local_port = 0
         self.started = threading.Event()
         self.ids: list[int] = []
         self.tail = b""
@@ -50,7 +57,7 @@ class RawStream:
     def run(self) -> None:
         parser = SSEParser()
         try:
-            with open_raw(self.url, self.target) as sock:
+            with self.connect() as sock:
                 sock.settimeout(WAIT_S)
                 status, _, rest = read_head(sock)
                 assert status == 200, status
@@ -67,6 +74,8 @@ class RawStream:
                             self.started.set()
                     if self.complete:
                         return
+                    if self.hold is not None and self.tail:
+                        self.hold.wait(WAIT_S)  # once it has data, stop reading until then
                     piece = sock.recv(65536)
                     if not piece:
                         return
@@ -76,8 +85,47 @@ class RawStream:
         finally:
             self.started.set()
 
+    def connect(self) -> socket.socket:
+        if self.hold is None:
+            return open_raw(self.url, self.target)
+        # A small window, so the server's writes soon wait for this reader (held).
+        host, port = self.url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, HELD_WINDOW_BYTES)
+        sock.connect((host, int(port)))
+        self.local_port = sock.getsockname()[1]
+        sock.sendall(f"GET {self.target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        return sock
 
-def sigterm_and_wait(server: RunningServer, streams: list[RawStream]) -> int:
+
+def send_queue(server_url: str, client_port: int) -> int:
+    """Bytes the server has queued on its socket to ``client_port`` (Linux /proc/net/tcp)."""
+    server_port = int(server_url.rsplit(":", 1)[1])
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
+            if (local, remote) == (server_port, client_port):
+                return int(fields[4].split(":")[0], 16)
+    return 0
+
+
+def wait_writes_blocked(server_url: str, stream: RawStream) -> None:
+    """Until the server's queue to ``stream`` is full: its send buffer stops growing."""
+    deadline = time.monotonic() + WAIT_S
+    last = -1
+    while time.monotonic() < deadline:
+        queued = send_queue(server_url, stream.local_port)
+        if queued > 0 and queued == last:
+            return
+        last = queued
+        time.sleep(0.3)
+    raise AssertionError("the server's writes to a held reader never blocked")
+
+
+def sigterm_and_wait(
+    server: RunningServer, streams: list[RawStream], hold: threading.Event | None = None
+) -> int:
     for stream in streams:
         stream.started.wait(WAIT_S)
     # Only once every stream has sent something: an empty stream proves nothing.
@@ -85,6 +133,9 @@ def sigterm_and_wait(server: RunningServer, streams: list[RawStream]) -> int:
         (s.target, s.error) for s in streams if not s.tail or s.error
     ]
     server.process.send_signal(signal.SIGTERM)
+    if hold is not None:
+        time.sleep(0.2)  # let the signal land while those writes wait
+        hold.set()  # then read again: a reader that reads gets the stream's end
     for stream in streams:
         stream.thread.join(WAIT_S)
     return server.process.wait(WAIT_S)
@@ -115,19 +166,29 @@ def test_sigterm_ends_every_sse_stream_with_a_jittered_retry(
     server = make_server(
         env={"SHOWCASE_RESTART_RETRY_MS": "300", "SHOWCASE_RESTART_JITTER_MS": "700"}
     )
+    # Busy streams whose reader stops reading until just after SIGTERM: the signal finds
+    # their writes waiting (first, so that the other streams need not outlast the wait).
+    hold = threading.Event()
+    held = [
+        RawStream(server.url, f"/stream/sse?{BUSY}&flush={flush}", parse=False, hold=hold)
+        for flush in ("auto", "each", "each")
+    ]
+    for stream in held:
+        stream.started.wait(WAIT_S)
+        wait_writes_blocked(server.url, stream)
     paced = [
         RawStream(server.url, f"/stream/sse?count=100000&interval={50 + 30 * n}", parse=True)
         for n in range(14)
     ]
-    busy = [
-        RawStream(server.url, f"/stream/sse?count=1000000&interval=0&flush={flush}", parse=False)
-        for flush in ("auto", "each", "auto", "each", "auto", "each")
+    busy = held + [
+        RawStream(server.url, f"/stream/sse?{BUSY}&flush={flush}", parse=False)
+        for flush in ("auto", "each", "auto")
     ]
     ndjson = [
         RawStream(server.url, "/stream/ndjson?count=100000&interval=100", parse=False),
-        RawStream(server.url, "/stream/ndjson?count=1000000&interval=0", parse=False),
+        RawStream(server.url, f"/stream/ndjson?{BUSY}", parse=False),
     ]
-    returncode = sigterm_and_wait(server, paced + busy + ndjson)
+    returncode = sigterm_and_wait(server, paced + busy + ndjson, hold)
     assert returncode == 0, server.log()
     assert "Worker graceful timeout" not in server.log()
     retries = []
@@ -154,7 +215,7 @@ def test_restart_retry_zero_sends_the_comment_alone(
     server = make_server("--restart-retry", "0", "--restart-jitter", "100")
     streams = [
         RawStream(server.url, "/stream/sse?count=100000&interval=100", parse=True),
-        RawStream(server.url, "/stream/sse?count=1000000&interval=0", parse=False),
+        RawStream(server.url, f"/stream/sse?{BUSY}", parse=False),
     ]
     assert sigterm_and_wait(server, streams) == 0, server.log()
     for stream in streams:
