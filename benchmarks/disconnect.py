@@ -67,8 +67,10 @@ def retransmission_timeout_s(retries2: int) -> float:
 def vanish_limit_s(args: argparse.Namespace, retries2: int) -> float:
     """How long the vanished clients are watched: two heartbeat periods beyond TCP's
     retransmission time (or the send deadline), within what the black hole holds."""
-    hb_max = max(args.heartbeats)
-    wanted = 2 * hb_max + max(retransmission_timeout_s(retries2), args.send_timeout) + SLACK_S
+    hb_max: float = max(args.heartbeats)
+    wanted: float = (
+        2 * hb_max + max(retransmission_timeout_s(retries2), args.send_timeout) + SLACK_S
+    )
     if wanted > HOLE_HOLDS_S:
         raise SystemExit(
             f"the black hole holds {HOLE_HOLDS_S:g} s; heartbeats up to {hb_max:g} s with "
@@ -253,8 +255,10 @@ def measure(
     return records, settings
 
 
-def summarize_records(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per case and heartbeat period: median, min and max seconds to cleanup, and what cut."""
+def summarize_records(records: list[dict[str, Any]], tcp_s: float) -> dict[str, Any]:
+    """Per case and heartbeat period: median, min and max seconds to cleanup, and what cut;
+    for a vanished idle stream also how far the median lies beyond ``tcp_s``, TCP's
+    retransmission time (expected: up to two heartbeat periods)."""
     points: dict[str, Any] = {}
     for case in CASES:
         for heartbeat in sorted({r["heartbeat_s"] for r in records if r["case"] == case}):
@@ -273,6 +277,7 @@ def summarize_records(records: list[dict[str, Any]]) -> dict[str, Any]:
                 "max_s": max(times, default=math.nan),
                 "median_periods": median(times) / heartbeat if times else math.nan,
                 "cut_by": reasons,
+                "beyond_tcp_s": median(times) - tcp_s if case == "vanished" else math.nan,
             }
     return points
 
@@ -286,7 +291,7 @@ HEADER: tuple[str, ...] = (
     "min s",
     "max s",
 )
-HEADER += ("median ÷ period", "cut by")
+HEADER += ("median ÷ period", "median − TCP's s", "cut by")
 
 
 def rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -300,6 +305,7 @@ def rows(summary: dict[str, Any]) -> list[list[str]]:
             fmt(p["min_s"], 2),
             fmt(p["max_s"], 2),
             "–" if p["case"] == "vanished-data" else fmt(p["median_periods"], 2),
+            fmt(p.get("beyond_tcp_s"), 2),
             ", ".join(f"{why} ×{n}" for why, n in p["cut_by"].items()),
         ]
         for p in summary["points"].values()
@@ -338,8 +344,12 @@ def disconnect_markdown(doc: dict[str, Any]) -> str:
             "and every write succeeds while TCP retransmits them unacknowledged. What ends "
             "the stream is TCP giving up (`tcp_retries2`), noticed at the next heartbeat "
             f"write. The namespace ran with `tcp_retries2 = {retries2}` "
-            f"({config['retransmission_timeout_s']:g} s of retransmissions) so that a point "
-            f"takes seconds; with Linux's default of {LINUX_TCP_RETRIES2} the same stream is "
+            f"({config['retransmission_timeout_s']:g} s of retransmissions, the kernel's "
+            "time limit for that setting) so that a point takes seconds; *median − TCP's*: "
+            "how far beyond that time the cleanup came, within two periods (the first "
+            "unacknowledged heartbeat leaves up to a period after the client, the error is "
+            "noticed at the first heartbeat after TCP gives up); with Linux's default of "
+            f"{LINUX_TCP_RETRIES2} the same stream is "
             f"held for about {default_s:g} s (15 minutes) plus up to two periods. A stream "
             "that carries data fills the send buffer and is cut by the send deadline "
             f"(`--send-timeout`, {config['send_timeout_s']:g} s here, 30 s by default). "
@@ -396,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with progress() as bar:
         task = bar.add_task("disconnect", total=2, note="namespace")
         records, settings = measure(args, bar, task)
-    summary = {"points": summarize_records(records)}
+    summary = {"points": summarize_records(records, settings["retransmission_timeout_s"])}
     config = {
         "heartbeats_s": list(args.heartbeats),
         "reps": args.reps,
