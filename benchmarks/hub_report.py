@@ -24,7 +24,7 @@ TARGET_RSS_PER_SUBSCRIBER_BYTES = 20 * 1024
 SHARD_RATES_PER_S = (1.0, 10.0, 100.0)
 FANOUT_BUDGET_MS = 100.0  # a message should reach every subscriber of a worker within this
 
-KEEP = ("config", "broker", "workers", "subscribers", "rate_per_s")
+KEEP = ("config", "broker", "workers", "subscribers", "rate_per_s", "connect_per_s")
 SUMMED: tuple[str, ...] = ("missing", "duplicated", "out_of_order_subscribers", "unexpected")
 SUMMED += ("deliveries",)
 SUMMED += ("expected_deliveries", "published", "acknowledged")
@@ -218,7 +218,11 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             "the cost is per subscriber: waking its greenlet and one socket write. "
             "Deliveries run one after another on the worker's core, so the last subscriber "
             f"gets a message about subscribers × {cpu_us:,.1f} µs after it was published: "
-            f"{fmt(memory['fanout_p50_ms'], 0)} ms measured for {memory['subscribers']:,}."
+            f"{fmt(memory['fanout_p50_ms'], 0)} ms measured for {memory['subscribers']:,}. "
+            "Joining costs more as the room grows: each join or leave wakes every subscriber "
+            "of the room to report the presence count, "
+            f"{fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU per join while "
+            f"{memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a second."
         )
     redis = largest(summary, "redis")
     if memory and redis:
@@ -230,9 +234,10 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             f"{fmt(memory['latency_p99_ms'], 1)} ms); the workers spend "
             f"{fmt(redis['server_cpu_us_per_delivery'], 1)} µs per delivery (memory: "
             f"{fmt(memory['server_cpu_us_per_delivery'], 1)}), and redis-server "
-            f"{fmt(redis['redis_cpu_us_per_message'], 0)} µs per published message, whatever "
-            "the subscriber count: one XADD, and one XREAD per worker. Redis makes the room "
-            "one for every worker and host; each worker fans out to its own subscribers."
+            f"{fmt(redis['redis_cpu_us_per_message'], 0)} µs per published message: the XADD "
+            "and each worker's XREAD (one reader per worker, never one per subscriber; its "
+            "polls while idle count here too). Redis makes the room one for every worker and "
+            "host; each worker fans out to its own subscribers."
         )
     if memory and _known(memory["server_cpu_us_per_delivery"]):
         cpu_us = memory["server_cpu_us_per_delivery"]
@@ -244,7 +249,7 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             f"{FANOUT_BUDGET_MS * 1000.0 / cpu_us:,.0f} subscribers on one worker. Past "
             "either figure, run more workers on more cores with the Redis broker (each "
             "fans out to its share in parallel), and more hosts on the same Redis past one "
-            "machine's cores; a room's publish rate is bounded by Redis, not by the fan-out.",
+            "machine's cores.",
             markdown_table(
                 (
                     "publish rate to one room",
