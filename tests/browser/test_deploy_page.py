@@ -113,7 +113,7 @@ def run_lanes(page: Page, mode: str = "sse") -> list[str]:
 
 @pytest.mark.parametrize("mode", ["sse", "ndjson"])
 def test_stock_nginx_batches_what_the_streaming_location_delivers_per_message(
-    open_tls_page: Callable[[str], Page], deployed: Deployed, mode: str
+    open_tls_page: Callable[[str], Page], deployed: Deployed, mode: str, screenshots: Path
 ) -> None:
     page = open_tls_page(f"{deployed.proxy.url}/")  # as `make run-proxy` tells the reader
     expected = {"direct", "compress-naive", "compress-sync"}
@@ -128,6 +128,7 @@ def test_stock_nginx_batches_what_the_streaming_location_delivers_per_message(
     waiting = f"of the 6 connections the browser opens to {host} over HTTP/1.1 are in use"
     assert len(queued) >= 4 and all(waiting in line for line in queued), queued
 
+    page.locator("#deploy").screenshot(path=str(screenshots / f"deploy-{mode}-1280.png"))
     stock = lane(page, "stock-omit")
     assert stock["messages"] == "10"
     assert stock["verdict"] == "batched", stock["line"]
@@ -171,7 +172,7 @@ def test_without_nginx_the_view_has_the_direct_lanes_and_says_how_to_add_nginx(
 
 
 def test_chromium_holds_the_seventh_eventsource_over_http1_not_over_http2(
-    open_tls_page: Callable[[str], Page], deployed: Deployed
+    open_tls_page: Callable[[str], Page], deployed: Deployed, screenshots: Path
 ) -> None:
     page = open_tls_page(f"{deployed.proxy.url}/")
     h1 = "#connections-demo .conn-row[data-row='h1']"
@@ -181,6 +182,7 @@ def test_chromium_holds_the_seventh_eventsource_over_http1_not_over_http2(
     page.wait_for_function(f"document.querySelector(\"{h1}\").dataset.receiving === '6'")
     assert page.get_attribute(h1, "data-pending") == "4"
     assert page.get_attribute(h1, "data-errors") == "0"
+    page.locator("#connections-demo").screenshot(path=str(screenshots / "connections-1280.png"))
     page.wait_for_function(
         "document.querySelector('#connections-demo').dataset.state === 'done'", timeout=RUN_MS
     )
