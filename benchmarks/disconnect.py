@@ -388,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the namespace's net.ipv4.tcp_retries2 (default {TCP_RETRIES2}; quick 3; Linux 15)",
     )
     parser.add_argument("--seed", type=int, default=11, help="random phases (default %(default)s)")
+    # The suite passes these to every benchmark: the repetitions here are --reps, measured
+    # at once (a run is a minute of mostly waiting), and nothing is pinned.
+    parser.add_argument("--runs", type=int, default=1, help="accepted for the suite; see --reps")
+    parser.add_argument("--no-pin", action="store_true", help="accepted; nothing is pinned")
     return parser
 
 

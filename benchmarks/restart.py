@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="100 clients, short streams, 1 run")
     parser.add_argument("--no-plot", action="store_true", help="write no PNG")
+    parser.add_argument("--no-pin", action="store_true", help="accepted; nothing is pinned")
     parser.add_argument("--runs", type=int, help="repetitions of both cases (default 2; quick 1)")
     parser.add_argument("--clients", type=int, help=f"clients (default {CLIENTS})")
     parser.add_argument("--processes", type=int, default=PROCESSES, help="client processes")
