@@ -145,7 +145,7 @@ def describe(proxy: Proxy, direct: str) -> list[str]:
         f"nginx, the page:     {proxy.url}/  (same origin as every location below)",
         f"nginx, TLS + HTTP/2: {proxy.tls_url}/  (self-signed: {proxy.run_dir}/localhost.crt)",
         "",
-        "locations (curl -N shows each read as it arrives):",
+        "locations (curl -N prints each piece as it arrives):",
     ]
     indent = " " * 17
     for location in LOCATIONS:
@@ -153,7 +153,8 @@ def describe(proxy: Proxy, direct: str) -> list[str]:
         lines += textwrap.wrap(
             location.summary, SUMMARY_WIDTH, initial_indent=indent, subsequent_indent=indent
         )
-        lines.append(f"{indent}try: curl -N '{proxy.url_for(location.name, location.example)}'")
+        example = proxy.url_for(location.name, location.example)
+        lines.append(f"{indent}try: {location.curl} '{example}'")
     lines += ["", f"nginx config: {proxy.run_dir}/nginx.conf; Ctrl-C stops nginx and the app"]
     return lines
 

@@ -11,13 +11,15 @@ class Location:
     """One nginx ``location``: ``prefix`` is stripped before the request reaches the app
     (``/stock/stream/sse`` arrives as ``/stream/sse``); ``summary`` says in one line what
     happens to a stream there, ``fix`` in one line what repairs it; ``example`` a path
-    (after the prefix) whose stream shows it."""
+    (after the prefix) whose stream shows it, read with ``curl`` (the command and its
+    options, no URL)."""
 
     name: str
     prefix: str
     summary: str
     fix: str
     example: str = "/stream/sse?count=10&interval=200"
+    curl: str = "curl -N"
 
 
 STREAMING = Location(
@@ -47,6 +49,7 @@ GZIP = Location(
     "nginx compresses the stream and, with buffering off, still sends each message at once",
     "nothing to fix in nginx; compress in the app only if it flushes per message (compress=sync)",
     "/stream/ndjson?count=10&interval=200",
+    "curl -N --compressed",  # asks for gzip and decodes each piece as it comes
 )
 SHORT_TIMEOUT = Location(
     "short-timeout",

@@ -305,7 +305,8 @@ def test_showcase_proxy_prints_every_location_and_stops_nginx_and_the_app(
         proxy_url = proxy_url.rstrip("/")
         for location in LOCATIONS:
             assert f"{proxy_url}{location.prefix}" in text
-            assert f"curl -N '{proxy_url}{location.prefix.rstrip('/')}{location.example}'" in text
+            example = f"{proxy_url}{location.prefix.rstrip('/')}{location.example}"
+            assert f"{location.curl} '{example}'" in text
         page = requests.get(proxy_url, timeout=10)
         assert page.status_code == 200
         nginx_pid = int((run_dir / "nginx.pid").read_text())
