@@ -2,6 +2,11 @@
 // once and shows each one pending (in the browser's queue), receiving or done. Over HTTP/1.1
 // the browser holds the seventh pending, with no error, until a connection frees; over HTTP/2
 // every stream shares one connection, so all of them receive at once.
+// A row on the page's own origin goes past the page's budget on purpose; while it runs it
+// holds every connection the budget has left, so the other panels refuse with a reason
+// instead of waiting silently behind it.
+
+import { pageBudget } from "./budget.js";
 
 const EVENT_SOURCES = 10;
 const STREAM = { count: 20, interval: 200, source: "ticks" }; // 4 s each: long enough to see
@@ -45,6 +50,7 @@ class Row {
     this.cells = element.querySelector('[data-role="cells"]');
     this.line = element.querySelector('[data-role="line"]');
     this.sources = [];
+    this.leases = [];
     this.onSettled = null;
   }
 
@@ -67,6 +73,14 @@ class Row {
     const url = new URL(`${this.element.dataset.url}?${query}`, location.href).href;
     this.element.dataset.state = "running";
     this.element.dataset.elapsedMs = "";
+    if (new URL(url).origin === location.origin) {
+      const budget = pageBudget();
+      while (this.leases.length < EVENT_SOURCES) {
+        const lease = budget.acquire();
+        if (!lease) break;
+        this.leases.push(lease);
+      }
+    }
     for (let i = 0; i < EVENT_SOURCES; i += 1) {
       const source = new EventSource(url);
       this.sources.push(source);
@@ -93,10 +107,16 @@ class Row {
   stop() {
     for (const source of this.sources) source.close();
     this.sources = [];
+    this.release();
     if (this.element.dataset.state === "running") {
       this.element.dataset.state = "idle";
       this.line.textContent = "closed";
     }
+  }
+
+  release() {
+    for (const lease of this.leases) lease.release();
+    this.leases = [];
   }
 
   // Cell `i` is now `state`; recount and redraw (i = -1: just redraw).
@@ -123,6 +143,7 @@ class Row {
         + (errors ? ` · failed: ${errors}` : "");
       return;
     }
+    this.release();
     const seconds = ((performance.now() - this.startedAt) / 1000).toFixed(1);
     this.element.dataset.elapsedMs = String(Math.round(performance.now() - this.startedAt));
     if (errors) {

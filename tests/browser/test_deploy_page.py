@@ -195,6 +195,27 @@ def test_chromium_holds_the_seventh_eventsource_over_http1_not_over_http2(
     assert "all 10 received at once" in (page.text_content(f"{h2} [data-role=line]") or "")
 
 
+def test_the_http1_row_on_the_pages_own_origin_holds_the_pages_connections(
+    open_tls_page: Callable[[str], Page], base_url: str
+) -> None:
+    """Opened straight from the app, the HTTP/1.1 row overfills the page's origin on purpose:
+    meanwhile a panel's Start is refused with a reason, not left waiting in Chromium's queue."""
+    page = open_tls_page(f"{base_url}/")
+    assert page.is_visible('#connections-demo [data-role="shared"]')
+    h1 = "#connections-demo .conn-row[data-row='h1']"
+    page.click('#connections-demo [data-action="start"]')
+    page.wait_for_function(f"document.querySelector(\"{h1}\").dataset.receiving === '6'")
+    assert page.get_attribute("#connections", "data-open") == "6"  # the page's meter
+    page.click('#panel-sse [data-action="start"]')
+    assert page.get_attribute("#panel-sse", "data-state") == "error"
+    assert (page.text_content('#panel-sse [data-role="status"]') or "").startswith("refused")
+    page.wait_for_function(
+        "document.querySelector('#connections-demo').dataset.state === 'done'", timeout=RUN_MS
+    )
+    assert page.get_attribute(h1, "data-peak") == "6"
+    assert page.get_attribute("#connections", "data-open") == "0"  # all given back
+
+
 def test_deploy_settings_show_as_text_never_markup(
     open_tls_page: Callable[[str], Page], tmp_path: Path
 ) -> None:
