@@ -34,7 +34,8 @@ INTERVAL_MS = 100.0
 RAMP_S = 1.0
 HOLD_S = 2.0  # every stream open and flowing this long before the restart
 BROWSER_RETRY_MS = 3000  # Chromium's EventSource default before a retry: field arrives
-QUICK = {"clients": 100, "count": 80, "interval": 50.0, "retry": 500, "jitter": 1500, "hold": 1.0}
+QUICK = {"clients": 100, "count": 60, "interval": 50.0, "retry": 500, "jitter": 1500}
+QUICK_RAMP_S = QUICK_HOLD_S = 0.5
 
 
 def variants(retry_ms: int, jitter_ms: int) -> dict[str, dict[str, Any]]:
@@ -63,14 +64,14 @@ def measure_variant(
     try:
         host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
         path = f"/stream/sse?count={args.count}&interval={args.interval:g}"
-        budget_s = RAMP_S + args.hold + 15.0 + args.count * args.interval / 1000.0
+        budget_s = args.ramp + args.hold + 15.0 + args.count * args.interval / 1000.0
         follow = Follow(
             host,
             port,
             path,
             args.count,
             args.clients,
-            RAMP_S,
+            args.ramp,
             time.monotonic() + budget_s,
             BROWSER_RETRY_MS,
             seed,
@@ -78,7 +79,7 @@ def measure_variant(
         pool, futures = start_clients(follow, args.processes)
         with pool:
             opened = wait_for_open_streams(
-                server.url, lambda n: n >= args.clients, timeout_s=RAMP_S + 10.0
+                server.url, lambda n: n >= args.clients, timeout_s=args.ramp + 10.0
             )
             time.sleep(args.hold)
             cut_at = time.monotonic()
@@ -265,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.clients = args.clients or defaults.get("clients", CLIENTS)
     args.count = args.count or defaults.get("count", COUNT)
     args.interval = args.interval or defaults.get("interval", INTERVAL_MS)
-    args.hold = defaults.get("hold", HOLD_S)
+    args.hold = QUICK_HOLD_S if args.quick else HOLD_S
+    args.ramp = QUICK_RAMP_S if args.quick else RAMP_S
     retry = args.retry if args.retry is not None else defaults.get("retry", RESTART_RETRY_MS)
     jitter = args.jitter if args.jitter is not None else defaults.get("jitter", RESTART_JITTER_MS)
     cases = variants(int(retry), int(jitter))
@@ -286,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "processes": args.processes,
         "count": args.count,
         "interval_ms": args.interval,
-        "ramp_s": RAMP_S,
+        "ramp_s": args.ramp,
         "hold_s": args.hold,
         "runs": args.runs,
         "browser_retry_ms": BROWSER_RETRY_MS,
