@@ -20,6 +20,11 @@ PURE_MODULES = [
     "showcase.bodies",
     "showcase.files",
     "showcase.wire",
+    # nginx in front: config, certificate and process, no web stack (only command.py has one)
+    "showcase.proxy.locations",
+    "showcase.proxy.config",
+    "showcase.proxy.tls",
+    "showcase.proxy.nginx",
     # the LLM API shapes: framings of a token stream
     "showcase.chat.request",
     "showcase.chat.answer",
