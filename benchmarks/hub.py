@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,14 +96,24 @@ class Published:
     id: str | None
     sent_at: float
     ack_ms: float
+    error: str | None = None
 
 
-def publish_messages(url: str, room: str, count: int, rate: float) -> list[Published]:
+def publish_messages(
+    url: str,
+    room: str,
+    count: int,
+    rate: float,
+    note: Callable[[str], None] | None = None,
+    timeout_s: float = PUBLISH_TIMEOUT_S,
+) -> list[Published]:
     """POST ``count`` messages to ``room`` at ``rate`` a second over one keep-alive
-    connection (reopened once if the server closed it); each one's status, id and round trip."""
+    connection (reopened when the server closed it); each one's status, id and round trip.
+    A failed publish (no answer within ``timeout_s``, a refused connection) is recorded
+    with status 0 and its error, and the run goes on."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    connection = http.client.HTTPConnection(host, port, timeout=PUBLISH_TIMEOUT_S)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout_s)
     headers = {"Content-Type": "application/json"}
     start = time.monotonic()
     published: list[Published] = []
@@ -112,19 +122,25 @@ def publish_messages(url: str, room: str, count: int, rate: float) -> list[Publi
             time.sleep(max(0.0, start + index / rate - time.monotonic()))
             body = json.dumps({"room": room, "user": "publisher", "text": TEXT.format(index)})
             sent_at = time.time()
-            for attempt in (1, 2):
+            status, message_id, error = 0, None, None
+            for _ in range(2):  # once more on a fresh connection if the server closed this one
                 try:
                     connection.request("POST", "/chat/send", body, headers)
                     response = connection.getresponse()
                     answer = response.read()
-                    break
-                except (http.client.HTTPException, ConnectionError):
-                    connection.close()
-                    if attempt == 2:
-                        raise
+                except (http.client.HTTPException, OSError) as failure:
+                    connection.close()  # the next request opens a new one
+                    error = f"{type(failure).__name__}: {failure}"
+                    if isinstance(failure, TimeoutError):
+                        break  # it may have been stored: do not post it twice
+                    continue
+                status, error = response.status, None
+                message_id = json.loads(answer).get("id") if status == 202 else None
+                break
             ack_ms = (time.time() - sent_at) * 1000.0
-            message_id = json.loads(answer).get("id") if response.status == 202 else None
-            published.append(Published(index, response.status, message_id, sent_at, ack_ms))
+            published.append(Published(index, status, message_id, sent_at, ack_ms, error))
+            if note is not None:
+                note(f"published {index + 1}/{count}")
     finally:
         connection.close()
     return published
@@ -210,7 +226,11 @@ def quantiles(values: list[float], keep: int = RAW_QUANTILES) -> list[float]:
 
 
 def measure_config(
-    target: Target, config: Config, args: argparse.Namespace, redis_pid: int | None
+    target: Target,
+    config: Config,
+    args: argparse.Namespace,
+    redis_pid: int | None,
+    note: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """Subscribe ``config.subscribers`` to a new room, let the joins settle, read idle RSS,
     publish ``args.messages`` at ``args.rate``, wait for every delivery (bounded), and read
@@ -234,18 +254,26 @@ def measure_config(
     cpu_start = worker_cpu(target)
     pool = SubscriberPool(plan, processes, client_cpus(args))
     try:
-        pool.wait_for(lambda: pool.joined() >= n, ramp_s + JOIN_SLACK_S)
+
+        def joining() -> bool:
+            note(f"{config.label}: {pool.joined():,}/{n:,} joined")
+            return pool.joined() >= n
+
+        pool.wait_for(joining, ramp_s + JOIN_SLACK_S)
         join_s = time.monotonic() - pool.started
         cpu_joined = worker_cpu(target)
+        note(f"{config.label}: {pool.joined():,}/{n:,} joined, settling")
         settle_s = wait_quiet(target, args.quiet_max)
         # A loaded machine may still be answering the last joins (each one wakes the room).
-        pool.wait_for(lambda: pool.joined() >= n, JOIN_SLACK_S)
+        pool.wait_for(joining, JOIN_SLACK_S)
         joined = pool.joined()  # the subscribers in the room when the first message goes
         idle = target.worker_sample()
         cpu_before = worker_cpu(target)
         redis_before = procfs.cpu_seconds(redis_pid) if redis_pid else None
         t_publish = time.time()
-        published = publish_messages(target.url, room, args.messages, args.rate)
+        published = publish_messages(
+            target.url, room, args.messages, args.rate, lambda text: note(f"{config.label}: {text}")
+        )
         ids = [p.id for p in published if p.id is not None]
         pool.wait_for(lambda: pool.received() >= joined * len(ids), DRAIN_S)
         t_drained = time.time()
@@ -286,6 +314,7 @@ def measure_config(
         "published": len(published),
         "acknowledged": len(ids),
         "publish_ack_p50_ms": summarize([p.ack_ms for p in published])["p50"],
+        "publish_errors": sorted({p.error for p in published if p.error}),
         "deliveries": deliveries,
         "expected_deliveries": n * len(ids),
         **check_deliveries(records, ids),
@@ -409,11 +438,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = bar.add_task("hub", total=args.runs * len(configs), note="")
         for run in range(args.runs):
             points = []
+
+            def note(text: str, run: int = run) -> None:
+                bar.update(task, note=f"run {run + 1}: {text}")
+
             for config in configs:
-                bar.update(task, note=f"run {run + 1}: {config.label}")
+                note(config.label)
                 with hub_server(args, config) as (target, redis_pid):
                     servers[config.label] = target.settings
-                    points.append(measure_config(target, config, args, redis_pid))
+                    points.append(measure_config(target, config, args, redis_pid, note))
                 bar.advance(task)
             runs.append({"run": run, "points": points})
     summary = summarize_runs(runs)

@@ -86,6 +86,9 @@ def check_targets(configs: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{row['duplicated']:,} duplicated); p99 {fmt(row['latency_p99_ms'], 1)} ms, "
                 f"max {fmt(row['latency_max_ms'], 1)} ms at {row['rate_per_s']:g} msg/s"
             )
+            if row["acknowledged"] < row["published"]:
+                failed = row["published"] - row["acknowledged"]
+                measured += f"; {failed:,} of {row['published']:,} publishes failed"
             p99 = row["latency_p99_ms"]
             met = (row["every_message"] and _known(p99) and p99 <= p99_ms) if fits else None
         targets.append(

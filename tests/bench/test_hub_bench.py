@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,23 @@ def test_a_missing_message_fails_the_target_whatever_the_latency() -> None:
     assert memory_target["met"] is False
     assert "9,999/10,000" in memory_target["measured"] and "1 missing" in memory_target["measured"]
     assert doc["summary"]["configs"]["memory-10000x1"]["every_message"] is False
+
+
+def test_a_failed_publish_fails_the_target() -> None:
+    doc = full_result(acknowledged=19)
+    memory_target = doc["summary"]["targets"][0]
+    assert memory_target["met"] is False
+    assert "1 of 20 publishes failed" in memory_target["measured"]
+
+
+def test_a_publish_that_gets_no_answer_is_recorded_not_raised() -> None:
+    with socket.socket() as silent:  # listens, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        published = hub.publish_messages(url, "r", 2, 100.0, timeout_s=0.2)
+    assert [(p.index, p.status, p.id) for p in published] == [(0, 0, None), (1, 0, None)]
+    assert all(p.error and p.error.startswith("TimeoutError") for p in published)
 
 
 def test_memory_per_subscriber_target_takes_the_larger() -> None:
