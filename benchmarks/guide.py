@@ -23,14 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.capacity import capacity_markdown
+from benchmarks.deploy import deploy_markdown
+from benchmarks.disconnect import disconnect_markdown
 from benchmarks.environment import ROOT, machine_line
 from benchmarks.harness import fmt
+from benchmarks.hub_report import hub_markdown, hub_target_rows
 from benchmarks.relay import relay_markdown, relay_target_rows
+from benchmarks.restart import restart_markdown
 
 TEMPLATE = Path(__file__).with_name("guide_template.md")
 DEFAULT_OUT = ROOT / "docs" / "choosing.md"
 DEFAULT_RESULTS = ROOT / "docs" / "results"
-NAMES = ("latency", "throughput", "framing", "held_streams", "download", "relay")
+NAMES = (
+    *("latency", "throughput", "framing", "held_streams", "download", "relay", "hub"),
+    *("deploy", "disconnect", "restart"),
+)
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 MISSING = "_No result for this benchmark yet: run `make bench`._"
 
@@ -394,6 +401,8 @@ def targets_table(results: dict[str, dict[str, Any]]) -> str:
         )
     if "relay" in results:
         rows += relay_target_rows(results["relay"])
+    if "hub" in results:
+        rows += hub_target_rows(results["hub"])
     return table(["target", "measured", ""], rows) if rows else MISSING
 
 
@@ -412,6 +421,17 @@ def sources() -> dict[str, str]:
         "download": source_of(downloads.download),
         "baseline": source_of(baseline.sse),
     }
+
+
+def nginx_streaming_location() -> str:
+    """The streaming ``location /`` block of the config ``showcase proxy`` generates, quoted
+    from docs/nginx.conf's generator so the guide cannot drift from it."""
+    from showcase.proxy.config import render_config
+
+    config = render_config("127.0.0.1:8000", 8080, 8443, Path("/tmp/showcase-proxy"))
+    start = config.index("        location / {")
+    end = config.index("        }\n", start) + len("        }")
+    return textwrap.dedent(config[start:end])
 
 
 def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -513,6 +533,11 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "download_table": measured("download", download_table),
         "download_statement": download_statement(found["download"]) if "download" in found else "",
         "relay_section": measured("relay", relay_markdown),
+        "hub_section": measured("hub", hub_markdown),
+        "deploy_section": measured("deploy", deploy_markdown),
+        "disconnect_section": measured("disconnect", disconnect_markdown),
+        "restart_section": measured("restart", restart_markdown),
+        "nginx_streaming": nginx_streaming_location(),
         "capacity_section": (
             capacity_markdown(found["held_streams"], shown_path(results / "held_streams.json"))
             if "held_streams" in found

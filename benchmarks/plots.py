@@ -249,6 +249,22 @@ PLOTTERS = {
 }
 
 
+def plotter(name: str) -> Any:
+    """The plot function of a benchmark; those of the hub and deployment benchmarks live in
+    their own modules (hub_plots, deploy_plots)."""
+    if name in PLOTTERS:
+        return PLOTTERS[name]
+    from benchmarks import deploy_plots, hub_plots
+
+    return {
+        "hub": hub_plots.plot_hub,
+        "deploy": deploy_plots.plot_deploy,
+        "disconnect": deploy_plots.plot_disconnect,
+        "restart": deploy_plots.plot_restart,
+    }[name]
+
+
 def plot_result(path: Path, out: Path | None = None) -> Path:
     """The plot for any result file, chosen by its ``benchmark`` field."""
-    return PLOTTERS[load(path)["benchmark"]](path, out)
+    made: Path = plotter(load(path)["benchmark"])(path, out)
+    return made

@@ -20,7 +20,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import download, framing, held_streams, latency, relay, throughput
+from benchmarks import (
+    deploy,
+    deploy_netns,
+    disconnect,
+    download,
+    framing,
+    held_streams,
+    hub,
+    latency,
+    relay,
+    restart,
+    throughput,
+)
 from benchmarks.environment import ROOT
 from benchmarks.harness import RESULTS_DIR, STDERR, clean_json
 
@@ -31,11 +43,22 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "held_streams": held_streams.main,
     "download": download.main,
     "relay": relay.main,
+    "hub": hub.main,
+    "deploy": deploy.main,
+    "disconnect": disconnect.main,
+    "restart": restart.main,
+}
+# What a benchmark needs beyond the venv: a function saying why it cannot run here, or None.
+REQUIREMENTS: dict[str, Callable[[], str | None]] = {
+    "disconnect": deploy_netns.unavailable_reason,  # root, ip and tc: a namespace of its own
 }
 PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):
 # the published copy keeps this many order statistics of each raw_* list instead.
 PUBLISHED_RAW_VALUES = 1000
+# Per-client records (the restart benchmark keeps every client's ids and reconnect times, a
+# few MB a run): the published copy says how many there were; the summary is computed from them.
+PUBLISHED_DROPPED_LISTS = ("clients",)
 
 
 def order_statistics(values: list[float], keep: int) -> list[float]:
@@ -49,12 +72,15 @@ def order_statistics(values: list[float], keep: int) -> list[float]:
 
 def reduce_raw_lists(value: Any, keep: int = PUBLISHED_RAW_VALUES) -> Any:
     """A copy of a result document whose ``raw_*`` lists of numbers longer than ``keep`` are
-    replaced by ``keep`` order statistics; every summary figure is left as it was."""
+    replaced by ``keep`` order statistics, and per-client record lists (PUBLISHED_DROPPED_LISTS)
+    by their count; every summary figure is left as it was."""
     if isinstance(value, dict):
         return {
             key: (
                 order_statistics(item, keep)
                 if key.startswith("raw_") and isinstance(item, list) and len(item) > keep
+                else f"{len(item)} records, in the unpublished result only"
+                if key in PUBLISHED_DROPPED_LISTS and isinstance(item, list)
                 else reduce_raw_lists(item, keep)
             )
             for key, item in value.items()
@@ -81,7 +107,8 @@ def publish_results(source: Path, target: Path, names: Sequence[str]) -> list[Pa
         document["published"] = {
             "from": origin,
             "raw_lists": f"raw_* lists longer than {PUBLISHED_RAW_VALUES:,} values keep "
-            f"{PUBLISHED_RAW_VALUES:,} order statistics (min, max, evenly spaced ranks)",
+            f"{PUBLISHED_RAW_VALUES:,} order statistics (min, max, evenly spaced ranks); "
+            f"per-client records ({', '.join(PUBLISHED_DROPPED_LISTS)}) keep their count",
         }
         out = target / f"{name}.json"
         out.write_text(json.dumps(clean_json(document), indent=1) + "\n")
@@ -118,9 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     names = [n for n in (args.only or ",".join(BENCHMARKS)).split(",") if n]
     started = time.monotonic()
-    failed = []
+    failed: list[str] = []
+    skipped: list[str] = []
     for name in [] if args.publish_only else names:
         STDERR.rule(f"[bold]{name}")
+        why_not = REQUIREMENTS.get(name, lambda: None)()
+        if why_not:  # skipped, said, and its committed result left as it was
+            STDERR.print(f"[yellow]{name} skipped: {why_not}")
+            skipped.append(name)
+            continue
         argv_one = ["--runs", str(runs), "--out", str(out_dir / f"{name}.json")]
         argv_one += ["--quick"] if args.quick else []
         argv_one += ["--no-pin"] if args.no_pin else []
@@ -140,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # Only what this run measured and finished is published: a failed benchmark's
         # committed file stays as it was rather than being replaced by a partial one.
-        done = [name for name in names if name not in failed]
+        done = [name for name in names if name not in failed and name not in skipped]
         for path in publish_results(out_dir, args.publish_dir, done):
             print(f"published: {path}")
         print(f"guide: {write_guide(args.publish_dir, args.guide_out)}")

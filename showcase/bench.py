@@ -13,7 +13,10 @@ from pathlib import Path
 
 from showcase.cli import plain_text
 
-NAMES = ("latency", "throughput", "framing", "held_streams", "download", "relay", "suite")
+NAMES = (
+    *("latency", "throughput", "framing", "held_streams", "download", "relay", "hub"),
+    *("deploy", "disconnect", "restart", "suite"),
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
