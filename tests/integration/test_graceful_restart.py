@@ -14,6 +14,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,7 @@ from showcase.client import iter_sse
 from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
 from showcase.framing.sse import SSEParser
 from showcase.launcher import BOOTED, RunningServer, start_server
+from showcase.lifecycle import RestartNotice, restart_from_env
 from showcase.wire import read_head
 from tests.integration.wire import open_raw
 
@@ -365,3 +368,49 @@ def test_binary_upgrade_usr2_then_term_loses_and_repeats_nothing(
         for pid in new_master:  # not our child: stopped by PID, waited for through /proc
             os.kill(pid, signal.SIGTERM)
         wait_until(lambda: not any(alive(pid) for pid in new_master), "the new arbiter stopped")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--restart-retry", "-1"],
+        ["--restart-retry", "1e3"],
+        ["--restart-retry", "600001"],
+        ["--restart-jitter", "1.5"],
+    ],
+)
+def test_serve_refuses_bad_restart_options(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "showcase", "serve", "--bind", "127.0.0.1:0", *argv],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert result.returncode == 2  # argparse's usage error, before gunicorn starts
+    assert "expected milliseconds from 0 to 600000" in result.stderr
+
+
+def test_restart_notice_bytes_and_settings() -> None:
+    """The notice itself and its settings (no server): what the live tests above rely on."""
+    notice = RestartNotice(300, 700)
+    values = set()
+    for _ in range(200):
+        match = NOTICE.fullmatch(notice())
+        assert match is not None and match.group(1) is not None
+        values.add(int(match.group(1)))
+    assert min(values) >= 300 and max(values) <= 1000 and len(values) > 1
+    assert RestartNotice(0, 700)() == b": server restarting\n\n"
+    assert RestartNotice(250, 0)() == b": server restarting\nretry: 250\n\n"
+    assert restart_from_env({}) == RestartNotice(1000, 4000)
+    assert restart_from_env({"SHOWCASE_RESTART_RETRY_MS": ""}) == RestartNotice(1000, 4000)
+    assert restart_from_env(
+        {"SHOWCASE_RESTART_RETRY_MS": "0", "SHOWCASE_RESTART_JITTER_MS": "600000"}
+    ) == RestartNotice(0, 600000)
+    for name, raw in [
+        ("SHOWCASE_RESTART_RETRY_MS", "-1"),
+        ("SHOWCASE_RESTART_JITTER_MS", "1.5"),
+        ("SHOWCASE_RESTART_JITTER_MS", "600001"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            restart_from_env({name: raw})
