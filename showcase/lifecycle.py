@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType
@@ -81,11 +82,29 @@ class StreamRegistry:
         self.streams.pop(stream, None)
 
     def cut_all(self, reason: str, exception: type[StreamCut] = StreamCut) -> None:
-        """Throw ``exception`` into every open stream; they get it at their next switch."""
-        for greenlet in set(self.streams.values()):
-            kill = getattr(greenlet, "kill", None)  # gevent Greenlets; plain greenlets have none
-            if kill is not None:
-                kill(exception(reason), block=False)
+        """Throw ``exception`` into every open stream; they get it at their next switch.
+
+        Thrown from the hub a moment later (as gevent's ``kill(block=False)`` does), and only
+        if the stream is still open then: a stream that ended in between has handed its
+        greenlet back to gunicorn's keep-alive read, where the exception would be logged as
+        a socket error with a traceback."""
+        hub = _gevent_hub()
+        if hub is None:  # a test client's plain greenlets: nothing to throw into
+            return
+        seen: set[int] = set()
+        for stream, greenlet in list(self.streams.items()):
+            if id(greenlet) not in seen:
+                seen.add(id(greenlet))
+                hub.loop.run_callback(self._throw, stream, greenlet, exception(reason))
+
+    def _throw(self, stream: object, greenlet: Any, error: StreamCut) -> None:
+        still_open = self.streams.get(stream) is greenlet
+        if not still_open or greenlet.dead:
+            return
+        try:
+            greenlet.throw(error)
+        except BaseException:  # what escaped the greenlet: the hub reports it, as kill() does
+            _gevent_hub().handle_error(greenlet, *sys.exc_info())
 
     def health(self) -> dict[str, int]:
         return {
