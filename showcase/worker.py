@@ -5,11 +5,18 @@ worker leaves client sockets with no timeout, so a write to a client that stoppe
 waits for ever; and gevent's ``sendall`` asks the kernel for ``SO_SNDBUF`` on every call
 (7 % of a paced stream's worker CPU in a py-spy profile). Plain TCP client sockets become
 ``ClientSocket``; TLS sockets are left exactly as they are.
+
+Every client socket also gets ``TCP_USER_TIMEOUT`` = the send deadline: data the client has
+not acknowledged for that long ends the connection. Without it a client that vanished without
+a FIN (a laptop closed, a mobile network gone) holds an idle stream for Linux's 15
+retransmissions, about 15 minutes: heartbeats are a few bytes, never fill the send buffer,
+and every heartbeat write succeeds.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Any, BinaryIO
 
@@ -83,20 +90,26 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
 
 
 PLAIN_SOCKET = _socket3.socket
+TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)  # a unix socket has no TCP_USER_TIMEOUT
 
 
 class StreamWorker(GeventWorker):  # type: ignore[misc]
     """gunicorn's gevent worker, with ``ClientSocket`` for plain TCP connections and quiet,
     counted ends for streams cut by a send deadline or by SIGTERM."""
 
+    user_timeout_ms = round(SEND_TIMEOUT_S * 1000)  # TCP_USER_TIMEOUT: the send deadline
+
     def init_process(self) -> None:
         ClientSocket.send_timeout_s = send_timeout_from_env()
+        self.user_timeout_ms = round(ClientSocket.send_timeout_s * 1000)
         lifecycle.RESTART = lifecycle.restart_from_env()
         super().init_process()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         if type(client) is PLAIN_SOCKET:
             client.__class__ = ClientSocket
+            if client.family in TCP_FAMILIES:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.user_timeout_ms)
         STREAMS.connections += 1
         try:
             super().handle(listener, client, addr)
