@@ -117,3 +117,29 @@ def test_an_unpaused_producer_yields_to_others_by_bytes_not_per_large_message(fl
     assert wait.calls and set(wait.calls) == {0}
     assert len(wait.calls) <= sent // YIELD_EVERY_BYTES + 1
     assert len(wait.calls) >= sent // (YIELD_EVERY_BYTES + 70_000)
+
+
+@pytest.mark.parametrize("stop_after", [0, 2])
+def test_a_stopping_server_sends_the_ending_last_once(stop_after: int) -> None:
+    """``ending`` is the body's last write when the server stops, whether the stop comes at a
+    message's pause or inside a pause cut into heartbeats; never when the stream just ends."""
+    last_words = b": server restarting\nretry: 1234\n\n"
+    stopped = list(
+        iter_body(
+            iter_ticks(5, 10_000.0, 1, clock=clock),
+            MODES["sse"],
+            heartbeat_s=3.0,
+            wait=FakeWait(stop_after=stop_after),
+            ending=lambda: last_words,
+        )
+    )
+    assert stopped[-1] == last_words and stopped.count(last_words) == 1
+    whole = list(
+        iter_body(
+            iter_ticks(2, 0.0, 1, clock=clock),
+            MODES["sse"],
+            wait=FakeWait(),
+            ending=lambda: last_words,
+        )
+    )
+    assert last_words not in whole
