@@ -56,9 +56,11 @@ PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):
 # the published copy keeps this many order statistics of each raw_* list instead.
 PUBLISHED_RAW_VALUES = 1000
-# Per-client records (the restart benchmark keeps every client's ids and reconnect times, a
-# few MB a run): the published copy says how many there were; the summary is computed from them.
+# Long lists of per-client records (the restart benchmark keeps 500 clients' ids and reconnect
+# times per point, a few MB a run): the published copy says how many there were; the summary
+# was computed from them. Short ones (disconnect's, which its plot reads) are kept.
 PUBLISHED_DROPPED_LISTS = ("clients",)
+PUBLISHED_RECORDS = 100
 
 
 def order_statistics(values: list[float], keep: int) -> list[float]:
@@ -80,7 +82,9 @@ def reduce_raw_lists(value: Any, keep: int = PUBLISHED_RAW_VALUES) -> Any:
                 order_statistics(item, keep)
                 if key.startswith("raw_") and isinstance(item, list) and len(item) > keep
                 else f"{len(item)} records, in the unpublished result only"
-                if key in PUBLISHED_DROPPED_LISTS and isinstance(item, list)
+                if key in PUBLISHED_DROPPED_LISTS
+                and isinstance(item, list)
+                and len(item) > PUBLISHED_RECORDS
                 else reduce_raw_lists(item, keep)
             )
             for key, item in value.items()
@@ -108,7 +112,8 @@ def publish_results(source: Path, target: Path, names: Sequence[str]) -> list[Pa
             "from": origin,
             "raw_lists": f"raw_* lists longer than {PUBLISHED_RAW_VALUES:,} values keep "
             f"{PUBLISHED_RAW_VALUES:,} order statistics (min, max, evenly spaced ranks); "
-            f"per-client records ({', '.join(PUBLISHED_DROPPED_LISTS)}) keep their count",
+            f"lists of more than {PUBLISHED_RECORDS} per-client records "
+            f"({', '.join(PUBLISHED_DROPPED_LISTS)}) keep their count",
         }
         out = target / f"{name}.json"
         out.write_text(json.dumps(clean_json(document), indent=1) + "\n")
