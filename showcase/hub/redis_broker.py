@@ -26,6 +26,11 @@ COUNT_PREFIX = "showcase:hub-count:"
 READ_BLOCK_MS = 200
 READ_BATCH = 1000
 RETRY_S = 1.0  # after Redis failed, the reader tries again this often
+# Redis connections per process: the reader holds one; publishes and joins share the rest,
+# waiting up to POOL_WAIT_S for a free one. redis-py's default pool refuses a 101st at once
+# ("Too many connections"): a burst of joins ended most new streams with an error.
+POOL_CONNECTIONS = 32
+POOL_WAIT_S = 5.0
 # XADD with a per-room count in field "n", in one atomic step: a reader that sees n jump knows
 # MAXLEN trimmed entries before it could read them (it fell behind the log), and says so.
 PUBLISH_SCRIPT = """
@@ -61,9 +66,15 @@ class RedisBroker:
     ) -> None:
         # Any: redis-py's stubs type replies for bytes and str at once (decode_responses is a
         # runtime choice), so every reply would need a cast; the shapes are documented here.
-        self.client: Any = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=5.0
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            decode_responses=True,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
         )
+        self.client: Any = redis.Redis(connection_pool=pool)
         self.log_count = log_count
         self.log_age_s = log_age_s
         self.queue_limit = queue_limit
