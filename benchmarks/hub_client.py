@@ -30,6 +30,7 @@ from benchmarks.wire import connect_from, cycle_sources, raise_fd_limit
 HEADER_END = b"\r\n\r\n"
 MESSAGE_LINE = b'data: {"id":"'
 PRESENCE_LINE = b"event: presence"
+ERROR_LINE = b"event: error"
 REPORT_PERIOD_S = 0.05  # how often a process publishes its counts to the benchmark
 
 
@@ -109,6 +110,15 @@ class SubscriberProtocol(asyncio.Protocol):
                 record.received_at.append(now)
             elif record.t_joined is None and line == PRESENCE_LINE:
                 record.t_joined = now
+            elif line == ERROR_LINE:
+                record.error = "event: error"  # the broker failed; the data line says why
+            elif line.startswith(b"data: ") and record.error == "event: error":
+                record.error = f"event: error {line[6:200].decode(errors='replace')}"
+
+    def eof_received(self) -> bool | None:
+        if self.record.error is None:
+            self.record.error = "closed by the server"
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
