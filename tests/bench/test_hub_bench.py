@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks import hub, hub_report
 from benchmarks.hub_client import Subscriber, SubscriberProtocol, parse_message
-from showcase.hub.event import message_event, presence_event
+from showcase.hub.event import error_event, message_event, presence_event
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -66,6 +66,21 @@ def test_subscriber_reads_every_message_whatever_the_cuts() -> None:
         assert record.t_joined is not None
     bytewise = read_in_pieces([stream[i : i + 1] for i in range(len(stream))])
     assert bytewise.ids == whole.ids and len(bytewise.latencies_ms) == 3
+
+
+def test_an_error_event_or_the_server_ending_the_stream_is_an_error() -> None:
+    failed = HEAD + chunk(b"retry: 1000\n\n" + error_event("redis: gone", 1.0).sse_bytes)
+    record = read_in_pieces([failed])
+    assert record.status == 200 and record.error == 'event: error {"reason":"redis: gone"}'
+
+    async def ended() -> Subscriber:
+        record = Subscriber()
+        protocol = SubscriberProtocol(b"", record)
+        protocol.data_received(hub_stream())
+        protocol.eof_received()
+        return record
+
+    assert asyncio.run(ended()).error == "closed by the server"
 
 
 def test_latency_is_receive_time_minus_ts() -> None:
