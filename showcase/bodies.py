@@ -57,51 +57,60 @@ def iter_body(
     if mode.preamble:
         batch.append(mode.preamble)
         batched = len(mode.preamble)
-    for item in items:
-        if isinstance(item, Message):
-            data = mode.encode(item)
-            if flush == "each":
-                if batch:
-                    yield b"".join(batch)
+    try:
+        for item in items:
+            if isinstance(item, Message):
+                data = mode.encode(item)
+                if flush == "each":
+                    if batch:
+                        yield b"".join(batch)
+                        batch.clear()
+                    yield data
+                    sent = len(data)
+                else:
+                    batch.append(data)
+                    batched += len(data)
+                    if batched < COALESCE_MAX_BYTES:
+                        continue
+                    yield data if len(batch) == 1 else b"".join(batch)
                     batch.clear()
-                yield data
-                sent = len(data)
-            else:
-                batch.append(data)
-                batched += len(data)
-                if batched < COALESCE_MAX_BYTES:
-                    continue
-                yield data if len(batch) == 1 else b"".join(batch)
+                    sent, batched = batched, 0
+                written += 1
+                unpaused += sent
+                if written >= YIELD_EVERY_WRITES or unpaused >= YIELD_EVERY_BYTES:
+                    written = unpaused = 0
+                    if not wait(0):
+                        if ending is not None:
+                            yield ending()
+                        return
+                continue
+            if batch:
+                # A paced stream has one message here: send it as it is, no copy.
+                yield batch[0] if len(batch) == 1 else b"".join(batch)
                 batch.clear()
-                sent, batched = batched, 0
-            written += 1
-            unpaused += sent
-            if written >= YIELD_EVERY_WRITES or unpaused >= YIELD_EVERY_BYTES:
-                written = unpaused = 0
-                if not wait(0):
+                batched = 0
+            written = unpaused = 0
+            # The pause, in slices of at most heartbeat_s with a heartbeat after each full one.
+            remaining = item.seconds
+            while remaining > heartbeat_s:
+                if not wait(heartbeat_s):
                     if ending is not None:
                         yield ending()
                     return
-            continue
-        if batch:
-            # A paced stream has one message here: send it as it is, no copy.
-            yield batch[0] if len(batch) == 1 else b"".join(batch)
-            batch.clear()
-            batched = 0
-        written = unpaused = 0
-        # The pause, in slices of at most heartbeat_s with a heartbeat after each full one.
-        remaining = item.seconds
-        while remaining > heartbeat_s:
-            if not wait(heartbeat_s):
+                remaining -= heartbeat_s
+                if mode.heartbeat is not None:
+                    yield mode.heartbeat
+            if remaining > 0 and not wait(remaining):
                 if ending is not None:
                     yield ending()
                 return
-            remaining -= heartbeat_s
-            if mode.heartbeat is not None:
-                yield mode.heartbeat
-        if remaining > 0 and not wait(remaining):
-            if ending is not None:
-                yield ending()
-            return
+    except ConnectionAbortedError:
+        # Thrown into a source that waits by itself (a room's queue, an upstream read) rather
+        # than through ``wait``: on a stopping server the stream ends as a paused one does.
+        if wait(0):
+            raise
+        if ending is not None:
+            yield ending()
+        return
     if batch:
         yield b"".join(batch)

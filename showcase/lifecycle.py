@@ -15,10 +15,10 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from greenlet import getcurrent
 
@@ -34,6 +34,7 @@ RESTART_RETRY_MS = 1000
 RESTART_JITTER_MS = 4000
 MAX_RESTART_MS = 600_000  # ten minutes; more would leave clients away longer than a restart
 RESTARTING = "server restarting"
+T = TypeVar("T")
 
 
 class StreamCut(ConnectionAbortedError):
@@ -201,6 +202,22 @@ RESTART = RestartNotice()  # set from the environment in each worker (worker.Str
 def restart_notice() -> bytes:
     """``RESTART``'s bytes: the ``ending`` of an SSE body (``bodies.iter_body``)."""
     return RESTART()
+
+
+def unless_stopping(items: Iterable[T]) -> Iterator[T]:
+    """``items`` until the server stops. A source that reads a socket of its own (a relay's
+    upstream) gets the stop inside that read, which its HTTP client reports as a broken
+    upstream; on a stopping server that is no news for the client: the stream ends with
+    ``iter_body``'s ending instead."""
+    for item in items:
+        if STREAMS.stopping:
+            raise StopRequested("server stopping")
+        yield item
+
+
+def ending_for(mimetype: str) -> Callable[[], bytes] | None:
+    """``restart_notice`` for an SSE body (its clients take the ``retry:``), else None."""
+    return restart_notice if mimetype.startswith("text/event-stream") else None
 
 
 def restart_from_env(environ: Mapping[str, str] | None = None) -> RestartNotice:

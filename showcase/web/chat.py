@@ -25,7 +25,7 @@ from showcase.chat.request import (
     parse_ndjson_request,
     parse_openai_request,
 )
-from showcase.lifecycle import make_wait
+from showcase.lifecycle import ending_for, make_wait
 from showcase.modes import Mode
 from showcase.web.responses import stream_response
 
@@ -58,7 +58,8 @@ def stream_answer(chat: ChatRequest, mode: Mode) -> Response:
         prompt_tokens=count_tokens(chat.prompt_chars),
     )
     heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
-    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
+    ending = ending_for(mode.mimetype)
+    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait(), ending=ending)
     return stream_response(body, mode.mimetype)
 
 

@@ -36,7 +36,7 @@ from showcase.chat.upstream import (
     open_stream,
     read_small_body,
 )
-from showcase.lifecycle import make_wait
+from showcase.lifecycle import ending_for, make_wait, unless_stopping
 from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
@@ -91,7 +91,10 @@ def relay_response(
     """Stream ``items``; the upstream connection closes when the response does, even if
     the client left before the source got to run."""
     heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
-    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
+    ending = ending_for(mode.mimetype)
+    if ending is not None:
+        items = unless_stopping(items)
+    body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait(), ending=ending)
     response = stream_response(body, mode.mimetype)
     if upstream is not None:
         response.call_on_close(upstream.close)

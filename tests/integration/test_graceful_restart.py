@@ -9,6 +9,7 @@ repeats nothing: each client's ids are exactly 0 … count - 1.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -45,9 +46,16 @@ class RawStream:
     (paced streams only: a busy one is kept as its tail), and how the body ended."""
 
     def __init__(
-        self, url: str, target: str, *, parse: bool, hold: threading.Event | None = None
+        self,
+        url: str,
+        target: str,
+        *,
+        parse: bool,
+        hold: threading.Event | None = None,
+        post: bytes | None = None,
     ) -> None:
         self.url, self.target, self.parse, self.hold = url, target, parse, hold
+        self.post = post  # a JSON body to POST instead of a GET
         self.local_port = 0
         self.started = threading.Event()
         self.ids: list[int] = []
@@ -89,6 +97,15 @@ class RawStream:
             self.started.set()
 
     def connect(self) -> socket.socket:
+        if self.post is not None:
+            host, port = self.url.removeprefix("http://").split(":")
+            sock = socket.create_connection((host, int(port)))
+            head = (
+                f"POST {self.target} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(self.post)}\r\n\r\n"
+            )
+            sock.sendall(head.encode() + self.post)
+            return sock
         if self.hold is None:
             return open_raw(self.url, self.target)
         # A small window, so the server's writes soon wait for this reader (held).
@@ -210,6 +227,33 @@ def test_sigterm_ends_every_sse_stream_with_a_jittered_retry(
     for stream in ndjson:
         assert stream.error is None and stream.complete, (stream.target, stream.error)
         assert b"restarting" not in stream.tail and stream.tail.endswith(b"\n"), stream.target
+
+
+def test_sigterm_ends_relay_and_chat_sse_streams_with_the_notice_too(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """The other SSE streams: a relay reading its upstream (the stop lands in that read, which
+    is not an upstream failure to report) and a chat answer over POST."""
+    server = make_server()
+    chat = json.dumps(
+        {
+            "model": "showcase",
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+            "interval_ms": 300,
+        }
+    ).encode()
+    streams = [
+        RawStream(server.url, "/relay/stream/sse?count=1000&interval=200", parse=True),
+        RawStream(server.url, "/v1/chat/completions", parse=False, post=chat),
+    ]
+    assert sigterm_and_wait(server, streams) == 0, server.log()
+    for stream in streams:
+        assert stream.error is None and stream.complete, (stream.target, stream.error)
+        assert NOTICE.search(stream.tail), (stream.target, stream.tail[-300:])
+        assert b"upstream" not in stream.tail, stream.tail[-300:]
+    relayed = streams[0].ids
+    assert relayed and relayed == list(range(len(relayed)))
 
 
 def test_restart_retry_zero_sends_the_comment_alone(
