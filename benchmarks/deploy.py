@@ -25,6 +25,7 @@ from benchmarks.harness import (
     add_common_args,
     client_cpus,
     fmt,
+    markdown_table,
     number_table,
     open_target,
     progress,
@@ -226,11 +227,6 @@ def bulk_rows(summary: dict[str, Any]) -> list[list[str]]:
         ]
         for r in summary["compression"].values()
     ]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def deploy_markdown(doc: dict[str, Any]) -> str:

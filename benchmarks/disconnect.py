@@ -30,7 +30,14 @@ from rich.console import Console
 
 from benchmarks.deploy_netns import HOLE_HOLDS_S, Namespace, open_namespace
 from benchmarks.deploy_probe import HeldConnection, watch_closes
-from benchmarks.harness import RESULTS_DIR, fmt, number_table, progress, write_result
+from benchmarks.harness import (
+    RESULTS_DIR,
+    fmt,
+    markdown_table,
+    number_table,
+    progress,
+    write_result,
+)
 from benchmarks.stats import median
 from showcase.launcher import RunningServer, start_server
 
@@ -324,8 +331,7 @@ def disconnect_markdown(doc: dict[str, Any]) -> str:
     summary, config = doc["summary"], doc["config"]
     retries2 = config["tcp_retries2"]
     default_s = retransmission_timeout_s(LINUX_TCP_RETRIES2)
-    table = "| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER) + "\n"
-    table += "\n".join("| " + " | ".join(row) + " |" for row in rows(summary))
+    table = markdown_table(HEADER, rows(summary))
     return "\n\n".join(
         [
             "**Disconnect detection.** How long after a client leaves does the server clean its "

@@ -27,6 +27,7 @@ from benchmarks.deploy import deploy_markdown
 from benchmarks.disconnect import disconnect_markdown
 from benchmarks.environment import ROOT, machine_line
 from benchmarks.harness import fmt
+from benchmarks.harness import markdown_table as table
 from benchmarks.hub_report import hub_markdown, hub_target_rows
 from benchmarks.relay import relay_markdown, relay_target_rows
 from benchmarks.restart import restart_markdown
@@ -49,12 +50,6 @@ def load_results(results: Path) -> dict[str, dict[str, Any]]:
         if path.is_file():
             found[name] = json.loads(path.read_text())
     return found
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def pct(value: float | None, digits: int = 1) -> str:

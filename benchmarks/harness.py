@@ -164,6 +164,12 @@ def write_result(
     return out
 
 
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (the guide's): a header row, its rule, one line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def number_table(title: str, columns: Sequence[str]) -> Table:
     """A rich table of right-aligned columns: every benchmark's stdout table."""
     table = Table(title=title)

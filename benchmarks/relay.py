@@ -23,7 +23,15 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.chain import idle, measure_hop, measure_throughput, open_chain, warm_up
-from benchmarks.harness import add_common_args, client_cpus, fmt, number_table, progress, report
+from benchmarks.harness import (
+    add_common_args,
+    client_cpus,
+    fmt,
+    markdown_table,
+    number_table,
+    progress,
+    report,
+)
 from benchmarks.latency import RAMP_CLIENTS_PER_S
 from benchmarks.stats import median
 from benchmarks.tokens import APIS, chat_body, measure_answers
@@ -223,11 +231,6 @@ def throughput_rows(summary: dict[str, Any]) -> list[list[str]]:
         ]
         for r in summary["throughput"].values()
     ]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def relay_target_rows(doc: dict[str, Any]) -> list[list[str]]:
