@@ -113,6 +113,11 @@ class RedisBroker:
             if local is None:
                 local = self._rooms[room] = Room(room, self._lock)
             subscription = local.join([], self.queue_limit)
+            followed = room in self._positions
+        if not last_event_id and followed:
+            # The reader already follows this room: a new subscriber starts live with what it
+            # hands out next, and needs no Redis round trip (a join storm queued one each).
+            return subscription
         try:
             replay, horizon = self._replay(room, last_event_id)
         except redis.RedisError as error:
