@@ -16,9 +16,11 @@ from showcase.hub.event import HubEvent, presence_event
 
 QUEUE_LIMIT = 256  # messages waiting for one subscriber before it counts as too slow
 # A join or leave wakes every subscriber of the room to report the count: at most once in
-# this long. Waking on every one cost a 10,000-subscriber room ~2 ms of CPU per join (one
-# wake-up and one write per subscriber): a reconnect storm of the whole room took minutes.
+# PRESENCE_WAKE_S, and in a large room at most PRESENCE_WAKES_PER_S wake-ups a second (one
+# wake-up and one write each, ~50 µs). Waking on every one cost a 10,000-subscriber room
+# ~2 ms of CPU per join: a reconnect storm of the whole room took minutes.
 PRESENCE_WAKE_S = 1.0
+PRESENCE_WAKES_PER_S = 1000.0
 
 
 class Subscription:
@@ -123,8 +125,9 @@ class Room:
     ``broadcast`` when several threads share a room (the memory broker does).
 
     Presence: every join and leave changes ``presence_version``, and a subscriber reports the
-    count when it sees a new version. The first change after a quiet PRESENCE_WAKE_S wakes
-    every subscriber at once; later ones within it are held back, and one subscriber (the
+    count when it sees a new version. The first change after a quiet interval (PRESENCE_WAKE_S,
+    longer in a room of more than PRESENCE_WAKES_PER_S subscribers) wakes every subscriber at
+    once; later ones within it are held back, and one subscriber (the
     courier: the newest joiner, or any when it left) waits until the interval is over and
     then wakes them all (``wake_presence``), so a burst of joins costs one wake-up per
     subscriber per interval, and the last count still arrives. A broadcast wakes everyone
@@ -193,10 +196,11 @@ class Room:
         # the count once, and a change held back is reported by whoever wakes next.
         self.presence_version += 1
         now = self.clock()
-        if now - self.presence_woken_at >= PRESENCE_WAKE_S:
+        interval = max(PRESENCE_WAKE_S, len(self.subscribers) / PRESENCE_WAKES_PER_S)
+        if now - self.presence_woken_at >= interval:
             self._wake_all(now)
             return
-        self.presence_due = self.presence_woken_at + PRESENCE_WAKE_S
+        self.presence_due = self.presence_woken_at + interval
         if courier is not None:
             self.courier = courier
         elif self.courier not in self.subscribers:

@@ -8,7 +8,7 @@ import pytest
 
 from showcase.hub import room as room_module
 from showcase.hub.event import PRESENCE, message_event
-from showcase.hub.room import PRESENCE_WAKE_S, Room, Subscription
+from showcase.hub.room import PRESENCE_WAKE_S, PRESENCE_WAKES_PER_S, Room, Subscription
 
 
 class Clock:
@@ -89,3 +89,21 @@ def test_a_broadcast_carries_a_held_back_count() -> None:
     assert room.presence_due is None
     events = first.take(0)
     assert [(e.event, e.data.get("count")) for e in events] == [(PRESENCE, 2), ("message", None)]
+
+
+def test_a_large_room_is_woken_less_often() -> None:
+    """Past PRESENCE_WAKES_PER_S subscribers the interval grows with the room: a room of
+    3,000 is woken for presence at most every 3 s."""
+    clock = Clock()
+    room = Room("r", clock=clock)
+    subscribers = [room.join([]) for _ in range(int(3 * PRESENCE_WAKES_PER_S))]
+    first = subscribers[0]
+    counts(first)
+    clock.now += PRESENCE_WAKE_S * 10
+    room.join([])  # quiet for long enough: everyone is woken
+    assert woken(first) and counts(first) == [len(subscribers) + 1]
+    woken_at = clock.now
+    clock.now += 2.0
+    last = room.join([])  # within 3 s of the last wake-up: held back
+    assert not woken(first) and room.courier is last
+    assert room.presence_due == pytest.approx(woken_at + 3.002)  # 3,002 subscribers now
