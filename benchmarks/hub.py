@@ -47,7 +47,7 @@ from benchmarks.harness import (
     progress,
     write_result,
 )
-from benchmarks.hub_client import Subscriber, SubscriberPlan, SubscriberPool
+from benchmarks.hub_client import REPORT_PERIOD_S, Subscriber, SubscriberPlan, SubscriberPool
 from benchmarks.hub_redis import run_redis
 from benchmarks.hub_report import print_tables, summarize_runs
 from benchmarks.stats import percentile, summarize
@@ -269,6 +269,7 @@ def measure_config(
         joined = pool.joined()  # the subscribers in the room when the first message goes
         idle = target.worker_sample()
         cpu_before = worker_cpu(target)
+        client_before = pool.cpu_s()
         redis_before = procfs.cpu_seconds(redis_pid) if redis_pid else None
         t_publish = time.time()
         published = publish_messages(
@@ -278,6 +279,8 @@ def measure_config(
         pool.wait_for(lambda: pool.received() >= joined * len(ids), DRAIN_S)
         t_drained = time.time()
         cpu_after = worker_cpu(target)
+        time.sleep(2 * REPORT_PERIOD_S)  # the client processes' last CPU report
+        client_window_s = pool.cpu_s() - client_before
         redis_after = procfs.cpu_seconds(redis_pid) if redis_pid else None
     finally:
         records, client_cpu = pool.close()
@@ -334,6 +337,9 @@ def measure_config(
         "server_rss_idle": idle.rss_bytes if idle else None,
         "rss_per_subscriber_bytes": growth / joined if growth is not None and joined else None,
         "client_cpu_s": client_cpu,
+        # The subscribers' own cost per delivery (CPU 1): a client slower than the server
+        # would show up as latency the server did not cause.
+        "client_cpu_us_per_delivery": client_window_s / deliveries * 1e6 if deliveries else None,
         "raw_latency_ms": quantiles(latencies),
     }
 

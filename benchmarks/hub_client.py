@@ -32,6 +32,7 @@ MESSAGE_LINE = b'data: {"id":"'
 PRESENCE_LINE = b"event: presence"
 ERROR_LINE = b"event: error"
 REPORT_PERIOD_S = 0.05  # how often a process publishes its counts to the benchmark
+FIELDS = 3  # per process in the shared counts: joined, messages received, CPU µs used
 
 
 @dataclass(slots=True)
@@ -191,8 +192,9 @@ def run_share(plan: SubscriberPlan, slot: int) -> tuple[list[Subscriber], float]
     counts, stop = _SHARED["counts"], _SHARED["stop"]
 
     def report(joined: int, messages: int) -> None:
-        counts[2 * slot] = joined
-        counts[2 * slot + 1] = messages
+        counts[FIELDS * slot] = joined
+        counts[FIELDS * slot + 1] = messages
+        counts[FIELDS * slot + 2] = int(time.process_time() * 1e6)
 
     # A full collection over many records would stall the loop and show up as latency.
     gc.collect()
@@ -212,7 +214,7 @@ class SubscriberPool:
     def __init__(self, plan: SubscriberPlan, processes: int, cpus: tuple[int, ...] | None) -> None:
         context = multiprocessing.get_context("fork")
         processes = max(1, min(processes, plan.count))
-        self.counts = context.Array("q", 2 * processes, lock=False)
+        self.counts = context.Array("q", FIELDS * processes, lock=False)
         self.stop_event = context.Event()
         self.started = time.monotonic()
         self.deadline_s = plan.deadline_s
@@ -229,10 +231,14 @@ class SubscriberPool:
         ]
 
     def joined(self) -> int:
-        return sum(self.counts[0::2])
+        return sum(self.counts[0::FIELDS])
 
     def received(self) -> int:
-        return sum(self.counts[1::2])
+        return sum(self.counts[1::FIELDS])
+
+    def cpu_s(self) -> float:
+        """CPU seconds the client processes have used so far (as last reported)."""
+        return float(sum(self.counts[2::FIELDS])) / 1e6
 
     def wait_for(self, check: Any, timeout_s: float, period_s: float = 0.05) -> bool:
         """Poll ``check()`` until true or ``timeout_s``; False on timeout or a failed process."""

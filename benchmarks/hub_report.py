@@ -33,6 +33,7 @@ SCALARS: tuple[str, ...] = ("join_s", "settle_s", "server_cpu_ms_per_join", "pub
 SCALARS += ("delivered_per_s", "fanout_per_s", "server_cpu_s", "server_cpu_us_per_delivery")
 SCALARS += ("server_cpu_share", "redis_cpu_us_per_message", "server_rss_baseline")
 SCALARS += ("server_rss_idle", "rss_per_subscriber_bytes", "client_cpu_s")
+SCALARS += ("client_cpu_us_per_delivery",)
 
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -222,11 +223,23 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             "Deliveries run one after another on the worker's core, so the last subscriber "
             f"gets a message about subscribers × {cpu_us:,.1f} µs after it was published: "
             f"{fmt(memory['fanout_p50_ms'], 0)} ms measured for {memory['subscribers']:,}. "
-            "Joining costs more as the room grows: each join or leave wakes every subscriber "
-            "of the room to report the presence count, "
-            f"{fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU per join while "
-            f"{memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a second."
+            f"A join cost the worker {fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU "
+            f"while {memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a "
+            "second (the request, the subscription, and presence: a room's subscribers are "
+            "woken to report the count at most once a second, or 1,000 a second in a large "
+            "room)."
         )
+        client_us = memory.get("client_cpu_us_per_delivery")
+        if _known(client_us):
+            parts[-1] += (
+                f" The subscribers' client spent {client_us:,.1f} µs per delivery on its own "
+                "core"
+                + (
+                    ", less than the server: it kept up."
+                    if client_us < cpu_us
+                    else ": as much as the server, so part of the latency is the client's."
+                )
+            )
     redis = largest(summary, "redis")
     if memory and redis:
         parts.append(

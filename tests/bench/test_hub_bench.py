@@ -144,6 +144,7 @@ def point(config: str, subscribers: int, **figures: Any) -> dict[str, Any]:
         "rate_per_s": 1.0,
         "connect_per_s": 1000.0,
         "server_cpu_ms_per_join": 1.5,
+        "client_cpu_us_per_delivery": 3.0,
         "status_200": subscribers,
         "joined": subscribers,
         "subscribers_complete": subscribers,
@@ -255,7 +256,8 @@ def test_markdown_says_cost_redis_and_when_to_shard() -> None:
     text = hub_report.hub_markdown(full_result())
     assert "| `memory-10000x1` | 10,000 | 1 | 10,000/10,000 |" in text
     assert "**Fan-out cost per subscriber.**" in text and "8.0 µs of server CPU" in text
-    assert "16.0 KiB" in text and "1.50 ms of CPU per join while 10,000 joined at 1,000" in text
+    assert "16.0 KiB" in text and "1.50 ms of CPU while 10,000 joined at 1,000" in text
+    assert "client spent 3.0 µs per delivery on its own core, less than the server" in text
     assert "**What Redis adds.**" in text and "150 µs per published message" in text
     # 8 µs a delivery: a core saturates at 125,000 deliveries/s; 100 ms holds 12,500.
     assert "**When to shard.**" in text and "125,000 deliveries a second" in text
