@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 
-from benchmarks.harness import fmt, number_table
+from benchmarks.harness import fmt, markdown_table, number_table
 from benchmarks.stats import median
 
 # Issue 10's targets on this 2-core machine (item 6).
@@ -157,11 +156,6 @@ def config_rows(summary: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return rows
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def largest(summary: dict[str, Any], broker: str) -> dict[str, Any] | None:
