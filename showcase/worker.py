@@ -59,6 +59,8 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
             sent = self._sock.send(data, flags)
         except (BlockingIOError, InterruptedError):
             sent = 0
+        except TimeoutError:
+            raise self._gave_up() from None
         if sent < len(data):
             self._send_rest(memoryview(data)[sent:], flags)
 
@@ -80,7 +82,17 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
                 sent = self._sock.send(view, flags)
             except (BlockingIOError, InterruptedError):
                 continue
+            except TimeoutError:
+                raise self._gave_up() from None
             view = view[sent:]
+
+    def _gave_up(self) -> SendTimeout:
+        """ETIMEDOUT from the kernel: TCP_USER_TIMEOUT (the send deadline) passed with data
+        unacknowledged, a vanished client or one whose window stayed shut. The same end as
+        the send deadline, and counted with it."""
+        return SendTimeout(
+            f"the client acknowledged nothing for {self.send_timeout_s:g} s (TCP_USER_TIMEOUT)"
+        )
 
     def sendfile(self, file: BinaryIO, offset: int = 0, count: int | None = None) -> int:
         try:
