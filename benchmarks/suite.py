@@ -52,6 +52,9 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "disconnect": deploy_netns.unavailable_reason,  # root, ip and tc: a namespace of its own
 }
+# Runs of the long benchmarks, at most (each run of these is minutes, and their figures are
+# spreads over many clients already): the suite's 3 runs of everything would double it.
+RUNS_AT_MOST = {"hub": 1, "deploy": 2, "restart": 2, "disconnect": 1}
 PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):
 # the published copy keeps this many order statistics of each raw_* list instead.
@@ -159,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             STDERR.print(f"[yellow]{name} skipped: {why_not}")
             skipped.append(name)
             continue
-        argv_one = ["--runs", str(runs), "--out", str(out_dir / f"{name}.json")]
+        runs_one = min(runs, RUNS_AT_MOST.get(name, runs))
+        argv_one = ["--runs", str(runs_one), "--out", str(out_dir / f"{name}.json")]
         argv_one += ["--quick"] if args.quick else []
         argv_one += ["--no-pin"] if args.no_pin else []
         try:
