@@ -3,14 +3,19 @@
 One stream per room (``showcase:hub:<room>``): XADD with an approximate MAXLEN is the log,
 the stream entry id is the message id. Each process runs one reader (a thread: a greenlet
 under gevent's monkey-patching) that XREADs every room with local subscribers and fans out to
-them; never one Redis connection per subscriber. No Flask here.
+them; never one Redis connection per subscriber. The same reader shares presence: once a
+second it writes this process's subscriber count of each room and reads the other processes'
+(``_sync_presence``), so a room's presence is its total over every worker and host. No Flask.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
@@ -22,6 +27,12 @@ from showcase.hub.room import QUEUE_LIMIT, Room, Subscription
 
 KEY_PREFIX = "showcase:hub:"
 COUNT_PREFIX = "showcase:hub-count:"
+# Presence across processes: each process writes its subscriber count of every room it holds
+# into the room's hash (field: the process, value: "count:ms") and reads the others' this
+# often; a field not written for PRESENCE_STALE_S is a process that died, and is dropped.
+PRESENCE_PREFIX = "showcase:hub-presence:"
+PRESENCE_SYNC_S = 1.0
+PRESENCE_STALE_S = 5.0
 # The reader's XREAD waits at most this long, so a room joined meanwhile is read soon after.
 READ_BLOCK_MS = 200
 READ_BATCH = 1000
@@ -84,6 +95,9 @@ class RedisBroker:
         self._counts: dict[str, int] = {}  # room -> the last "n" the reader handed out
         self._publish = self.client.register_script(PUBLISH_SCRIPT)
         self._reader: threading.Thread | None = None
+        self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._next_presence = 0.0
+        self._left: set[str] = set()  # rooms this process no longer holds: its count goes
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -196,7 +210,10 @@ class RedisBroker:
                 del self._rooms[name]
                 self._positions.pop(name, None)
                 self._counts.pop(name, None)
+                self._left.add(name)
             streams = {KEY_PREFIX + n: p for n, p in self._positions.items() if n in self._rooms}
+        if time.monotonic() >= self._next_presence:
+            self._sync_presence()
         if not streams:
             time.sleep(READ_BLOCK_MS / 1000.0)
             return
@@ -209,6 +226,44 @@ class RedisBroker:
             for start in range(0, len(entries), step):
                 self._hand_out(room, entries[start : start + step])
                 time.sleep(0)
+
+    def _sync_presence(self) -> None:
+        """Write this process's subscriber count of each room it holds, read the other
+        processes' counts (one pipelined round trip), and give each room the others' total."""
+        self._next_presence = time.monotonic() + PRESENCE_SYNC_S
+        now_ms = time.time() * 1000.0
+        with self._lock:
+            counts = {name: len(room.subscribers) for name, room in self._rooms.items()}
+            left, self._left = self._left - counts.keys(), set()
+        if not counts and not left:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for name in left:
+            pipe.hdel(PRESENCE_PREFIX + name, self._token)
+        for name, count in counts.items():
+            key = PRESENCE_PREFIX + name
+            pipe.hset(key, self._token, f"{count}:{now_ms:.0f}")
+            pipe.expire(key, round(PRESENCE_STALE_S * 4))  # gone with the room's last process
+            pipe.hgetall(key)
+        replies = pipe.execute()[len(left) :]
+        others: dict[str, int] = {}
+        stale = self.client.pipeline(transaction=False)
+        for name, fields in zip(counts, replies[2::3], strict=True):
+            total = 0
+            for token, value in fields.items():
+                count, _, written_ms = value.partition(":")
+                if now_ms - float(written_ms or 0) > PRESENCE_STALE_S * 1000.0:
+                    stale.hdel(PRESENCE_PREFIX + name, token)
+                elif token != self._token:
+                    total += int(count)
+            others[name] = total
+        if len(stale):
+            stale.execute()
+        with self._lock:
+            for name, total in others.items():
+                room = self._rooms.get(name)
+                if room is not None:
+                    room.set_others(total)
 
     def _hand_out(self, room: str, entries: list[tuple[str, dict[str, str]]]) -> None:
         with self._lock:

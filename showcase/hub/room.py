@@ -148,10 +148,19 @@ class Room:
         self.presence_woken_at = -PRESENCE_WAKE_S  # the last time every subscriber was woken
         self.presence_due: float | None = None  # a held-back change is due to wake the room
         self.courier: Subscription | None = None  # who wakes the room when it is due
+        self.others = 0  # its subscribers in other processes (the Redis broker counts them)
 
     @property
     def count(self) -> int:
-        return len(self.subscribers)
+        """The room's subscribers: this process's and, with a shared broker, the others'."""
+        return len(self.subscribers) + self.others
+
+    def set_others(self, others: int) -> None:
+        """The room's subscribers held by other processes now; a change is reported as a
+        join or leave here is. Call it holding ``lock``."""
+        if others != self.others:
+            self.others = others
+            self._presence_changed()
 
     def join(self, replay: list[HubEvent], limit: int = QUEUE_LIMIT) -> Subscription:
         subscription = Subscription(self, replay, limit)

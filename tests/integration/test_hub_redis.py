@@ -77,6 +77,26 @@ def test_a_message_posted_to_one_server_reaches_the_other(
             reader.close()
 
 
+def test_presence_counts_the_room_over_every_server(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    """Each process writes its count of the room to Redis and reads the others' (about once a
+    second): every subscriber sees the room's total, not its own process's."""
+    first, second = pair
+    room = new_room()
+    readers = [RoomReader(first.url, room), RoomReader(second.url, room)]
+    try:
+        readers.append(RoomReader(second.url, room))
+        for reader in readers:
+            reader.until_count(3)
+        readers.pop().close()
+        for reader in readers:
+            reader.until_count(2)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
 def test_resume_on_either_server(pair: tuple[RunningServer, RunningServer]) -> None:
     first, second = pair
     room = new_room()
@@ -183,7 +203,7 @@ def test_a_stalled_subscriber_is_cut_while_a_fast_one_on_the_other_server_gets_a
     received: list[list[str]] = [[], []]
     counts: list[int] = []  # presence seen on the second server
     try:
-        fast[1].until_count(2)
+        fast[1].until_count(3)  # the room's, over both servers
 
         def read(index: int) -> None:
             while len(received[index]) < burst:
@@ -203,8 +223,8 @@ def test_a_stalled_subscriber_is_cut_while_a_fast_one_on_the_other_server_gets_a
             thread.join(60)
             assert not thread.is_alive()
         assert received == [[f"{n:08d}" for n in range(burst)]] * 2
-        if counts[-1:] != [1]:  # the stalled one left the second server's room
-            fast[1].until_count(1)
+        if counts[-1:] != [2]:  # the stalled one left the room
+            fast[1].until_count(2)
     finally:
         stalled.close()
         for reader in fast:
