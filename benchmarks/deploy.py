@@ -229,6 +229,11 @@ def bulk_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def nginx_name(version: str | None) -> str:
+    """``nginx version: nginx/1.22.1`` (what ``nginx -v`` prints) as ``nginx/1.22.1``."""
+    return (version or "nginx").removeprefix("nginx version: ")
+
+
 def deploy_markdown(doc: dict[str, Any]) -> str:
     """The guide's "deploying" section on proxies and compression, from a deploy result."""
     config = doc["config"]
@@ -242,7 +247,7 @@ def deploy_markdown(doc: dict[str, Any]) -> str:
             "the reads that completed any: 1 means each message arrived by itself, the "
             "stream's count that everything came at once at the end. `accel=omit` leaves out "
             "the app's `X-Accel-Buffering: no`; the locations are those of `showcase proxy` "
-            f"(nginx {config.get('nginx_version') or ''}), medians of {config['runs']} run(s).",
+            f"({nginx_name(config.get('nginx_version'))}), medians of {config['runs']} run(s).",
             markdown_table(PATH_HEADER, path_rows(doc["summary"])),
             f"**What compression costs.** {bulk:,} messages at interval 0 (ticks, no padding) "
             "per setting, direct and via the gzip location: bytes received per message "
