@@ -8,7 +8,7 @@ BIND ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
 .PHONY: help run run-redis run-proxy test test-fast lint bench bench-quick guide clean browser-deps \
-	redis-deps nginx-deps
+	redis-deps nginx-deps netns-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,7 +54,14 @@ run-redis: $(STAMP) redis-deps ## serve with the Redis broker: a local redis-ser
 run-proxy: $(STAMP) nginx-deps ## the app on $(BIND) with nginx in front: :8080 (each setting), :8443 (TLS + HTTP/2)
 	$(VENV)/bin/showcase proxy --bind $(BIND)
 
-test: $(STAMP) browser-deps redis-deps nginx-deps ## run the whole test suite (unit, app, integration, browser)
+netns-deps: ## install iproute2 (ip, tc: the disconnect benchmark's network namespace) when missing
+	@{ command -v ip && command -v tc; } >/dev/null || { \
+	  echo "installing Debian's iproute2 (ip netns, tc: the disconnect benchmark)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq iproute2 >/dev/null; }
+
+test: $(STAMP) browser-deps redis-deps nginx-deps netns-deps ## run the whole test suite (unit, app, integration, browser)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## unit and app tests only (seconds)

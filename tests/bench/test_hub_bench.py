@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -309,7 +308,6 @@ def test_quick_run_memory_broker(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
 def test_quick_run_redis_broker_over_two_workers(tmp_path: Path) -> None:
     out = tmp_path / "hub.json"
     argv = [*SMALL, "--configs", "redis-120x2", "--processes", "2", "--out", str(out)]
