@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from showcase.processes import stop_process
 
 LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
@@ -71,14 +72,7 @@ class RunningServer:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         """SIGTERM the arbiter we started (by PID), wait; SIGKILL if it will not go."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        return stop_process(self.process, timeout_s)
 
 
 def start_server(

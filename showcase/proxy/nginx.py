@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from showcase.processes import stop_process
 from showcase.proxy.config import render_config
 from showcase.proxy.locations import find_location
 from showcase.proxy.tls import ensure_certificate
@@ -163,13 +164,7 @@ def spawn_nginx(
 
 def stop_nginx(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (nginx's fast shutdown) to the PID we started, then SIGKILL if it stays."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    stop_process(process, STOP_TIMEOUT_S)
 
 
 def read_error_log(run_dir: Path) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.hub_redis import RedisServer, start_redis
 from showcase.hub.redis_broker import RedisBroker
 from showcase.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
-from tests.integration.redis_server import RedisServer, start_redis
 from tests.integration.wire import stalled_client
 
 pytestmark = pytest.mark.integration
