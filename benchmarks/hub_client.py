@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.wire import connect_from, cycle_sources, raise_fd_limit
+from benchmarks.wire import connect_protocol, cycle_sources, raise_fd_limit
 
 HEADER_END = b"\r\n\r\n"
 MESSAGE_LINE = b'data: {"id":"'
@@ -149,8 +149,7 @@ async def hold_subscribers(plan: SubscriberPlan, report: Any, stop: Any) -> list
         async with gate:
             record.t_connect = time.time()
             try:
-                sock = await connect_from(host, port, next(sources))
-                await loop.create_connection(lambda: protocol, sock=sock)
+                await connect_protocol(host, port, next(sources), protocol)
             except OSError as error:
                 record.error = f"connect: {error}"
                 return

@@ -12,13 +12,12 @@ import json
 import random
 import time
 from collections.abc import Callable
-from functools import partial
 from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks.stats import median, summarize
-from benchmarks.wire import StreamProtocol, StreamRecord, connect_from
+from benchmarks.wire import StreamProtocol, StreamRecord, connect_protocol
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import ServerSentEvent, SSEParser
 
@@ -70,11 +69,6 @@ def sse_tokens(api: str) -> Callable[[ServerSentEvent], tuple[int, bool, str | N
         return sum(bool(c["delta"].get("content")) for c in body["choices"]), False, None
 
     return read
-
-
-def identity(protocol: TokenProtocol) -> TokenProtocol:
-    """The protocol factory of one connection: the protocol made for it beforehand."""
-    return protocol
 
 
 class TokenProtocol(StreamProtocol):
@@ -134,7 +128,6 @@ async def ask_all(
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = ROUTES[api]
     request = post_request(host, port, path, body)
-    loop = asyncio.get_running_loop()
     records: list[StreamRecord] = []
     protocols: list[TokenProtocol] = []
     # Seeded offsets within 50 ms: the clients' questions do not arrive in lockstep.
@@ -148,8 +141,7 @@ async def ask_all(
             protocol = TokenProtocol(request, record, api)
             record.t_connect = time.time()
             try:
-                sock = await connect_from(host, port, None)
-                await loop.create_connection(partial(identity, protocol), sock=sock)
+                await connect_protocol(host, port, None, protocol)
             except OSError as error:
                 record.error = f"connect: {error}"
                 continue

@@ -203,6 +203,15 @@ async def connect_from(host: str, port: int, source: str | None) -> socket.socke
     return sock
 
 
+async def connect_protocol(
+    host: str, port: int, source: str | None, protocol: asyncio.Protocol
+) -> socket.socket:
+    """``connect_from``, then ``protocol`` reads and writes the connection; the socket."""
+    sock = await connect_from(host, port, source)
+    await asyncio.get_running_loop().create_connection(lambda: protocol, sock=sock)
+    return sock
+
+
 def raise_fd_limit() -> int:
     """Lift this process's soft RLIMIT_NOFILE to its hard limit; return the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -239,9 +248,8 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
             record.t_connect = time.time()
             source = next(sources)
             try:
-                sock = await connect_from(host, port, source)
+                sock = await connect_protocol(host, port, source, protocol)
                 record.source = "{}:{}".format(*sock.getsockname()[:2])
-                await loop.create_connection(lambda: protocol, sock=sock)
             except OSError as error:
                 record.error = f"connect: {error}"
                 return
