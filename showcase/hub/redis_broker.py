@@ -37,6 +37,7 @@ PRESENCE_STALE_S = 5.0
 READ_BLOCK_MS = 200
 READ_BATCH = 1000
 RETRY_S = 1.0  # after Redis failed, the reader tries again this often
+CLOSE_WAIT_S = 10.0  # close() waits this long for the reader: its XREAD ends within 5 s
 # Redis connections per process: the reader holds one; publishes and joins share the rest,
 # waiting up to POOL_WAIT_S for a free one. redis-py's default pool refuses a 101st at once
 # ("Too many connections"): a burst of joins ended most new streams with an error.
@@ -95,6 +96,7 @@ class RedisBroker:
         self._counts: dict[str, int] = {}  # room -> the last "n" the reader handed out
         self._publish = self.client.register_script(PUBLISH_SCRIPT)
         self._reader: threading.Thread | None = None
+        self._closed = threading.Event()
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._next_presence = 0.0
         self._left: set[str] = set()  # rooms this process no longer holds: its count goes
@@ -196,13 +198,22 @@ class RedisBroker:
                 )
                 self._reader.start()
 
+    def close(self) -> None:
+        """Stop the reader (after the XREAD in flight) and close the connections. A server's
+        broker lives as long as its worker; a test or a script that makes one ends it here."""
+        self._closed.set()
+        reader = self._reader
+        if reader is not None:
+            reader.join(CLOSE_WAIT_S)
+        self.client.close()
+
     def _read_forever(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
                 self._read_once()
             except redis.RedisError as error:
                 self._fail_all(f"redis: {error}")
-                time.sleep(RETRY_S)
+                self._closed.wait(RETRY_S)
 
     def _read_once(self) -> None:
         with self._lock:
@@ -215,7 +226,7 @@ class RedisBroker:
         if time.monotonic() >= self._next_presence:
             self._sync_presence()
         if not streams:
-            time.sleep(READ_BLOCK_MS / 1000.0)
+            self._closed.wait(READ_BLOCK_MS / 1000.0)
             return
         result = self.client.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
         # At most half a queue at a time, then a switch: a batch is queued without one, so a

@@ -253,3 +253,5 @@ def test_a_reader_behind_the_log_ends_its_streams_instead_of_skipping(
     assert subscription.cut_error
     assert subscription.cut_reason == "missed messages: reconnect to resume"
     subscription.close()
+    broker.close()
+    assert broker._reader is not None and not broker._reader.is_alive()

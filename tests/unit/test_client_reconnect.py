@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -84,7 +85,17 @@ class ScriptedServer:
 def waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """The client's pauses before each reconnection, in s, recorded instead of slept."""
     recorded: list[float] = []
-    monkeypatch.setattr(showcase.client.time, "sleep", recorded.append)
+    test_thread = threading.current_thread()
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        # time.sleep is the process's: another test's leftover thread may call it meanwhile.
+        if threading.current_thread() is test_thread:
+            recorded.append(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(showcase.client.time, "sleep", sleep)
     yield recorded
 
 
