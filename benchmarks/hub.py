@@ -293,7 +293,8 @@ def measure_config(
         redis_after - redis_before if redis_after is not None and redis_before is not None else None
     )
     growth = idle.rss_bytes - baseline.rss_bytes if idle and baseline else None
-    fanout = summarize(fanout_ms(records))
+    per_message = fanout_ms(records)  # in publish order
+    fanout = summarize(per_message)
     errors: dict[str, int] = {}
     for record in records:
         if record.error:
@@ -324,6 +325,7 @@ def measure_config(
         "errors": errors,
         "latency_ms": summarize(latencies),
         "fanout_ms": fanout,
+        "fanout_per_message_ms": [round(x, 1) for x in per_message],
         "delivered_per_s": deliveries / window_s if window_s > 0 else None,
         # How fast one message reached all subscribers: the fan-out's own rate.
         "fanout_per_s": n / (fanout["p50"] / 1000.0) if fanout["p50"] > 0 else None,

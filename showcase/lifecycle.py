@@ -69,6 +69,7 @@ class StreamRegistry:
         self.started = 0
         self.send_timeouts = 0
         self.connections = 0  # client connections the worker holds (streams, downloads, idle)
+        self.direct_writes = 0  # hub messages a publish wrote straight to a socket (hub/direct.py)
         self.stopping = False
 
     @property
@@ -113,6 +114,7 @@ class StreamRegistry:
             "started_streams": self.started,
             "send_timeouts": self.send_timeouts,
             "open_connections": self.connections,
+            "hub_direct_writes": self.direct_writes,
             "pid": os.getpid(),
         }
 

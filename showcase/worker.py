@@ -51,6 +51,8 @@ class ClientSocket(_socket3.socket):  # type: ignore[misc]
 
     __slots__ = ()
     send_timeout_s = SEND_TIMEOUT_S  # set once per worker from the settings
+    # Plain TCP: the hub may write a message's framed bytes straight to it (hub/direct.py).
+    direct_writes = True
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send every byte, or raise ``SendTimeout`` when they are not all sent within

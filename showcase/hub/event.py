@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from showcase.framing.chunked import encode_chunk
 from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import encode_comment, encode_event
 from showcase.message import Message
@@ -26,13 +27,14 @@ class HubEvent(Message):
     presence, reset, notices, heartbeats, which carry none, so a reconnect resumes from the
     last *message*). ``seq`` orders messages of one room (the id as a number in memory)."""
 
-    __slots__ = ("id", "_sse", "_ndjson")
+    __slots__ = ("id", "_sse", "_ndjson", "_wire")
 
     def __init__(self, seq: int, ts: float, event: str, data: dict[str, Any], id: str = "") -> None:
         super().__init__(seq, ts, event, data)
         self.id = id
         self._sse: bytes | None = None
         self._ndjson: bytes | None = None
+        self._wire: dict[tuple[str, bool], bytes] | None = None
 
     @property
     def sse_bytes(self) -> bytes:
@@ -57,6 +59,23 @@ class HubEvent(Message):
             else:
                 self._ndjson = encode_json({"event": self.event, **self.data}).encode() + b"\n"
         return self._ndjson
+
+    def wire(self, framing: tuple[str, bool]) -> bytes:
+        """The bytes a stream puts on the wire for this event, for ``framing`` = (mode,
+        chunked): mode ``sse`` or ``ndjson``, in an HTTP/1.1 chunk when chunked (the framing
+        gunicorn's ``write`` adds). Built once per room, for writes straight to the sockets
+        of its subscribers (hub/direct.py)."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = {}
+        data = wire.get(framing)
+        if data is None:
+            mode, chunked = framing
+            data = self.sse_bytes if mode == "sse" else self.ndjson_bytes
+            if chunked:
+                data = encode_chunk(data)
+            wire[framing] = data
+        return data
 
 
 def message_event(seq: int, id: str, room: str, user: str, text: str, ts: float) -> HubEvent:

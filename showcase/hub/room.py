@@ -1,8 +1,10 @@
 """``Room``: the subscribers one process holds for a room, and ``Subscription``: one of them.
 
-Pure: no I/O. A publish appends to each subscriber's bounded queue and wakes it; it never
-waits. A subscriber whose queue is full is cut (dropped from the room, told why when it next
-runs) rather than slowing the publisher or growing memory; it resumes from the log.
+Pure: no I/O of its own. A publish appends to each subscriber's bounded queue and wakes it; it
+never waits. A subscriber whose queue is full is cut (dropped from the room, told why when it
+next runs) rather than slowing the publisher or growing memory; it resumes from the log.
+A subscriber with a ``Writer`` that is parked (waiting, nothing queued or unsent) is not
+woken: the publish hands the message to its writer (hub/direct.py), which never waits either.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from showcase.hub.event import HubEvent, presence_event
 
@@ -21,6 +24,16 @@ QUEUE_LIMIT = 256  # messages waiting for one subscriber before it counts as too
 # ~2 ms of CPU per join: a reconnect storm of the whole room took minutes.
 PRESENCE_WAKE_S = 1.0
 PRESENCE_WAKES_PER_S = 1000.0
+
+
+class Writer(Protocol):
+    def send_now(self, event: HubEvent) -> bytes:
+        """Write ``event`` without waiting; the bytes not taken. OSError: connection broken."""
+        ...
+
+    def send_rest(self, data: bytes) -> None:
+        """Write ``data`` from the subscriber's own greenlet, waiting as long as a write may."""
+        ...
 
 
 class Subscription:
@@ -39,6 +52,11 @@ class Subscription:
         "cut_error",
         "after_seq",
         "presence_seen",
+        "writer",
+        "parked",
+        "unsent",
+        "broken",
+        "written_at",
         "_wake",
     )
 
@@ -53,11 +71,35 @@ class Subscription:
         # its log (Redis) drops them from the live queue, so none arrives twice.
         self.after_seq = 0
         self.presence_seen = -1  # the room's presence version last reported to this one
+        # Set by the stream once its headers are out: deliveries while it is ``parked`` (its
+        # greenlet waits in ``take`` with nothing queued or unsent) go to the writer directly.
+        self.writer: Writer | None = None
+        self.parked = False
+        self.unsent = b""  # what the writer could not send now: the stream sends it first
+        self.broken: OSError | None = None  # the writer's connection failed: take raises it
+        self.written_at = 0.0  # the room's clock (monotonic) at the writer's last write
         self._wake = threading.Event()
 
-    def deliver(self, event: HubEvent) -> bool:
-        """Queue ``event``; False (and the subscriber is cut) when the queue is full."""
-        if self.cut_reason is not None:
+    def deliver(self, event: HubEvent, now: float = 0.0) -> bool:
+        """Write or queue ``event``; False (and the subscriber is cut) when the queue is full
+        or the connection is broken. ``now``: the room's clock, when written."""
+        if self.parked:  # so neither cut nor broken: the hot path of a fan-out
+            if event.seq <= self.after_seq and event.id:
+                return True  # in the replay already
+            try:
+                rest = self.writer.send_now(event)  # type: ignore[union-attr]
+            except OSError as error:
+                self.broken = error
+                self.parked = False
+                self._wake.set()
+                return False
+            if rest:  # the socket is full: the stream sends the rest, with its deadline
+                self.unsent = rest
+                self.parked = False
+                self._wake.set()
+            self.written_at = now
+            return True
+        if self.cut_reason is not None or self.broken is not None:
             return False
         if len(self.queue) >= self.limit:
             self.cut(f"too slow: {self.limit} messages queued; reconnect with Last-Event-ID")
@@ -71,6 +113,7 @@ class Subscription:
         when ``error``: the broker failed; else a notice: the subscriber was too slow)."""
         self.cut_reason = reason
         self.cut_error = error
+        self.parked = False
         self.queue.clear()
         self._wake.set()
 
@@ -80,13 +123,24 @@ class Subscription:
 
     def take(self, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> list[HubEvent]:
         """The events ready now, waiting up to ``timeout_s`` for some; [] on timeout or cut.
+        It also returns when ``unsent`` holds bytes for the stream to send first, and raises
+        the writer's error when the connection broke.
 
         A presence change since the last call comes first, as one event with the count now.
         """
+        try:
+            events = self._take(timeout_s, clock)
+        finally:
+            self.parked = False
+        if self.broken is not None:
+            raise self.broken
+        return events
+
+    def _take(self, timeout_s: float, clock: Callable[[], float]) -> list[HubEvent]:
         deadline = clock() + timeout_s
         while True:
             self._wake.clear()  # before looking: a delivery after this sets it again
-            if self.cut_reason is not None:
+            if self.cut_reason is not None or self.unsent or self.broken is not None:
                 return []
             events: list[HubEvent] = []
             version = self.room.presence_version
@@ -108,11 +162,16 @@ class Subscription:
             remaining = deadline - clock()
             if remaining <= 0:
                 return []
+            self.parked = self.writer is not None
             if due_in is not None and due_in < remaining:
-                if not self._wake.wait(due_in):
+                woken = self._wake.wait(due_in)
+                self.parked = False
+                if not woken:
                     self.room.wake_presence()
                 continue
-            if not self._wake.wait(remaining):
+            woken = self._wake.wait(remaining)
+            self.parked = False
+            if not woken:
                 return []
 
     def close(self) -> None:
@@ -130,8 +189,8 @@ class Room:
     once; later ones within it are held back, and one subscriber (the
     courier: the newest joiner, or any when it left) waits until the interval is over and
     then wakes them all (``wake_presence``), so a burst of joins costs one wake-up per
-    subscriber per interval, and the last count still arrives. A broadcast wakes everyone
-    anyway and carries the count with it.
+    subscriber per interval, and the last count still arrives. A broadcast while a change is
+    held back wakes everyone at once, and the count goes with the message.
     """
 
     def __init__(
@@ -177,10 +236,12 @@ class Room:
 
     def broadcast(self, event: HubEvent) -> int:
         """Queue ``event`` for every subscriber; cut the ones too slow. Returns how many got it."""
-        slow = [s for s in self.subscribers if not s.deliver(event)]
-        if self.presence_due is not None:  # everyone is woken: a held-back count goes along
-            self.presence_due = None
-            self.presence_woken_at = self.clock()
+        now = self.clock()
+        slow = [s for s in self.subscribers if not s.deliver(event, now)]
+        if self.presence_due is not None:
+            # A held-back count goes along: wake everyone now (the ones written to directly
+            # were not woken by the message).
+            self._wake_all(self.clock())
         if slow:
             self.subscribers.difference_update(slow)
             self._presence_changed()

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
 from showcase.hub.broker import Broker, BrokerUnavailable
+from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MemoryBroker
 from showcase.hub.room import QUEUE_LIMIT
@@ -148,7 +149,8 @@ def stream_room(mode: Mode) -> Response:
     last_event_id = request.environ.get("HTTP_LAST_EVENT_ID") if mode.resumable else None
     app = current_app
     heartbeat_s = app.config["SHOWCASE_HEARTBEAT_S"]
-    items = iter_room(broker_of(app), room, last_event_id, heartbeat_s)
+    writer = socket_writer(request.environ, mode.name)
+    items = iter_room(broker_of(app), room, last_event_id, heartbeat_s, writer)
     body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
     return stream_response(body, mode.mimetype)
 

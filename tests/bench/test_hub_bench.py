@@ -43,6 +43,8 @@ def read_in_pieces(pieces: list[bytes]) -> Subscriber:
         protocol = SubscriberProtocol(b"", record)
         for piece in pieces:
             protocol.data_received(piece)
+        assert protocol.messages == b"".join(pieces).count(b'data: {"id":"')  # counted live
+        protocol.finish()
         return record
 
     return asyncio.run(feed())
@@ -77,6 +79,7 @@ def test_an_error_event_or_the_server_ending_the_stream_is_an_error() -> None:
         protocol = SubscriberProtocol(b"", record)
         protocol.data_received(hub_stream())
         protocol.eof_received()
+        protocol.finish()
         return record
 
     assert asyncio.run(ended()).error == "closed by the server"
