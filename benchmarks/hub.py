@@ -48,6 +48,8 @@ from benchmarks.harness import (
     write_result,
 )
 from benchmarks.hub_client import REPORT_PERIOD_S, Subscriber, SubscriberPlan, SubscriberPool
+from benchmarks.hub_floor import CONNECTIONS as FLOOR_CONNECTIONS
+from benchmarks.hub_floor import measure_floor
 from benchmarks.hub_redis import run_redis
 from benchmarks.hub_report import print_tables, summarize_runs
 from benchmarks.stats import percentile, summarize
@@ -85,6 +87,8 @@ QUIET_MAX_S = 30.0  # …or after this long
 QUICK_QUIET_MAX_S = 3.0
 DRAIN_S = 10.0  # after the last publish, every delivery must have arrived within this
 PUBLISH_TIMEOUT_S = 10.0
+FLOOR_ROUNDS = 10  # fan-outs of the kernel floor (benchmarks.hub_floor), before the configs
+QUICK_FLOOR_ROUNDS = 3
 RAW_QUANTILES = 1001  # latency order statistics kept per point (the plot's CDF)
 TEXT = "hub benchmark message {}"
 
@@ -443,7 +447,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     servers: dict[str, Any] = {}
     with progress() as bar:
-        task = bar.add_task("hub", total=args.runs * len(configs), note="")
+        task = bar.add_task("hub", total=args.runs * len(configs), note="kernel floor")
+        pinned = pinning_wanted(args)
+        floor = measure_floor(
+            min(max(c.subscribers for c in configs), FLOOR_CONNECTIONS),
+            QUICK_FLOOR_ROUNDS if quick else FLOOR_ROUNDS,
+            SERVER_CPU if pinned else None,
+            CLIENT_CPU if pinned else None,
+        )
         for run in range(args.runs):
             points = []
 
@@ -457,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     points.append(measure_config(target, config, args, redis_pid, note))
                 bar.advance(task)
             runs.append({"run": run, "points": points})
-    summary = summarize_runs(runs)
+    summary = summarize_runs(runs, floor)
     settings = {
         "configs": [c.label for c in configs],
         "messages": args.messages,

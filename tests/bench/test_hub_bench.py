@@ -15,6 +15,8 @@ import pytest
 
 from benchmarks import hub, hub_report
 from benchmarks.hub_client import Subscriber, SubscriberProtocol, parse_message
+from benchmarks.hub_floor import hub_message, measure_floor
+from benchmarks.hub_report import floor_ms, summarize_runs
 from showcase.hub.event import error_event, message_event, presence_event
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -322,3 +324,14 @@ def test_quick_run_redis_broker_over_two_workers(tmp_path: Path) -> None:
     settings = doc["server"]["configs"]["redis-120x2"]
     assert settings["broker"] == "redis" and settings["workers"] == 2
     assert doc["runs"][0]["points"][0]["client_processes"] == 2
+
+
+def test_the_kernel_floor_sends_to_every_connection_each_round() -> None:
+    floor = measure_floor(connections=200, rounds=2)
+    assert floor["connections"] == 200 and floor["rounds"] == 2
+    assert len(floor["per_send_us"]) == 2 and all(us > 0 for us in floor["per_send_us"])
+    assert floor["short_sends"] == 0  # every send took the whole message
+    assert floor["message_bytes"] == len(hub_message())
+    summary = summarize_runs([], floor)
+    assert summary["floor"] is floor
+    assert floor_ms(floor, 10_000) == pytest.approx(floor["us_per_send"]["p50"] * 10)
