@@ -10,6 +10,7 @@ import socket
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import requests
 
@@ -18,7 +19,16 @@ from showcase.chat.forward import UpstreamError
 CONNECT_TIMEOUT_S = 5.0
 # Longer than the upstream's heartbeat (15 s by default): silence past this is a stall.
 READ_TIMEOUT_S = 45.0
-MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream 4xx body passed through is read up to this
+
+
+class HopResponseLike(Protocol):
+    """What ``check_event_stream`` reads of a response: ``hop_upstream.HopResponse`` too."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +94,13 @@ def reset_on_close(response: requests.Response) -> None:
             pass  # the upstream already closed it: there is nothing left to reset
 
 
-def check_event_stream(response: requests.Response) -> None:
+def check_event_stream(response: requests.Response | HopResponseLike) -> None:
     """UpstreamError unless the upstream answered 200 with ``text/event-stream``."""
     if response.status_code != 200:
         raise UpstreamError("upstream_status", f"the upstream answered {response.status_code}")
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if media_type != "text/event-stream":
         raise UpstreamError("upstream_invalid", f"the upstream sent {media_type or 'no type'}")
-
-
-def read_small_body(response: requests.Response) -> bytes:
-    """At most ``MAX_ERROR_BODY_BYTES`` of a short answer (a 4xx), then the connection closes."""
-    try:
-        data = response.raw.read(MAX_ERROR_BODY_BYTES, decode_content=True)
-        return data if isinstance(data, bytes) else b""
-    except Exception:  # noqa: BLE001 - a broken error body is still an error: pass what we have
-        return b""
-    finally:
-        response.close()
 
 
 def iter_chunks(response: requests.Response) -> Iterator[bytes]:

@@ -20,6 +20,7 @@ from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
 from showcase.chat.answer import error_message as answer_error
 from showcase.chat.coze import coze_mode, new_chat
 from showcase.chat.forward import FORWARD_MODE, UpstreamError, error_message, iter_forwarded
+from showcase.chat.hop_upstream import HopResponse, open_hop
 from showcase.chat.request import (
     MAX_SPEED,
     MIN_SPEED,
@@ -34,7 +35,6 @@ from showcase.chat.upstream import (
     check_url,
     iter_chunks,
     open_stream,
-    read_small_body,
 )
 from showcase.lifecycle import ending_for, make_wait, unless_stopping
 from showcase.message import Message, Pause
@@ -86,7 +86,9 @@ def configured_upstream(key: str, own_path: str) -> Upstream:
 
 
 def relay_response(
-    upstream: requests.Response | None, items: Iterable[Message | Pause], mode: Mode
+    upstream: requests.Response | HopResponse | None,
+    items: Iterable[Message | Pause],
+    mode: Mode,
 ) -> Response:
     """Stream ``items``; the upstream connection closes when the response does, even if
     the client left before the source got to run."""
@@ -165,19 +167,17 @@ def relay_sse() -> Response:
     if params.heartbeat_s is not None:
         query["heartbeat"] = decimal_text(params.heartbeat_s)
     headers = {"Last-Event-ID": last_event_id.strip()} if last_event_id else {}
-    response = None
+    hop = None
     try:
-        response = open_stream(
-            configured_upstream("SHOWCASE_RELAY_SSE_URL", "/stream/sse"), query, headers
-        )
-        if response.status_code == 204 or 400 <= response.status_code < 500:
+        hop = open_hop(configured_upstream("SHOWCASE_RELAY_SSE_URL", "/stream/sse"), query, headers)
+        if hop.status_code == 204 or 400 <= hop.status_code < 500:
             # Passed through: "nothing left" (EventSource stops), or the upstream's refusal.
-            content_type = response.headers.get("Content-Type", "application/json")
-            data = read_small_body(response)
-            return Response(data or None, status=response.status_code, content_type=content_type)
-        check_event_stream(response)
+            content_type = hop.headers.get("Content-Type", "application/json")
+            data = hop.read_small()
+            return Response(data or None, status=hop.status_code, content_type=content_type)
+        check_event_stream(hop)
     except UpstreamError as error:
-        if response is not None:
-            response.close()
+        if hop is not None:
+            hop.close()
         return relay_response(None, [error_message(0, error)], FORWARD_MODE)
-    return relay_response(response, iter_forwarded(iter_chunks(response)), FORWARD_MODE)
+    return relay_response(hop, iter_forwarded(hop.iter_chunks()), FORWARD_MODE)

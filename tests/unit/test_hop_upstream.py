@@ -1,0 +1,137 @@
+"""The relay hop's raw upstream reader against a scripted socket server: the request it
+sends, a chunked body decoded read by read, and each way an upstream fails."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from showcase.chat.forward import UpstreamError
+from showcase.chat.hop_upstream import MAX_HEAD_BYTES, build_request, open_hop
+from showcase.chat.upstream import Upstream
+
+OK_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@contextmanager
+def scripted(answer: Callable[[socket.socket, bytes], None]) -> Iterator[tuple[str, list[bytes]]]:
+    """A one-connection server on 127.0.0.1: reads the request head, hands the socket to
+    ``answer``; yields its URL and the requests it saw."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            seen.append(head)
+            answer(conn, head)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/stream/sse?from=config", seen
+    finally:
+        listener.close()
+        thread.join(5)
+
+
+def chunks(*parts: bytes) -> bytes:
+    return b"".join(b"%X\r\n%b\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_request_carries_the_configured_query_and_params_and_refuses_header_injection() -> None:
+    request = build_request("/s", "a=1", "h:1", {"count": "5"}, {"Last-Event-ID": "7"})
+    assert request.startswith(b"GET /s?a=1&count=5 HTTP/1.1\r\nHost: h:1\r\n")
+    assert b"Last-Event-ID: 7\r\n" in request and request.endswith(b"\r\n\r\n")
+    with pytest.raises(ValueError):
+        build_request("/s", "", "h", {}, {"Last-Event-ID": "7\r\nX-Evil: 1"})
+
+
+def test_a_chunked_body_is_decoded_read_by_read() -> None:
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(OK_HEAD + chunks(b"data: a\n\n", b"data: b\n\n"))
+
+    with scripted(answer) as (url, seen):
+        hop = open_hop(Upstream(url), {"count": "2"}, {"Last-Event-ID": "1"})
+        assert hop.status_code == 200 and hop.headers["content-type"] == "text/event-stream"
+        assert b"".join(hop.iter_chunks()) == b"data: a\n\ndata: b\n\n"
+    assert seen[0].startswith(b"GET /stream/sse?from=config&count=2 HTTP/1.1\r\n")
+    assert b"\r\nLast-Event-ID: 1\r\n" in seen[0]
+    assert hop.sock is None  # closed at the end of the body
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (OK_HEAD + b"9\r\ndata: a\n\n\r\n", "upstream_broken"),  # closed before the last chunk
+        (OK_HEAD + b"zz\r\n", "upstream_broken"),  # not a chunk size
+    ],
+)
+def test_a_body_that_breaks_is_an_upstream_error(reply: bytes, reason: str) -> None:
+    with scripted(lambda conn, head: conn.sendall(reply)) as (url, _):
+        hop = open_hop(Upstream(url), {}, {})
+        with pytest.raises(UpstreamError) as caught:
+            list(hop.iter_chunks())
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (b"", "upstream_refused"),  # closed without an answer
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "upstream_invalid"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "upstream_invalid"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * MAX_HEAD_BYTES, "upstream_invalid"),
+    ],
+)
+def test_a_bad_head_is_an_upstream_error(reply: bytes, reason: str) -> None:
+    with scripted(lambda conn, head: conn.sendall(reply)) as (url, _):
+        with pytest.raises(UpstreamError) as caught:
+            open_hop(Upstream(url), {}, {})
+    assert caught.value.reason == reason
+
+
+def test_a_stalled_upstream_times_out_and_a_closed_port_is_refused() -> None:
+    done = threading.Event()
+
+    def stall(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(OK_HEAD + chunks(b"data: a\n\n")[:-5])  # no last chunk: then silence
+        done.wait(5)
+
+    with scripted(stall) as (url, _):
+        hop = open_hop(Upstream(url, read_timeout_s=0.3), {}, {})
+        pieces = hop.iter_chunks()
+        assert next(pieces) == b"data: a\n\n"
+        with pytest.raises(UpstreamError) as caught:
+            next(pieces)
+        done.set()
+    assert caught.value.reason == "upstream_timeout"
+    with socket.create_server(("127.0.0.1", 0)) as free:
+        port = free.getsockname()[1]
+    with pytest.raises(UpstreamError) as refused:
+        open_hop(Upstream(f"http://127.0.0.1:{port}/"), {}, {})
+    assert refused.value.reason == "upstream_refused"
+
+
+def test_a_short_answer_is_read_whole_and_bounded() -> None:
+    body = b'{"error": "no"}'
+    reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(reply + b"trailing bytes past Content-Length")
+        with contextlib.suppress(ConnectionResetError):  # the reader's close is a reset
+            conn.recv(1)  # keeps the connection open: the length, not the close, ends the body
+
+    with scripted(answer) as (url, _):
+        hop = open_hop(Upstream(url, read_timeout_s=2), {}, {})
+        assert hop.status_code == 404 and hop.read_small() == body
