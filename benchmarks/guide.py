@@ -160,6 +160,7 @@ def held_table(doc: dict[str, Any]) -> str:
                 fmt(per / 1024 if per is not None else None, 1),
                 fmt(held / 2**20 if held is not None else None, 0),
                 pct(r["server_cpu_share_held"], 0),
+                pct(r.get("floor_cpu_share"), 0),
                 fmt(r["latency_p99_ms"], 1),
             ]
         )
@@ -171,6 +172,7 @@ def held_table(doc: dict[str, Any]) -> str:
             "RSS per stream KiB",
             "worker RSS MiB",
             "server CPU",
+            "kernel floor (no server)",
             "p99 latency ms",
         ],
         rows,
@@ -315,7 +317,13 @@ def held_target_rows(summary: dict[str, Any]) -> list[list[str]]:
                 "10,000 held SSE streams on one worker at 1 message/s, all receiving: "
                 "≤ 16 KiB each, < 20 % of a core",
                 f"{held['kept_receiving_min']:,} kept receiving; "
-                f"{fmt(per / 1024 if per else None, 1)} KiB/stream; {pct(cpu, 0)} of a core",
+                f"{fmt(per / 1024 if per else None, 1)} KiB/stream; {pct(cpu, 0)} of a core"
+                + (
+                    f" (the kernel alone, a bare send loop with no server: "
+                    f"{pct(held['floor_cpu_share'], 0)})"
+                    if held.get("floor_cpu_share")
+                    else ""
+                ),
                 check(
                     per is not None
                     and per <= 16 * 1024

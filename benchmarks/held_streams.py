@@ -36,12 +36,17 @@ from rich.console import Console
 
 from benchmarks import capacity
 from benchmarks.capacity import FdSampler, capacity_markdown, open_workers, read_limits
+from benchmarks.floor import CONNECTIONS as FLOOR_CONNECTIONS
+from benchmarks.floor import measure_paced_floor
 from benchmarks.harness import (
+    CLIENT_CPU,
+    SERVER_CPU,
     add_common_args,
     client_cpus,
     fmt,
     number_table,
     open_target,
+    pinning_wanted,
     progress,
     report,
 )
@@ -71,6 +76,7 @@ STREAMS_PER_SOURCE = 20_000  # per source address, under its 28,232 ephemeral po
 CAPACITY_CONNECT_PER_S = 600.0  # gentler: the capacity runs measure holding, not connecting
 MIN_WINDOW_S = 1.0  # shortest held window whose CPU is reported
 STALL_INTERVALS = 2.0  # a stream silent for longer than this many intervals stopped receiving
+FLOOR_S = 5.0  # the paced kernel floor (benchmarks.floor) runs this long per level
 STORM = 10_000  # new streams in the connect storm
 QUICK_STORM = 300
 STORM_FLOWING = 1000  # streams already open, one message a second, while the storm comes
@@ -387,6 +393,7 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             "RSS/stream KiB",
             "worker RSS MiB",
             "server CPU",
+            "kernel floor",
             "first msg p50/p95/max ms",
             "storm s",
         ),
@@ -404,6 +411,7 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             fmt(per / 1024 if per is not None else None, 1),
             fmt(held / 2**20 if held is not None else None, 1),
             fmt((row.get("server_cpu_share_held") or 0) * 100, 0) + " %",
+            fmt(row["floor_cpu_share"] * 100, 0) + " %" if row.get("floor_cpu_share") else "",
             " / ".join(fmt(row.get(f"first_message_{q}_ms"), 0) for q in ("p50", "p95", "max")),
             fmt(row.get("storm_s"), 2),
         )
@@ -411,6 +419,22 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
     for key, row in summary.items():
         if row.get("errors"):
             console.print(f"{key}: errors {dict(row['errors'])}")
+
+
+def paced_floor(args: argparse.Namespace, streams: int) -> dict[str, Any]:
+    """The same streams and interval sent by a bare loop with no server (benchmarks.floor):
+    the share of a core the kernel alone takes here, next to the worker's."""
+    if streams > FLOOR_CONNECTIONS:
+        return {}
+    pinned = pinning_wanted(args)
+    floor = measure_paced_floor(
+        streams,
+        args.interval / 1000.0,
+        min(args.hold, FLOOR_S),
+        SERVER_CPU if pinned else None,
+        CLIENT_CPU if pinned else None,
+    )
+    return {"floor_cpu_share": floor["cpu_share"], "floor_us_per_message": floor["us_per_message"]}
 
 
 def parse_capacity(text: str) -> list[tuple[int, int]]:
@@ -487,7 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     point = measure_level(
                         target, streams, args, interval_ms=args.interval, hold_s=args.hold
                     )
-                    points.append({"scenario": "held", "workers": 1, **point})
+                bar.update(task, note=f"run {run + 1}: {streams:,} streams, kernel floor")
+                point.update(paced_floor(args, streams))
+                points.append({"scenario": "held", "workers": 1, **point})
                 bar.advance(task)
             if storm_size:
                 bar.update(task, note=f"run {run + 1}: storm of {storm_size:,}")

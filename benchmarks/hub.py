@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks import procfs
+from benchmarks.floor import CONNECTIONS as FLOOR_CONNECTIONS
+from benchmarks.floor import measure_floor
 from benchmarks.harness import (
     CLIENT_CPU,
     RESULTS_DIR,
@@ -48,8 +50,6 @@ from benchmarks.harness import (
     write_result,
 )
 from benchmarks.hub_client import REPORT_PERIOD_S, Subscriber, SubscriberPlan, SubscriberPool
-from benchmarks.hub_floor import CONNECTIONS as FLOOR_CONNECTIONS
-from benchmarks.hub_floor import measure_floor
 from benchmarks.hub_redis import run_redis
 from benchmarks.hub_report import print_tables, summarize_runs
 from benchmarks.stats import percentile, summarize
@@ -87,7 +87,7 @@ QUIET_MAX_S = 30.0  # …or after this long
 QUICK_QUIET_MAX_S = 3.0
 DRAIN_S = 10.0  # after the last publish, every delivery must have arrived within this
 PUBLISH_TIMEOUT_S = 10.0
-FLOOR_ROUNDS = 10  # fan-outs of the kernel floor (benchmarks.hub_floor), before the configs
+FLOOR_ROUNDS = 10  # fan-outs of the kernel floor (benchmarks.floor), before the configs
 QUICK_FLOOR_ROUNDS = 3
 RAW_QUANTILES = 1001  # latency order statistics kept per point (the plot's CDF)
 TEXT = "hub benchmark message {}"

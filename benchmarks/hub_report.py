@@ -41,7 +41,7 @@ def summarize_runs(
     """Per configuration: counts summed (missing, duplicated) or least (complete
     subscribers), percentiles and costs the median of the runs, max the largest; then the
     targets. ``every_message``: every subscriber of every run got every message once, in order.
-    ``floor`` (benchmarks.hub_floor): each configuration's ``floor_fanout_ms`` is what its
+    ``floor`` (benchmarks.floor): each configuration's ``floor_fanout_ms`` is what its
     subscribers' sends alone take on one core."""
     grouped: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
@@ -249,7 +249,7 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             parts[-1] += (
                 f" Most of that is the kernel's: a bare loop of `send` to "
                 f"{floor['connections']:,} loopback connections, with no server and no app "
-                f"code (`benchmarks/hub_floor.py`), takes {floor['us_per_send']['p50']:,.2f} µs "
+                f"code (`benchmarks/floor.py`), takes {floor['us_per_send']['p50']:,.2f} µs "
                 f"per connection here, {fmt(memory['floor_fanout_ms'], 0)} ms for "
                 f"{memory['subscribers']:,}: the system call and the TCP/IP path, and on "
                 "loopback the receiving side's too, which runs on the sender's core. No "

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from benchmarks import hub, hub_report
+from benchmarks.floor import measure_floor, wire_message
 from benchmarks.hub_client import Subscriber, SubscriberProtocol, parse_message
-from benchmarks.hub_floor import hub_message, measure_floor
 from benchmarks.hub_report import floor_ms, summarize_runs
 from showcase.hub.event import error_event, message_event, presence_event
 
@@ -331,7 +331,7 @@ def test_the_kernel_floor_sends_to_every_connection_each_round() -> None:
     assert floor["connections"] == 200 and floor["rounds"] == 2
     assert len(floor["per_send_us"]) == 2 and all(us > 0 for us in floor["per_send_us"])
     assert floor["short_sends"] == 0  # every send took the whole message
-    assert floor["message_bytes"] == len(hub_message())
+    assert floor["message_bytes"] == len(wire_message())
     summary = summarize_runs([], floor)
     assert summary["floor"] is floor
     assert floor_ms(floor, 10_000) == pytest.approx(floor["us_per_send"]["p50"] * 10)
