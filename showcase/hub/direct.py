@@ -43,6 +43,10 @@ class SocketWriter:
             sent = self._send(data)
         except (BlockingIOError, InterruptedError):
             return data
+        except TimeoutError:
+            # ETIMEDOUT: TCP_USER_TIMEOUT passed with data unacknowledged. The same end as
+            # the stream's own write would meet (worker.ClientSocket): a counted, quiet cut.
+            raise self._socket._gave_up() from None
         STREAMS.direct_writes += 1  # counted once begun: the rest follows from the stream
         return data[sent:] if sent < len(data) else b""
 

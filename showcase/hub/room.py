@@ -279,8 +279,18 @@ class Room:
                 self.courier.notify()  # to wait for the due time instead of its heartbeat
 
     def _wake_all(self, now: float) -> None:
+        """Report the count to every subscriber: written directly to the parked ones (as a
+        message is), a wake-up for the others (they report it at their next ``take``)."""
         self.presence_woken_at = now
         self.presence_due = None
         self.courier = None
+        version = self.presence_version
+        presence: HubEvent | None = None
         for subscription in self.subscribers:
+            if subscription.parked and subscription.presence_seen != version:
+                if presence is None:
+                    presence = presence_event(self.name, self.count, time.time() * 1000)
+                if subscription.deliver(presence, now):
+                    subscription.presence_seen = version
+                    continue
             subscription.notify()

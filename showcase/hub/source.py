@@ -51,6 +51,8 @@ def iter_room(
             try:
                 events = subscription.take(wait_s)
             except ConnectionAbortedError:
+                if subscription.broken is not None:
+                    raise  # a direct write's SendTimeout: the stream is cut, as by a write
                 # lifecycle.StreamCut thrown into a waiting stream: the server is stopping.
                 # End cleanly after what was sent, as a paused stream does; clients resume.
                 send_unsent(subscription)

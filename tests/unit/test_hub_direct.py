@@ -20,6 +20,8 @@ from showcase.hub.event import HUB_SSE, MESSAGE, HubEvent, message_event
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.room import Subscription
 from showcase.hub.source import iter_room, send_unsent
+from showcase.lifecycle import SendTimeout
+from showcase.message import Pause
 from showcase.worker import ClientSocket
 
 
@@ -181,3 +183,44 @@ def test_socket_writer_only_where_the_wire_bytes_are_known() -> None:
         other = {"gunicorn.socket": plain, "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}
         assert socket_writer(other, "sse") is None
     assert socket_writer({"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1"}, "sse") is None
+
+
+def test_a_held_back_count_goes_to_parked_subscribers_directly() -> None:
+    broker, writer = MemoryBroker(), FakeWriter()
+    subscription = parked(broker, writer)  # its join woke the room: the next one is held back
+    taker = Taker(subscription, timeout_s=0.3)
+    broker.subscribe("r", None)  # held back: it does not wake the parked one
+    assert subscription.parked
+    broker.publish("r", "ann", "one")  # carries the held-back count along
+    assert taker.thread.is_alive() and subscription.parked  # written to, not woken
+    assert taker.join() == []
+    chunks = ChunkedDecoder().feed(b"".join(writer.sent))
+    events = SSEParser().feed(b"".join(c.data for c in chunks if isinstance(c, Chunk)))
+    assert [e.event for e in events] == ["message", "presence"]
+    assert json.loads(events[1].data)["count"] == 2
+    assert subscription.take(0) == []  # reported once: not again at the next take
+
+
+def test_a_direct_write_past_the_deadline_cuts_the_stream_rather_than_ending_it() -> None:
+    broker, writer = MemoryBroker(), FakeWriter()
+    items = iter_room(broker, "r", None, heartbeat_s=5.0, writer=writer)
+    flush, presence = next(items), next(items)
+    assert isinstance(flush, Pause) and isinstance(presence, HubEvent)
+    assert presence.event == "presence"
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(next(items))  # FLUSH and then the wait, parked
+            outcome.append(next(items))
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    subscription = next(iter(broker._room("r")[1].subscribers))
+    wait_for(lambda: subscription.parked)
+    writer.error = SendTimeout("the client acknowledged nothing for 30 s (TCP_USER_TIMEOUT)")
+    broker.publish("r", "ann", "one")
+    thread.join(10)
+    assert isinstance(outcome[-1], SendTimeout)  # raised for the worker to count and cut
