@@ -24,23 +24,27 @@ from typing import Any
 from showcase.hub.event import HubEvent
 from showcase.lifecycle import STREAMS
 
+# One tuple per framing, shared by every writer: ``HubEvent.wire``'s cache key.
+FRAMINGS = {(m, c): (m, c) for m in ("sse", "ndjson") for c in (True, False)}
+
 
 class SocketWriter:
     """Writes hub events to one subscriber's socket; see the module docstring."""
 
-    __slots__ = ("_socket", "_send", "_framing")
+    __slots__ = ("_socket", "_raw", "_framing")
 
     def __init__(self, sock: Any, mode: str, chunked: bool) -> None:
+        # One per subscriber, so nothing of its own: references to objects that exist anyway.
         self._socket = sock  # gevent's socket: a blocking sendall with the send deadline
-        self._send = sock._sock.send  # the OS-level socket under it: non-blocking
-        self._framing = (mode, chunked)
+        self._raw = sock._sock  # the OS-level socket under it: non-blocking
+        self._framing = FRAMINGS[mode, chunked]
 
     def send_now(self, event: HubEvent) -> bytes:
         """Send what the kernel takes now, never waiting; the rest (b"" when it took all).
         Raises ``OSError`` when the connection is broken."""
         data = event.wire(self._framing)
         try:
-            sent = self._send(data)
+            sent = self._raw.send(data)
         except (BlockingIOError, InterruptedError):
             return data
         except TimeoutError:

@@ -63,7 +63,9 @@ class Subscription:
     def __init__(self, room: Room, replay: list[HubEvent], limit: int) -> None:
         self.room = room
         self.replay = replay
-        self.queue: deque[HubEvent] = deque()
+        # Made on the first message that has to wait, dropped when drained: an empty deque is
+        # 760 bytes, and a subscriber written to directly rarely needs one.
+        self.queue: deque[HubEvent] | None = None
         self.limit = limit
         self.cut_reason: str | None = None
         self.cut_error = False  # cut because the broker failed, not because it was slow
@@ -101,10 +103,13 @@ class Subscription:
             return True
         if self.cut_reason is not None or self.broken is not None:
             return False
-        if len(self.queue) >= self.limit:
+        queue = self.queue
+        if queue is None:
+            queue = self.queue = deque()
+        elif len(queue) >= self.limit:
             self.cut(f"too slow: {self.limit} messages queued; reconnect with Last-Event-ID")
             return False
-        self.queue.append(event)
+        queue.append(event)
         self._wake.set()
         return True
 
@@ -114,7 +119,7 @@ class Subscription:
         self.cut_reason = reason
         self.cut_error = error
         self.parked = False
-        self.queue.clear()
+        self.queue = None
         self._wake.set()
 
     def notify(self) -> None:
@@ -148,10 +153,11 @@ class Subscription:
                 self.presence_seen = version
                 events.append(presence_event(self.room.name, self.room.count, time.time() * 1000))
             queue, after = self.queue, self.after_seq
-            while queue:
-                event = queue.popleft()
-                if event.seq > after or not event.id:
-                    events.append(event)
+            if queue is not None:
+                self.queue = None
+                for event in queue:
+                    if event.seq > after or not event.id:
+                        events.append(event)
             if events:
                 return events
             # The courier of a held-back presence change wakes the room when it is due.
