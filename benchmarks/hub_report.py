@@ -237,12 +237,7 @@ def hub_markdown(doc: dict[str, Any]) -> str:
             "woken only when its socket is full or broken). Deliveries run one after another "
             "on the worker's core, so the last subscriber gets a message about subscribers × "
             f"{cpu_us:,.1f} µs after it was published: {fmt(memory['fanout_p50_ms'], 0)} ms "
-            f"measured for {memory['subscribers']:,}. "
-            f"A join cost the worker {fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU "
-            f"while {memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a "
-            "second (the request, the subscription, and presence: a room's subscribers are "
-            "woken to report the count at most once a second, or 1,000 a second in a large "
-            "room)."
+            f"measured for {memory['subscribers']:,}."
         )
         floor = summary.get("floor")
         if floor and _known(memory.get("floor_fanout_ms")):
@@ -252,10 +247,15 @@ def hub_markdown(doc: dict[str, Any]) -> str:
                 f"code (`benchmarks/floor.py`), takes {floor['us_per_send']['p50']:,.2f} µs "
                 f"per connection here, {fmt(memory['floor_fanout_ms'], 0)} ms for "
                 f"{memory['subscribers']:,}: the system call and the TCP/IP path, and on "
-                "loopback the receiving side's too, which runs on the sender's core. No "
-                "server with one connection per subscriber fans out faster on this machine; "
-                "the hub adds the rest."
+                "loopback the receiving side's too, which runs on the sender's core. A server "
+                "in any language pays that much per connection here; the hub adds the rest."
             )
+        parts[-1] += (
+            f" A join cost the worker {fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU "
+            f"while {memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a "
+            "second (the request, the subscription, and presence: a room's count reaches its "
+            "subscribers at most once a second, or 1,000 of them a second in a large room)."
+        )
         client_us = memory.get("client_cpu_us_per_delivery")
         if _known(client_us):
             parts[-1] += (
