@@ -47,7 +47,8 @@ def wire_message() -> bytes:
     """A hub benchmark message as the hub writes it on an HTTP/1.1 stream (one chunk); a held
     stream's tick is about as long."""
     text = "hub benchmark message 0"
-    event = message_event(12, "12", "bench", "publisher", text, time.time() * 1000.0)
+    # A fixed ts of a real one's length: the same bytes every time (a clock's repr varies).
+    event = message_event(12, "12", "bench", "publisher", text, 1_767_225_600_000.125)
     return event.wire(("sse", True))
 
 
