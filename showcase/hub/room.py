@@ -196,7 +196,8 @@ class Room:
     courier: the newest joiner, or any when it left) waits until the interval is over and
     then wakes them all (``wake_presence``), so a burst of joins costs one wake-up per
     subscriber per interval, and the last count still arrives. A broadcast while a change is
-    held back wakes everyone at once, and the count goes with the message.
+    held back reports it at once, with the message. Reporting the count writes it directly
+    to parked subscribers, as a message is, and wakes only the others.
     """
 
     def __init__(
@@ -241,13 +242,12 @@ class Room:
                 self._presence_changed()
 
     def broadcast(self, event: HubEvent) -> int:
-        """Queue ``event`` for every subscriber; cut the ones too slow. Returns how many got it."""
+        """Write or queue ``event`` for every subscriber; cut the ones too slow or gone.
+        Returns how many got it."""
         now = self.clock()
         slow = [s for s in self.subscribers if not s.deliver(event, now)]
         if self.presence_due is not None:
-            # A held-back count goes along: wake everyone now (the ones written to directly
-            # were not woken by the message).
-            self._wake_all(self.clock())
+            self._wake_all(now)  # a held-back count goes along with the message
         if slow:
             self.subscribers.difference_update(slow)
             self._presence_changed()
