@@ -1,7 +1,9 @@
-"""A relay's upstream: one real HTTP connection read with requests as bytes arrive.
+"""The Coze relay's upstream: one real HTTP connection read with requests as bytes arrive;
+and what both relays share (``Upstream``, ``check_event_stream``).
 
-The only module of ``showcase.chat`` that does I/O. Under the gevent worker the socket is
-cooperative, so a relay blocks its own greenlet on the read, never the worker.
+With ``hop_upstream`` (the plain hop's socket reader), the only modules of ``showcase.chat``
+that do I/O. Under the gevent worker the socket is cooperative, so a relay blocks its own
+greenlet on the read, never the worker.
 """
 
 from __future__ import annotations
