@@ -97,7 +97,6 @@ class SubscriberProtocol(asyncio.Protocol):
         self.head = b""
         self.head_done = False
         self.reads: list[tuple[float, bytes]] = []
-        self.messages = 0
         self.tail = b""
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -123,9 +122,7 @@ class SubscriberProtocol(asyncio.Protocol):
         # With the last bytes of the previous read, so a line cut between two reads is found;
         # one wholly in those bytes was counted with the previous read.
         seen = self.tail + data
-        messages = seen.count(MESSAGE_LINE) - self.tail.count(MESSAGE_LINE)
-        self.messages += messages
-        self.tally.messages += messages
+        self.tally.messages += seen.count(MESSAGE_LINE) - self.tail.count(MESSAGE_LINE)
         if self.record.t_joined is None and PRESENCE_LINE in seen:
             self.record.t_joined = now
             self.tally.joined += 1

@@ -1,5 +1,6 @@
 """Read the first bytes of an HTTP/1.1 response from a raw socket, read by read, and label them;
-``read_head`` for the tests and benchmarks that read a response head themselves.
+``read_head`` (bounded, checked) for the relay hop's upstream and for the tests and benchmarks
+that read a response head themselves.
 
 No Flask here: a socket, a deadline, and ``framing.chunked.ChunkedDecoder`` to find
 the chunk-size lines.
@@ -18,6 +19,7 @@ DEFAULT_LIMIT_BYTES = 4096
 MAX_LIMIT_BYTES = 64 * 1024
 TIMEOUT_S = 3.0
 RECV_BYTES = 16 * 1024
+MAX_HEAD_BYTES = 64 * 1024  # a response's status line and headers, at most
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -178,18 +180,33 @@ def label_segments(raw: bytes) -> list[Segment]:
     return segments
 
 
-def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers (lower-case names) and whatever body bytes came with them."""
+class HeadError(ValueError):
+    """The bytes are not an HTTP/1.x response head, or a longer one than allowed."""
+
+
+def read_head(
+    sock: socket.socket, max_bytes: int = MAX_HEAD_BYTES
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and whatever body bytes came with them. HeadError
+    for a head that is not HTTP/1.x or is longer than ``max_bytes``; ConnectionError when the
+    peer closes before its end."""
     data = b""
-    while b"\r\n\r\n" not in data:
-        piece = sock.recv(65536)
+    while (end := data.find(b"\r\n\r\n")) < 0:
+        if len(data) > max_bytes:
+            raise HeadError(f"a head longer than {max_bytes} bytes")
+        piece = sock.recv(RECV_BYTES)
         if not piece:
-            raise ConnectionError(f"closed before the end of the headers: {data!r}")
+            raise ConnectionError(f"closed before the end of the headers: {data[:200]!r}")
         data += piece
-    head, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status_line, *header_lines = data[:end].decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise HeadError(f"not an HTTP/1.x status: {status_line[:80]!r}")
     headers = {}
     for line in header_lines:
-        name, _, value = line.partition(":")
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise HeadError(f"a header line without a colon: {line[:80]!r}")
         headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, rest
+    return int(code), headers, data[end + 4 :]

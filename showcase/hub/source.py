@@ -65,7 +65,7 @@ def iter_room(
             written = True  # whatever comes next: the headers went out with the first
             if not events:
                 # A heartbeat after heartbeat_s of silence; the writer's writes are not silence.
-                quiet_s = time.monotonic() - subscription.written_at
+                quiet_s = subscription.room.clock() - subscription.written_at
                 if sent or quiet_s < heartbeat_s:
                     wait_s = heartbeat_s - (0.0 if sent else quiet_s)
                 else:

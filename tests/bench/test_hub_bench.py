@@ -45,7 +45,7 @@ def read_in_pieces(pieces: list[bytes]) -> Subscriber:
         protocol = SubscriberProtocol(b"", record)
         for piece in pieces:
             protocol.data_received(piece)
-        assert protocol.messages == b"".join(pieces).count(b'data: {"id":"')  # counted live
+        assert protocol.tally.messages == b"".join(pieces).count(b'data: {"id":"')  # live
         protocol.finish()
         return record
 

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 import pytest
 
 from showcase.chat.forward import UpstreamError
-from showcase.chat.hop_upstream import MAX_HEAD_BYTES, build_request, open_hop
+from showcase.chat.hop_upstream import build_request, open_hop
 from showcase.chat.upstream import Upstream
+from showcase.wire import MAX_HEAD_BYTES
 
 OK_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
