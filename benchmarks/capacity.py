@@ -321,12 +321,19 @@ def scenario_table(summary: dict[str, Any]) -> str:
     )
 
 
+STORM_SERVERS = {
+    "showcase": "this project (`/stream/sse`)",
+    "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
+    "bare": "a bare WSGI app, no Flask (`benchmarks/bare_wsgi.py`)",
+}
+
+
 def storm_paragraph(summary: dict[str, Any]) -> str:
     storms = [r for r in summary.values() if r.get("scenario") == "storm"]
     if not storms:
         return ""
-    s = storms[0]
-    return (
+    s = next((r for r in storms if r.get("against", "showcase") == "showcase"), storms[0])
+    paragraph = (
         f"**Connect storm.** {_num(s['streams'])} clients connecting "
         f"{_num(s.get('max_connecting'))} at a time while {_num(s.get('flowing'))} streams flow "
         f"at one message a second: {_num(s['got_first_message_min'])} got their first message, "
@@ -337,6 +344,34 @@ def storm_paragraph(summary: dict[str, Any]) -> str:
         f"each new stream cost the worker {_num(s.get('server_cpu_ms_per_new_stream'), 2)} ms "
         f"of CPU; the flowing streams' p99 latency meanwhile "
         f"{_num(s.get('flowing_latency_p99_ms'), 1)} ms."
+    )
+    if len(storms) == 1:
+        return paragraph
+    rows = [
+        [
+            STORM_SERVERS.get(r.get("against", "showcase"), str(r.get("against"))),
+            _num(r["got_first_message_min"]),
+            f"{_num(r.get('storm_s'), 2)} s",
+            f"{_num(r.get('server_cpu_ms_per_new_stream'), 3)} ms",
+            f"{_num(r.get('first_message_p50_ms'))} / {_num(r.get('first_message_p95_ms'))} ms",
+        ]
+        for r in storms
+    ]
+    table = _table(
+        [
+            "the same storm against",
+            "got first message",
+            "last first message",
+            "CPU per new stream",
+            "connect → first message p50 / p95",
+        ],
+        rows,
+    )
+    return (
+        f"{paragraph}\n\nThe same storm against references, one gevent worker each with the "
+        "same gunicorn settings and worker class: what a new stream costs without this "
+        "project's code, and without Flask at all. Whatever the bare app takes is gunicorn's, "
+        "gevent's and the kernel's: no Flask app can go below it on this server.\n\n" + table
     )
 
 

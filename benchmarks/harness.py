@@ -81,9 +81,11 @@ def open_target(
     *,
     env: dict[str, str] | None = None,
     worker_connections: int | None = None,
+    app: str | None = None,
 ) -> Iterator[Target]:
     """``--url`` as given, or the project's own server: one gevent worker on a free port,
-    pinned to CPU 0 when the machine has two or more, stopped by PID afterwards."""
+    pinned to CPU 0 when the machine has two or more, stopped by PID afterwards. ``app``: the
+    same server with another WSGI app (a reference, such as ``benchmarks.bare_wsgi:app``)."""
     if args.url:
         yield Target(args.url.rstrip("/"), list(args.server_pid), {"own": False, "url": args.url})
         return
@@ -93,7 +95,7 @@ def open_target(
     log_path = RESULTS_DIR / "logs" / f"{name}-{os.getpid()}-{time.time_ns()}.log"
     full_env = dict(env or {})
     server = start_server(
-        log_path, workers=1, worker_connections=worker_connections, env=full_env, cpu=cpu
+        log_path, workers=1, worker_connections=worker_connections, env=full_env, cpu=cpu, app=app
     )
     try:
         settings = {
@@ -107,6 +109,7 @@ def open_target(
             if cpu is not None
             else None,
             "env": full_env,
+            **({"app": app} if app else {}),
         }
         yield Target(server.url, [server.pid], settings)
     finally:

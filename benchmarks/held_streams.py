@@ -50,7 +50,7 @@ from benchmarks.harness import (
     progress,
     report,
 )
-from benchmarks.measure import Sampler, stream_path, wait_idle
+from benchmarks.measure import Sampler, stream_path, wait_for_connections, wait_idle
 from benchmarks.stats import median, summarize
 from benchmarks.wire import (
     Plan,
@@ -59,7 +59,6 @@ from benchmarks.wire import (
     run_plan_in_process,
     run_plan_split,
 )
-from showcase.launcher import wait_for_open_streams
 
 __all__ = ["capacity_markdown", "main"]
 
@@ -83,6 +82,14 @@ STORM_FLOWING = 1000  # streams already open, one message a second, while the st
 STORM_AT_ONCE = 200  # at most this many connecting at once
 STORM_HOLD_S = 10.0  # the storm's streams are closed this long after the first connect
 STORM_QUIET_S = 1.0  # the flowing streams alone before the storm: their own CPU cost
+# The same storm against references on the same gunicorn settings and worker: the tutorial
+# Flask generator (/baseline/sse) and a bare WSGI app with no Flask (benchmarks.bare_wsgi),
+# the floor of gunicorn + gevent themselves. name: (WSGI app or None for the showcase, route)
+STORM_AGAINST: dict[str, tuple[str | None, str]] = {
+    "showcase": (None, "/stream/sse"),
+    "tutorial": (None, "/baseline/sse"),
+    "bare": ("benchmarks.bare_wsgi:app", "/stream/sse"),
+}
 
 
 def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
@@ -156,6 +163,7 @@ def measure_level(
         ramp_s=ramp_s,
         deadline_s=ramp_s + hold_s + 30.0,
         hold_s=hold_s,
+        hold_after_connects=True,  # a client behind its ramp still holds every stream
         keep=True,
         max_connecting=512,
         source_hosts=loopback_sources(sources),
@@ -216,7 +224,9 @@ def value_at(samples: list[tuple[float, float, int]], t: float, index: int) -> f
     return None
 
 
-def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str, Any]:
+def measure_storm(
+    target: Any, size: int, args: argparse.Namespace, route: str = "/stream/sse"
+) -> dict[str, Any]:
     """``size`` clients connect at most ``--storm-at-once`` at a time while ``--storm-flowing``
     streams are already open at one message a second: from the first connect to the last
     stream's first message, per stream connect → first message, the worker's CPU per new
@@ -224,7 +234,7 @@ def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str,
     flowing, hold_s = args.storm_flowing, args.storm_hold
     cpus = client_cpus(args)
     sources = loopback_sources(2)
-    path = stream_path("/stream/sse", count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
+    path = stream_path(route, count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
     flow_ramp = flowing / args.connect_rate
     flow_plan = Plan(
         url=target.url,
@@ -243,7 +253,7 @@ def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str,
         max_connecting=args.storm_at_once,
         source_hosts=sources,
     )
-    warm = stream_path("/stream/sse", count=2, interval=0)
+    warm = stream_path(route, count=2, interval=0)
     run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, cpus)
     wait_idle(target.url)
     idle = target.worker_sample()
@@ -253,7 +263,7 @@ def measure_storm(target: Any, size: int, args: argparse.Namespace) -> dict[str,
         concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool,
     ):
         flow = pool.submit(run_plan_in_process, flow_plan, cpus)
-        wait_for_open_streams(target.url, lambda n: n >= flowing, flow_ramp + 11.0)
+        wait_for_connections(target.url, flowing, flow_ramp + 11.0)
         quiet_from = time.time()
         time.sleep(STORM_QUIET_S)
         records, client_cpu = pool.submit(run_plan_in_process, storm_plan, cpus).result()
@@ -346,14 +356,16 @@ def measure_capacity(
 
 def label(point: dict[str, Any]) -> str:
     if point["scenario"] == "storm":
-        return f"storm-{point['streams']}"
+        against = point.get("against", "showcase")
+        suffix = "" if against == "showcase" else f"-{against}"
+        return f"storm-{point['streams']}{suffix}"
     if point["scenario"] == "capacity":
         return f"capacity-{point['streams']}x{point['workers']}"
     return str(point["streams"])
 
 
 COUNTS = ("got_first_message", "kept_receiving")
-KEEP = ("scenario", "streams", "workers", "interval_ms", "flowing", "max_connecting")
+KEEP = ("scenario", "against", "streams", "workers", "interval_ms", "flowing", "max_connecting")
 
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -396,13 +408,16 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             "kernel floor",
             "first msg p50/p95/max ms",
             "storm s",
+            "CPU ms / new stream",
         ),
     )
     for row in summary.values():
         per = row.get("rss_per_stream_bytes")
         held = row.get("server_rss_held")
+        against = row.get("against")
+        reference = against not in (None, "showcase")
         table.add_row(
-            row["scenario"],
+            f"{row['scenario']} ({against})" if reference else row["scenario"],
             f"{row['streams']:,}",
             str(row.get("workers") or "?"),
             fmt(row.get("interval_ms", INTERVAL_MS) / 1000.0, 0),
@@ -414,6 +429,7 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             fmt(row["floor_cpu_share"] * 100, 0) + " %" if row.get("floor_cpu_share") else "",
             " / ".join(fmt(row.get(f"first_message_{q}_ms"), 0) for q in ("p50", "p95", "max")),
             fmt(row.get("storm_s"), 2),
+            fmt(row.get("server_cpu_ms_per_new_stream"), 3),
         )
     console.print(table)
     for key, row in summary.items():
@@ -446,6 +462,14 @@ def parse_capacity(text: str) -> list[tuple[int, int]]:
     return pairs
 
 
+def storm_servers(text: str) -> str:
+    """``--storm-against``: names of STORM_AGAINST, comma-separated."""
+    unknown = [name for name in text.split(",") if name and name not in STORM_AGAINST]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="showcase bench held_streams", description=__doc__)
     add_common_args(parser)
@@ -458,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storm-flowing", type=int, default=STORM_FLOWING, help="open before")
     parser.add_argument("--storm-at-once", type=int, default=STORM_AT_ONCE, help="connecting")
     parser.add_argument("--storm-hold", type=float, default=STORM_HOLD_S, help="s storm window")
+    parser.add_argument(
+        "--storm-against",
+        type=storm_servers,
+        default=",".join(STORM_AGAINST),
+        help="servers the storm runs against, of " + ", ".join(STORM_AGAINST) + " (default all)",
+    )
     parser.add_argument(
         "--capacity", help="STREAMSxWORKERS,… at a message every 10 s (default 19000x1,75000x4)"
     )
@@ -498,7 +528,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     settings: dict[str, Any] = {}
     # Capacity runs are long: once, in the first run.
-    steps = args.runs * (len(levels) + (storm_size > 0)) + len(capacity_runs)
+    storm_against = [name for name in args.storm_against.split(",") if name]
+    if args.url:  # a server of the caller's serves the showcase's routes, not another app
+        others = [name for name in storm_against if STORM_AGAINST[name][0] is not None]
+        storm_against = [name for name in storm_against if name not in others]
+        if others and storm_size:
+            print(f"--url: the storm skips {', '.join(others)} (own server)", file=sys.stderr)
+    steps = args.runs * (len(levels) + len(storm_against) * (storm_size > 0)) + len(capacity_runs)
     with progress() as bar:
         task = bar.add_task("held streams", total=steps, note="")
         for run in range(args.runs):
@@ -515,11 +551,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 point.update(paced_floor(args, streams))
                 points.append({"scenario": "held", "workers": 1, **point})
                 bar.advance(task)
-            if storm_size:
-                bar.update(task, note=f"run {run + 1}: storm of {storm_size:,}")
-                with open_target(args, "held_streams") as target:
-                    point = measure_storm(target, storm_size, args)
-                    points.append({"scenario": "storm", "workers": 1, **point})
+            for against in storm_against if storm_size else []:
+                bar.update(task, note=f"run {run + 1}: storm of {storm_size:,} ({against})")
+                app, route = STORM_AGAINST[against]
+                with open_target(args, "held_streams", app=app) as target:
+                    point = measure_storm(target, storm_size, args, route)
+                points.append({"scenario": "storm", "against": against, "workers": 1, **point})
                 bar.advance(task)
             for streams, workers in capacity_runs if run == 0 else []:
                 bar.update(task, note=f"capacity: {streams:,} on {workers} workers")
@@ -540,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "flowing": args.storm_flowing,
             "at_once": args.storm_at_once,
             "hold_s": args.storm_hold,
+            "against": {name: STORM_AGAINST[name] for name in storm_against},
         },
         "capacity": {
             "runs": [list(pair) for pair in capacity_runs],

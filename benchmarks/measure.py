@@ -13,7 +13,7 @@ import requests
 
 from benchmarks.harness import Target
 from benchmarks.wire import Plan, StreamRecord, run_plan_split
-from showcase.launcher import wait_for_open_streams
+from showcase.launcher import fetch_health, wait_for_open_streams
 
 IDLE_TIMEOUT_S = 15.0
 
@@ -80,6 +80,17 @@ def wait_idle(url: str, timeout_s: float = IDLE_TIMEOUT_S) -> bool:
         return wait_for_open_streams(url, lambda count: count == 0, timeout_s) == 0
     except requests.RequestException:
         return False
+
+
+def wait_for_connections(url: str, count: int, timeout_s: float) -> int:
+    """Poll ``/healthz`` (bounded) until the worker holds at least ``count`` connections besides
+    the poll's own: streams of any route, counted or not in ``open_streams``; the last count."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = fetch_health(url)["open_connections"] - 1
+        if current >= count or time.monotonic() > deadline:
+            return current
+        time.sleep(0.1)
 
 
 class Sampler:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -156,6 +157,10 @@ class Plan:
     ramp_s: float = 0.0
     deadline_s: float = 60.0
     hold_s: float | None = None  # close every stream this long after the last one opened
+    # True: the hold starts when the last connect has finished (bounded by the deadline), so a
+    # client that falls behind its ramp still holds every stream ``hold_s``. False: at
+    # ``ramp_s`` + ``jitter_s`` after the start, as scheduled.
+    hold_after_connects: bool = False
     latency: bool = True
     keep: bool = True
     max_connecting: int = 256
@@ -236,6 +241,14 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
     ]
     protocols: list[StreamProtocol] = []
     sources = cycle_sources(plan.source_hosts)
+    pending_connects = len(records)
+    connects_done = asyncio.Event()
+
+    def connect_done() -> None:
+        nonlocal pending_connects
+        pending_connects -= 1
+        if pending_connects == 0:
+            connects_done.set()
 
     async def one(index: int, record: StreamRecord) -> None:
         if offsets[index]:
@@ -253,16 +266,22 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
             except OSError as error:
                 record.error = f"connect: {error}"
                 return
+            finally:
+                connect_done()
         protocols.append(protocol)
         await protocol.done
 
     tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(records)]
     everything = asyncio.gather(*tasks)
     timeout = plan.deadline_s
-    if plan.hold_s is not None:
+    if plan.hold_s is not None and plan.hold_after_connects:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connects_done.wait(), plan.deadline_s)
+        timeout = min(plan.deadline_s - (loop.time() - start), plan.hold_s)
+    elif plan.hold_s is not None:
         timeout = min(timeout, plan.ramp_s + plan.jitter_s + plan.hold_s)
     try:
-        await asyncio.wait_for(asyncio.shield(everything), timeout)
+        await asyncio.wait_for(asyncio.shield(everything), max(0.0, timeout))
     except TimeoutError:
         closing = time.time()
         for record in records:
@@ -276,8 +295,14 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
             task.cancel()
         await asyncio.gather(everything, return_exceptions=True)
     for record in records:
-        if not record.complete and record.error is None and plan.hold_s is None:
+        if record.complete or record.error is not None:
+            continue
+        if plan.hold_s is None:
             record.error = "deadline"
+        elif not record.t_request:  # still waiting to connect (or for a place to) at the close
+            record.error = "not connected when the hold ended"
+        elif not record.status:
+            record.error = "no response when the hold ended"
     return records
 
 

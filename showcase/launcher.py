@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 
 from showcase.processes import stop_process
+from showcase.server import gunicorn_argv
 
 LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
@@ -83,16 +84,22 @@ def start_server(
     env: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
     cpu: int | None = None,
+    app: str | None = None,
 ) -> RunningServer:
     """Spawn ``python -m showcase serve --bind 127.0.0.1:0`` and wait until it answers.
 
-    ``cpu`` pins the server to one core with taskset (benchmarks).
+    ``cpu`` pins the server to one core with taskset (benchmarks). ``app`` (``module:name``)
+    serves another WSGI app with the same gunicorn settings instead; it must answer
+    ``/healthz`` like the showcase (the benchmarks' bare reference app does).
     """
-    argv = [sys.executable, "-m", "showcase", "serve", "--bind", "127.0.0.1:0"]
-    argv += ["--workers", str(workers)]
-    if worker_connections is not None:
-        argv += ["--worker-connections", str(worker_connections)]
-    argv += list(extra)
+    if app is None:
+        argv = [sys.executable, "-m", "showcase", "serve", "--bind", "127.0.0.1:0"]
+        argv += ["--workers", str(workers)]
+        if worker_connections is not None:
+            argv += ["--worker-connections", str(worker_connections)]
+        argv += list(extra)
+    else:
+        argv = gunicorn_argv("127.0.0.1:0", workers, worker_connections, [*extra, app])
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
     log_path.parent.mkdir(parents=True, exist_ok=True)

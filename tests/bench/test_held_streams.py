@@ -4,8 +4,10 @@ guide's capacity section computed from a result."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,33 @@ def test_a_hold_closes_every_stream_without_an_error(base_url: str) -> None:
     assert all(r.error is None and r.t_end is not None and r.messages >= 2 for r in records)
 
 
+@pytest.mark.parametrize("after_connects", [False, True])
+def test_streams_not_connected_when_the_hold_ends_say_so(after_connects: bool) -> None:
+    """A listener that never accepts (backlog 0): its queue takes a connection or two, the
+    kernel drops the rest's SYNs and their connects hang. When the hold ends, each stream says
+    what it was still waiting for, rather than ending with no error and no answer. With
+    ``hold_after_connects`` the hold waits for the connects first, up to the deadline."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        plan = Plan(
+            url=f"http://127.0.0.1:{port}",
+            paths=("/",) * 6,
+            hold_s=0.3,
+            deadline_s=1.5,
+            hold_after_connects=after_connects,
+        )
+        started = time.monotonic()
+        records, _ = run_plan_in_process(plan, None)
+        took = time.monotonic() - started
+    errors = Counter(r.error for r in records)
+    assert set(errors) <= {"not connected when the hold ended", "no response when the hold ended"}
+    assert errors["not connected when the hold ended"] >= 1
+    assert took >= (1.4 if after_connects else 0.3)
+    assert took < 5.0
+
+
 def record(arrivals: list[float], end: float | None, keep: bool = True) -> StreamRecord:
     return StreamRecord(
         "/",
@@ -203,11 +232,13 @@ def test_summary_keys_scenarios_and_takes_the_least_count() -> None:
             "points": [
                 {**point("held", 10000, 1, rss_per_stream_bytes=22000.0), "kept_receiving": 9990},
                 {**point("storm", 10000, 1, storm_s=3.0, flowing=1000), "errors": {"x": 2}},
+                {**point("storm", 10000, 1, storm_s=2.5), "against": "bare"},
             ],
         },
     ]
     summary = held_streams.summarize_runs(runs)
-    assert list(summary) == ["10000", "storm-10000", "capacity-75000x4"]
+    assert list(summary) == ["10000", "storm-10000", "capacity-75000x4", "storm-10000-bare"]
+    assert summary["storm-10000-bare"]["against"] == "bare"
     assert summary["10000"]["kept_receiving_min"] == 9990
     assert summary["10000"]["rss_per_stream_bytes"] == 21000.0
     assert summary["storm-10000"]["storm_s"] == 4.0
@@ -351,3 +382,19 @@ def test_the_dearest_message_sets_the_cpu_figure() -> None:
 def test_what_stopped_a_run(figures: dict[str, Any], reason: str) -> None:
     streams = 75000 if "connected" in figures and figures["connected"] > 50000 else 10000
     assert reason in stopped_by(row("capacity", streams, 4, **figures))
+
+
+@pytest.mark.integration
+def test_the_storm_runs_against_the_showcase_and_its_references(tmp_path: Path) -> None:
+    """A small storm against each server, own servers started and stopped by the benchmark:
+    the showcase, the tutorial Flask generator and the bare WSGI app (benchmarks.bare_wsgi)."""
+    out = tmp_path / "storm.json"
+    argv = ["--levels", "", "--storm", "30", "--storm-flowing", "5", "--storm-hold", "1"]
+    argv += ["--runs", "1", "--no-pin", "--no-plot", "--out", str(out)]
+    assert held_streams.main(argv) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary) == {"storm-30", "storm-30-tutorial", "storm-30-bare"}
+    for row in summary.values():
+        assert row["got_first_message_min"] == 30
+        assert row["errors"] == {}
+        assert row["server_cpu_ms_per_new_stream"] > 0
