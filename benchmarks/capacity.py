@@ -30,6 +30,12 @@ BIGGER_MACHINES = (  # (memory GiB, cores) of the machines the guide projects on
 )
 
 
+def is_reference(row: dict[str, Any]) -> bool:
+    """A held_streams row measured against a reference server (``--against``), not the
+    showcase: shown next to the showcase's figures, never used as one of them."""
+    return row.get("against", "showcase") != "showcase"
+
+
 def read_int(path: str) -> int | None:
     try:
         return int(Path(path).read_text().split()[0])
@@ -156,6 +162,7 @@ def memory_per_stream(summary: dict[str, Any]) -> float | None:
         r
         for r in summary.values()
         if r.get("scenario") != "storm"
+        and not is_reference(r)
         and r.get("workers", 1) == 1
         and r.get("rss_per_stream_bytes") is not None
         and math.isfinite(r["rss_per_stream_bytes"])
@@ -172,7 +179,7 @@ def cpu_per_message_s(summary: dict[str, Any]) -> float | None:
     As measured per message where it was, else the run's CPU share over its message rate."""
     largest: dict[float, dict[str, Any]] = {}
     for r in summary.values():
-        if r.get("scenario") == "storm" or r.get("workers", 1) != 1:
+        if r.get("scenario") == "storm" or is_reference(r) or r.get("workers", 1) != 1:
             continue
         interval = r.get("interval_ms", 1000.0)
         if interval not in largest or r["streams"] > largest[interval]["streams"]:
@@ -285,7 +292,7 @@ def stopped_by(row: dict[str, Any]) -> str:
 def scenario_table(summary: dict[str, Any]) -> str:
     rows = []
     for r in sorted(summary.values(), key=lambda r: (r.get("workers", 1), r["streams"])):
-        if r.get("scenario") == "storm":
+        if r.get("scenario") == "storm" or is_reference(r):
             continue
         workers = r.get("workers") or 1
         per = r.get("rss_per_stream_bytes")

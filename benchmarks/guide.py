@@ -145,6 +145,10 @@ def framing_table(doc: dict[str, Any]) -> str:
     )
 
 
+# held_streams' reference servers (--against), as the held table names them.
+REFERENCE_NAMES = {"showcase": "", "tutorial": "tutorial Flask", "bare": "bare WSGI, no Flask"}
+
+
 def held_table(doc: dict[str, Any]) -> str:
     rows = []
     for r in doc["summary"].values():
@@ -152,9 +156,10 @@ def held_table(doc: dict[str, Any]) -> str:
             continue  # the storm and capacity rows have their own section
         per = r["rss_per_stream_bytes"]
         held = r["server_rss_held"]
+        against = REFERENCE_NAMES.get(r.get("against", "showcase"), r.get("against"))
         rows.append(
             [
-                f"{r['streams']:,}",
+                f"{r['streams']:,}" + (f" ({against})" if against else ""),
                 f"{r['got_first_message_min']:,}",
                 f"{r['kept_receiving_min']:,}",
                 fmt(per / 1024 if per is not None else None, 1),
@@ -322,6 +327,12 @@ def held_target_rows(summary: dict[str, Any]) -> list[list[str]]:
                     f" (the kernel alone, a bare send loop with no server: "
                     f"{pct(held['floor_cpu_share'], 0)})"
                     if held.get("floor_cpu_share")
+                    else ""
+                )
+                + (
+                    f"; a bare WSGI app, no Flask, on the same gunicorn + gevent worker: "
+                    f"{pct(summary['10000-bare'].get('server_cpu_share_held'), 0)}"
+                    if "10000-bare" in summary
                     else ""
                 ),
                 check(

@@ -10,6 +10,11 @@ them, and how fast a storm of new ones gets its first message.
   opened at ``--capacity-rate`` (600/s) from several client processes and loopback source
   addresses; once, in the first run: they take minutes.
 
+The storm and the largest level also run against two references on the same gunicorn settings
+and worker (``--against``): the tutorial Flask generator (``/baseline/sse``) and a bare WSGI app
+with no Flask (``benchmarks/bare_wsgi.py``), what gunicorn and gevent cost by themselves; their
+rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"`` and so on.
+
 Each reports got first message, kept receiving (no silence over two intervals), worker RSS
 per stream, worker CPU while held (share of a core, and µs per message received), time to
 first message (connect → first message) p50/p95/max, and errors by kind. The summary is
@@ -35,7 +40,13 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks import capacity
-from benchmarks.capacity import FdSampler, capacity_markdown, open_workers, read_limits
+from benchmarks.capacity import (
+    FdSampler,
+    capacity_markdown,
+    is_reference,
+    open_workers,
+    read_limits,
+)
 from benchmarks.floor import CONNECTIONS as FLOOR_CONNECTIONS
 from benchmarks.floor import measure_paced_floor
 from benchmarks.harness import (
@@ -82,10 +93,11 @@ STORM_FLOWING = 1000  # streams already open, one message a second, while the st
 STORM_AT_ONCE = 200  # at most this many connecting at once
 STORM_HOLD_S = 10.0  # the storm's streams are closed this long after the first connect
 STORM_QUIET_S = 1.0  # the flowing streams alone before the storm: their own CPU cost
-# The same storm against references on the same gunicorn settings and worker: the tutorial
-# Flask generator (/baseline/sse) and a bare WSGI app with no Flask (benchmarks.bare_wsgi),
-# the floor of gunicorn + gevent themselves. name: (WSGI app or None for the showcase, route)
-STORM_AGAINST: dict[str, tuple[str | None, str]] = {
+# The storm and the largest level also run against references on the same gunicorn settings
+# and worker: the tutorial Flask generator (/baseline/sse) and a bare WSGI app with no Flask
+# (benchmarks.bare_wsgi), the floor of gunicorn + gevent themselves.
+# name: (WSGI app, or None for the showcase's own, route)
+AGAINST: dict[str, tuple[str | None, str]] = {
     "showcase": (None, "/stream/sse"),
     "tutorial": (None, "/baseline/sse"),
     "bare": ("benchmarks.bare_wsgi:app", "/stream/sse"),
@@ -150,13 +162,14 @@ def measure_level(
     processes: int = 1,
     sources: int = 1,
     connect_per_s: float | None = None,
+    route: str = "/stream/sse",
 ) -> dict[str, Any]:
     """Open ``streams`` at ``connect_per_s`` (``--connect-rate``) a second, hold them
     ``hold_s``, and read what it cost."""
     connect_per_s = connect_per_s or args.connect_rate
     ramp_s = streams / connect_per_s
     count = math.ceil((ramp_s + hold_s) * 1000.0 / interval_ms) + 3
-    path = stream_path("/stream/sse", count=count, interval=interval_ms, size=0)
+    path = stream_path(route, count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target.url,
         paths=(path,) * streams,
@@ -170,7 +183,7 @@ def measure_level(
     )
     # Warm up first: the first request's one-off imports and caches are not per-stream memory
     # (a few requests, so that each of several workers likely has had one).
-    warm = stream_path("/stream/sse", count=2, interval=0)
+    warm = stream_path(route, count=2, interval=0)
     run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, client_cpus(args))
     wait_idle(target.url)
     idle = target.worker_sample()
@@ -355,13 +368,12 @@ def measure_capacity(
 
 
 def label(point: dict[str, Any]) -> str:
+    suffix = f"-{point['against']}" if is_reference(point) else ""
     if point["scenario"] == "storm":
-        against = point.get("against", "showcase")
-        suffix = "" if against == "showcase" else f"-{against}"
         return f"storm-{point['streams']}{suffix}"
     if point["scenario"] == "capacity":
         return f"capacity-{point['streams']}x{point['workers']}"
-    return str(point["streams"])
+    return f"{point['streams']}{suffix}"
 
 
 COUNTS = ("got_first_message", "kept_receiving")
@@ -414,10 +426,8 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
     for row in summary.values():
         per = row.get("rss_per_stream_bytes")
         held = row.get("server_rss_held")
-        against = row.get("against")
-        reference = against not in (None, "showcase")
         table.add_row(
-            f"{row['scenario']} ({against})" if reference else row["scenario"],
+            f"{row['scenario']} ({row['against']})" if is_reference(row) else row["scenario"],
             f"{row['streams']:,}",
             str(row.get("workers") or "?"),
             fmt(row.get("interval_ms", INTERVAL_MS) / 1000.0, 0),
@@ -462,9 +472,9 @@ def parse_capacity(text: str) -> list[tuple[int, int]]:
     return pairs
 
 
-def storm_servers(text: str) -> str:
-    """``--storm-against``: names of STORM_AGAINST, comma-separated."""
-    unknown = [name for name in text.split(",") if name and name not in STORM_AGAINST]
+def servers_named(text: str) -> str:
+    """``--against``: names of AGAINST, comma-separated."""
+    unknown = [name for name in text.split(",") if name and name not in AGAINST]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown: {', '.join(unknown)}")
     return text
@@ -483,10 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storm-at-once", type=int, default=STORM_AT_ONCE, help="connecting")
     parser.add_argument("--storm-hold", type=float, default=STORM_HOLD_S, help="s storm window")
     parser.add_argument(
-        "--storm-against",
-        type=storm_servers,
-        default=",".join(STORM_AGAINST),
-        help="servers the storm runs against, of " + ", ".join(STORM_AGAINST) + " (default all)",
+        "--against",
+        type=servers_named,
+        default=",".join(AGAINST),
+        help="servers the storm and the largest level run against, of "
+        + ", ".join(AGAINST)
+        + " (default all)",
     )
     parser.add_argument(
         "--capacity", help="STREAMSxWORKERS,… at a message every 10 s (default 19000x1,75000x4)"
@@ -528,13 +540,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     settings: dict[str, Any] = {}
     # Capacity runs are long: once, in the first run.
-    storm_against = [name for name in args.storm_against.split(",") if name]
+    against_names = [name for name in args.against.split(",") if name]
     if args.url:  # a server of the caller's serves the showcase's routes, not another app
-        others = [name for name in storm_against if STORM_AGAINST[name][0] is not None]
-        storm_against = [name for name in storm_against if name not in others]
-        if others and storm_size:
-            print(f"--url: the storm skips {', '.join(others)} (own server)", file=sys.stderr)
-    steps = args.runs * (len(levels) + len(storm_against) * (storm_size > 0)) + len(capacity_runs)
+        others = [name for name in against_names if AGAINST[name][0] is not None]
+        against_names = [name for name in against_names if name not in others]
+        if others:
+            print(f"--url: skipping {', '.join(others)} (needs its own server)", file=sys.stderr)
+    references = len(against_names) - ("showcase" in against_names)
+    per_run = len(levels) + references * bool(levels) + len(against_names) * (storm_size > 0)
+    steps = args.runs * per_run + len(capacity_runs)
     with progress() as bar:
         task = bar.add_task("held streams", total=steps, note="")
         for run in range(args.runs):
@@ -551,9 +565,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 point.update(paced_floor(args, streams))
                 points.append({"scenario": "held", "workers": 1, **point})
                 bar.advance(task)
-            for against in storm_against if storm_size else []:
+            for against in [a for a in against_names if a != "showcase"] if levels else []:
+                streams = max(levels)
+                bar.update(task, note=f"run {run + 1}: {streams:,} streams ({against})")
+                app, route = AGAINST[against]
+                with open_target(args, "held_streams", app=app) as target:
+                    point = measure_level(
+                        target,
+                        streams,
+                        args,
+                        interval_ms=args.interval,
+                        hold_s=args.hold,
+                        route=route,
+                    )
+                points.append({"scenario": "held", "against": against, "workers": 1, **point})
+                bar.advance(task)
+            for against in against_names if storm_size else []:
                 bar.update(task, note=f"run {run + 1}: storm of {storm_size:,} ({against})")
-                app, route = STORM_AGAINST[against]
+                app, route = AGAINST[against]
                 with open_target(args, "held_streams", app=app) as target:
                     point = measure_storm(target, storm_size, args, route)
                 points.append({"scenario": "storm", "against": against, "workers": 1, **point})
@@ -577,8 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "flowing": args.storm_flowing,
             "at_once": args.storm_at_once,
             "hold_s": args.storm_hold,
-            "against": {name: STORM_AGAINST[name] for name in storm_against},
         },
+        "against": {name: AGAINST[name] for name in against_names},
         "capacity": {
             "runs": [list(pair) for pair in capacity_runs],
             "interval_ms": CAPACITY_INTERVAL_MS,

@@ -141,7 +141,11 @@ def plot_held_streams(path: Path, out: Path | None = None) -> Path:
     """Server RSS per held stream and worker RSS against the number of open streams."""
     summary = load(path)["summary"]
     # The held levels only: the storm and capacity rows are the capacity section's.
-    held = [r for r in summary.values() if r.get("scenario", "held") == "held"]
+    held = [
+        r
+        for r in summary.values()
+        if r.get("scenario", "held") == "held" and r.get("against", "showcase") == "showcase"
+    ]
     rows = sorted(held, key=lambda r: r["streams"])
     fig, ax = plt.subplots(figsize=(7, 4))
     xs = [r["streams"] for r in rows]

@@ -385,16 +385,26 @@ def test_what_stopped_a_run(figures: dict[str, Any], reason: str) -> None:
 
 
 @pytest.mark.integration
-def test_the_storm_runs_against_the_showcase_and_its_references(tmp_path: Path) -> None:
-    """A small storm against each server, own servers started and stopped by the benchmark:
-    the showcase, the tutorial Flask generator and the bare WSGI app (benchmarks.bare_wsgi)."""
-    out = tmp_path / "storm.json"
-    argv = ["--levels", "", "--storm", "30", "--storm-flowing", "5", "--storm-hold", "1"]
+def test_a_level_and_the_storm_run_against_the_showcase_and_its_references(
+    tmp_path: Path,
+) -> None:
+    """A small level and storm against each server, own servers started and stopped by the
+    benchmark: the showcase, the tutorial Flask generator and the bare WSGI app."""
+    out = tmp_path / "held.json"
+    argv = ["--levels", "40", "--hold", "2", "--interval", "200"]
+    argv += ["--storm", "30", "--storm-flowing", "5", "--storm-hold", "1"]
     argv += ["--runs", "1", "--no-pin", "--no-plot", "--out", str(out)]
     assert held_streams.main(argv) == 0
     summary = json.loads(out.read_text())["summary"]
-    assert set(summary) == {"storm-30", "storm-30-tutorial", "storm-30-bare"}
-    for row in summary.values():
-        assert row["got_first_message_min"] == 30
+    levels = {"40", "40-tutorial", "40-bare"}
+    assert set(summary) == levels | {"storm-30", "storm-30-tutorial", "storm-30-bare"}
+    for key, row in summary.items():
         assert row["errors"] == {}
-        assert row["server_cpu_ms_per_new_stream"] > 0
+        if key in levels:
+            assert row["kept_receiving_min"] == 40
+            assert row["server_cpu_share_held"] > 0
+        else:
+            assert row["got_first_message_min"] == 30
+            assert row["server_cpu_ms_per_new_stream"] > 0
+    assert "floor_cpu_share" in summary["40"]  # the kernel floor: the showcase's level only
+    assert "floor_cpu_share" not in summary["40-bare"]
