@@ -6,7 +6,7 @@ event of every stream it relays, so what it costs per event and per connection i
 cost (benchmarks/relay.py). Through requests (urllib3, http.client) opening the upstream
 cost 640 µs of CPU (measured in a plain process) and each event went through four reading
 layers; here
-a connection is a ``create_connection``, one request write and a bounded head read, and each
+a connection is a connect, one request write and a bounded head read, and each
 ``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay keeps requests
 (``upstream.py``). Under the gevent worker the socket is cooperative: a hop blocks its own
 greenlet on a read, never the worker.
@@ -14,6 +14,7 @@ greenlet on a read, never the worker.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 import struct
@@ -144,6 +145,26 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def connect(host: str, port: int, timeout_s: float) -> socket.socket:
+    """A TCP connection to ``host:port``. An IP address is connected to as it is: under gevent
+    ``create_connection`` resolves even a literal address through its thread pool, which
+    doubled the CPU of a loopback connect (158 against 78 µs, 2,000 connects in a patched
+    process on this machine). A name is resolved as usual."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return socket.create_connection((host, port), timeout=timeout_s)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def open_hop(
     upstream: Upstream, params: Mapping[str, str], headers: Mapping[str, str]
 ) -> HopResponse:
@@ -153,7 +174,7 @@ def open_hop(
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     request = build_request(parts.path, parts.query, parts.netloc, params, headers)
     try:
-        sock = socket.create_connection((host, port), timeout=upstream.connect_timeout_s)
+        sock = connect(host, port, upstream.connect_timeout_s)
     except TimeoutError:
         raise UpstreamError("upstream_timeout", f"{upstream.url}: connect timed out") from None
     except OSError as error:

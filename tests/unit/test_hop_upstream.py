@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from showcase.chat.forward import UpstreamError
-from showcase.chat.hop_upstream import build_request, open_hop
+from showcase.chat.hop_upstream import build_request, connect, open_hop
 from showcase.chat.upstream import Upstream
 from showcase.wire import MAX_HEAD_BYTES
 
@@ -136,3 +136,22 @@ def test_a_short_answer_is_read_whole_and_bounded() -> None:
     with scripted(answer) as (url, _):
         hop = open_hop(Upstream(url, read_timeout_s=2), {}, {})
         assert hop.status_code == 404 and hop.read_small() == body
+
+
+def test_an_address_is_connected_to_without_a_lookup_and_a_name_is_resolved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def no_lookup(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an IP address needs no lookup")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(socket, "getaddrinfo", no_lookup)
+            with connect("127.0.0.1", port, 2.0) as sock:
+                assert sock.getpeername() == ("127.0.0.1", port)
+        with connect("localhost", port, 2.0) as sock:  # a name: resolved as usual
+            assert sock.getpeername()[1] == port
+    with pytest.raises(ConnectionRefusedError):
+        connect("127.0.0.1", port, 2.0)  # closed now: refused, and the socket closed
