@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -350,15 +351,7 @@ def run_plan_split(
 def _share(plan: Plan, paths: tuple[str, ...], processes: int) -> Plan:
     """One process's part of a plan: the same ramp window, interleaved with the others, and
     its share of the connecting limit (so all processes together keep the plan's bound)."""
-    return Plan(
-        url=plan.url,
-        paths=paths,
-        ramp_s=plan.ramp_s,
-        jitter_s=plan.jitter_s,
-        deadline_s=plan.deadline_s,
-        hold_s=plan.hold_s,
-        latency=plan.latency,
-        keep=plan.keep,
-        max_connecting=max(1, plan.max_connecting // processes),
-        source_hosts=plan.source_hosts,
+    # replace(), not a new Plan field by field: a field added later cannot be left out.
+    return dataclasses.replace(
+        plan, paths=paths, max_connecting=max(1, plan.max_connecting // processes)
     )

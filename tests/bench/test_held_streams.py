@@ -35,11 +35,21 @@ def test_loopback_sources_carry_into_the_third_octet() -> None:
     assert len(set(loopback_sources(1000))) == 1000
 
 
-def test_split_processes_share_the_connecting_bound() -> None:
-    plan = Plan(url="http://127.0.0.1:1", paths=("/",) * 10, max_connecting=200)
+def test_split_processes_share_the_connecting_bound_and_keep_the_rest() -> None:
+    plan = Plan(
+        url="http://127.0.0.1:1",
+        paths=("/",) * 10,
+        max_connecting=200,
+        hold_s=5.0,
+        hold_after_connects=True,
+        source_hosts=("127.0.0.2",),
+    )
     shares = [_share(plan, plan.paths[i::5], 5) for i in range(5)]
     assert [s.max_connecting for s in shares] == [40] * 5
+    assert [len(s.paths) for s in shares] == [2] * 5
+    # Every other field as the plan has it (hold_after_connects was once dropped here).
     assert all(s.source_hosts == plan.source_hosts for s in shares)
+    assert all(s.hold_after_connects and s.hold_s == 5.0 for s in shares)
 
 
 @pytest.mark.integration
