@@ -5,8 +5,7 @@ HTTP client library between the socket and the SSE parser.
 event of every stream it relays, so what it costs per event and per connection is the hop's
 cost (benchmarks/relay.py). Through requests (urllib3, http.client) opening the upstream
 cost 640 µs of CPU (measured in a plain process) and each event went through four reading
-layers; here
-a connection is a connect, one request write and a bounded head read, and each
+layers; here a connection is a connect, one request write and a bounded head read, and each
 ``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay keeps requests
 (``upstream.py``). Under the gevent worker the socket is cooperative: a hop blocks its own
 greenlet on a read, never the worker.
