@@ -38,6 +38,7 @@ def iter_body(
     heartbeat_s: float = 15.0,
     wait: Wait = wait_plain,
     ending: Callable[[], bytes] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[bytes]:
     """The response body, one ``bytes`` per socket write.
 
@@ -45,6 +46,10 @@ def iter_body(
     ``flush="auto"``: messages that are ready together (no pause between them) go out in one
     write of at most ``COALESCE_MAX_BYTES``; a batch is flushed before every pause, so a
     message is never held back waiting for the next one.
+    Pauses keep a schedule: a pause of ``s`` ends ``s`` after the previous one was due to
+    end, not ``s`` after this write (``clock`` reads the time), so each stream keeps its own
+    phase (``lifecycle.PauseSlots`` says why). A stream that fell behind does not catch up
+    in a burst: its schedule starts again from now.
     A stopping server ends the stream after what was already produced (SSE clients resume):
     when ``wait`` says so, the body's last write is ``ending()`` if given (an SSE stream's
     "server restarting" comment and ``retry:``), and the body ends.
@@ -54,6 +59,7 @@ def iter_body(
     # (memory per held stream; measured with benchmarks/held_streams.py).
     batch: list[bytes] = []
     batched = written = unpaused = 0  # written, unpaused: since the last pause or yield
+    due: float | None = None  # when the last pause was due to end
     if mode.preamble:
         batch.append(mode.preamble)
         batched = len(mode.preamble)
@@ -90,8 +96,10 @@ def iter_body(
                 batch.clear()
                 batched = 0
             written = unpaused = 0
+            now = clock()
+            due = now + item.seconds if due is None else max(now, due + item.seconds)
             # The pause, in slices of at most heartbeat_s with a heartbeat after each full one.
-            remaining = item.seconds
+            remaining = due - now
             while remaining > heartbeat_s:
                 if not wait(heartbeat_s):
                     if ending is not None:
