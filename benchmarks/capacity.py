@@ -30,10 +30,23 @@ BIGGER_MACHINES = (  # (memory GiB, cores) of the machines the guide projects on
 )
 
 
+# held_streams' servers (--against), as the guide names them.
+SERVER_NAMES = {
+    "showcase": "this project",
+    "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
+    "bare": "a bare WSGI app, no Flask (`benchmarks/bare_wsgi.py`)",
+}
+
+
+def server_name(row: dict[str, Any]) -> str:
+    against = str(row.get("against", "showcase"))
+    return SERVER_NAMES.get(against, against)
+
+
 def is_reference(row: dict[str, Any]) -> bool:
     """A held_streams row measured against a reference server (``--against``), not the
     showcase: shown next to the showcase's figures, never used as one of them."""
-    return row.get("against", "showcase") != "showcase"
+    return bool(row.get("against", "showcase") != "showcase")
 
 
 def read_int(path: str) -> int | None:
@@ -328,18 +341,11 @@ def scenario_table(summary: dict[str, Any]) -> str:
     )
 
 
-STORM_SERVERS = {
-    "showcase": "this project (`/stream/sse`)",
-    "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
-    "bare": "a bare WSGI app, no Flask (`benchmarks/bare_wsgi.py`)",
-}
-
-
 def storm_paragraph(summary: dict[str, Any]) -> str:
     storms = [r for r in summary.values() if r.get("scenario") == "storm"]
     if not storms:
         return ""
-    s = next((r for r in storms if r.get("against", "showcase") == "showcase"), storms[0])
+    s = next((r for r in storms if not is_reference(r)), storms[0])
     paragraph = (
         f"**Connect storm.** {_num(s['streams'])} clients connecting "
         f"{_num(s.get('max_connecting'))} at a time while {_num(s.get('flowing'))} streams flow "
@@ -356,7 +362,7 @@ def storm_paragraph(summary: dict[str, Any]) -> str:
         return paragraph
     rows = [
         [
-            STORM_SERVERS.get(r.get("against", "showcase"), str(r.get("against"))),
+            server_name(r),
             _num(r["got_first_message_min"]),
             f"{_num(r.get('storm_s'), 2)} s",
             f"{_num(r.get('server_cpu_ms_per_new_stream'), 3)} ms",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.capacity import capacity_markdown
+from benchmarks.capacity import capacity_markdown, is_reference, server_name
 from benchmarks.deploy import deploy_markdown
 from benchmarks.disconnect import disconnect_markdown
 from benchmarks.environment import ROOT, machine_line
@@ -145,10 +145,6 @@ def framing_table(doc: dict[str, Any]) -> str:
     )
 
 
-# held_streams' reference servers (--against), as the held table names them.
-REFERENCE_NAMES = {"showcase": "", "tutorial": "tutorial Flask", "bare": "bare WSGI, no Flask"}
-
-
 def held_table(doc: dict[str, Any]) -> str:
     rows = []
     for r in doc["summary"].values():
@@ -156,10 +152,9 @@ def held_table(doc: dict[str, Any]) -> str:
             continue  # the storm and capacity rows have their own section
         per = r["rss_per_stream_bytes"]
         held = r["server_rss_held"]
-        against = REFERENCE_NAMES.get(r.get("against", "showcase"), r.get("against"))
         rows.append(
             [
-                f"{r['streams']:,}" + (f" ({against})" if against else ""),
+                f"{r['streams']:,}" + (f", {server_name(r)}" if is_reference(r) else ""),
                 f"{r['got_first_message_min']:,}",
                 f"{r['kept_receiving_min']:,}",
                 fmt(per / 1024 if per is not None else None, 1),

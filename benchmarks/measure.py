@@ -13,7 +13,7 @@ import requests
 
 from benchmarks.harness import Target
 from benchmarks.wire import Plan, StreamRecord, run_plan_split
-from showcase.launcher import fetch_health, wait_for_open_streams
+from showcase.launcher import wait_for_health, wait_for_open_streams
 
 IDLE_TIMEOUT_S = 15.0
 
@@ -85,12 +85,8 @@ def wait_idle(url: str, timeout_s: float = IDLE_TIMEOUT_S) -> bool:
 def wait_for_connections(url: str, count: int, timeout_s: float) -> int:
     """Poll ``/healthz`` (bounded) until the worker holds at least ``count`` connections besides
     the poll's own: streams of any route, counted or not in ``open_streams``; the last count."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = fetch_health(url)["open_connections"] - 1
-        if current >= count or time.monotonic() > deadline:
-            return current
-        time.sleep(0.1)
+    polled = wait_for_health(url, "open_connections", lambda n: n - 1 >= count, timeout_s)
+    return polled - 1
 
 
 class Sampler:

@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from benchmarks.capacity import is_reference  # noqa: E402
+
 MODE_COLORS = {"sse": "#1f77b4", "ndjson": "#2ca02c", "chunked": "#ff7f0e", "baseline": "#7f7f7f"}
 DPI = 110
 
@@ -142,9 +144,7 @@ def plot_held_streams(path: Path, out: Path | None = None) -> Path:
     summary = load(path)["summary"]
     # The held levels only: the storm and capacity rows are the capacity section's.
     held = [
-        r
-        for r in summary.values()
-        if r.get("scenario", "held") == "held" and r.get("against", "showcase") == "showcase"
+        r for r in summary.values() if r.get("scenario", "held") == "held" and not is_reference(r)
     ]
     rows = sorted(held, key=lambda r: r["streams"])
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -34,16 +34,23 @@ def fetch_health(url: str) -> dict[str, int]:
     return data
 
 
+def wait_for_health(
+    url: str, key: str, predicate: Callable[[int], bool], timeout_s: float = 15.0
+) -> int:
+    """Poll ``/healthz`` until ``predicate(health[key])`` or time is up; the last value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = fetch_health(url)[key]
+        if predicate(current) or time.monotonic() > deadline:
+            return current
+        time.sleep(0.1)
+
+
 def wait_for_open_streams(
     url: str, predicate: Callable[[int], bool], timeout_s: float = 15.0
 ) -> int:
     """Poll ``/healthz`` until ``predicate(open_streams)`` or time is up; the last count."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = fetch_health(url)["open_streams"]
-        if predicate(current) or time.monotonic() > deadline:
-            return current
-        time.sleep(0.1)
+    return wait_for_health(url, "open_streams", predicate, timeout_s)
 
 
 class ServerError(RuntimeError):
