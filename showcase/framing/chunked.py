@@ -140,8 +140,13 @@ class ChunkedDecoder:
             if data:
                 raise ChunkedError(f"{len(data)} bytes after the end of the chunked body")
             return []
-        self._buf += data
         items: list[Chunk | EndOfBody] = []
+        if not self._buf and self._state == "size":
+            taken = self._whole_chunks(data, items)
+            if taken == len(data):
+                return items
+            data = data[taken:]
+        self._buf += data
         while self._buf and self._step(items):
             pass
         if self._state == "done" and self._buf:
@@ -155,6 +160,32 @@ class ChunkedDecoder:
         if self._state != "done":
             raise ChunkedError(f"chunked body truncated (in {self._state.replace('_', ' ')})")
         return []
+
+    def _whole_chunks(self, data: bytes, items: list[Chunk | EndOfBody]) -> int:
+        """The complete, well-formed chunks at the start of ``data``, decoded in place: how
+        many bytes they took. What a relay reads is mostly one whole chunk per ``recv``; the
+        state machine would copy it through the buffer three times. It stops at anything
+        else (a partial chunk, the last chunk, a bad line) and ``_step`` takes over from
+        there, so the items, the counts and the errors are the state machine's."""
+        pos, end = 0, len(data)
+        while pos < end:
+            eol = data.find(b"\n", pos, pos + self._max_size_line)
+            if eol <= pos or data[eol - 1] != 0x0D:  # CRLF; a bare LF is _step's error
+                break
+            # The grammar admits no CR or LF inside the line: CR in a line is refused too.
+            match = _SIZE_LINE.fullmatch(data, pos, eol - 1)
+            if match is None:
+                break
+            size = int(match[1], 16)
+            start = eol + 1
+            stop = start + size
+            if size == 0 or size > _MAX_CHUNK_SIZE or data[stop : stop + 2] != b"\r\n":
+                break
+            items.append(Chunk(data[start:stop], data[pos:start]))
+            self._payload += size
+            pos = stop + 2
+        self._consumed += pos
+        return pos
 
     def _take(self, n: int) -> bytes:
         taken = bytes(self._buf[:n])

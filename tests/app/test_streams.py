@@ -9,7 +9,8 @@ from flask.testing import FlaskClient
 
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import SSEParser
-from showcase.web.responses import STREAMS
+from showcase.web.responses import STREAMS, StreamResponse, stream_response
+from showcase.web.streams import HEADERS_BY_ACCEL
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,17 @@ def test_headers_per_mode(client: FlaskClient, mode: str, content_type: str) -> 
     assert response.headers["X-Accel-Buffering"] == "no"
     assert "Content-Length" not in response.headers
     assert response.get_data()
+
+
+@pytest.mark.parametrize("status", [200, 204, 206])
+def test_stream_headers_go_out_as_werkzeug_would_send_them(status: int) -> None:
+    """StreamResponse skips werkzeug's copy of the headers for a plain 200, and only then."""
+    response = stream_response(iter([b"x"]), "text/event-stream; charset=utf-8", status=status)
+    response.headers.update(HEADERS_BY_ACCEL["omit"])
+    environ = {"REQUEST_METHOD": "GET", "SERVER_NAME": "localhost", "SERVER_PORT": "80"}
+    werkzeugs = super(StreamResponse, response).get_wsgi_headers(environ)
+    assert response.get_wsgi_headers(environ).to_wsgi_list() == werkzeugs.to_wsgi_list()
+    assert (response.get_wsgi_headers(environ) is response.headers) == (status == 200)
 
 
 def test_sse_events_carry_id_event_and_json(client: FlaskClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pytest
@@ -323,3 +324,39 @@ def test_trailer_section_limit() -> None:
     )
     with pytest.raises(ChunkedError, match="trailer section longer than 28"):
         ChunkedDecoder(max_trailer_bytes=28).feed(b"0\r\n" + fields + b"\r\n")
+
+
+class StateMachineOnly(ChunkedDecoder):
+    """The decoder without its whole-chunk fast path: every byte through ``_step``."""
+
+    def _whole_chunks(self, data: bytes, items: list[Chunk | EndOfBody]) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [b"5\r\nhello\r\n"],  # a relay's usual read: one whole chunk
+        [b"5\r\nhello\r\n3;x=1\r\nabc\r\n3\r\nxy", b"z\r\n0\r\nA: 1\r\n\r\n"],
+        [b"2\r\nab\r\n0\r\n\r\n"],
+        [b"3\r\nabc\r\n", b"", b"4\r\n", b"defg\r\n", b"1\r\nh\r\n0\r\n\r\n"],
+        [b"3\r\nabc\r", b"\n3\r\nxyz\r\n0\r\n\r\n"],
+    ],
+)
+def test_whole_chunks_decode_as_the_state_machine_does(reads: list[bytes]) -> None:
+    fast, slow = ChunkedDecoder(), StateMachineOnly()
+    for data in reads:
+        assert fast.feed(data) == slow.feed(data)
+        assert (fast.wire_bytes, fast.payload_bytes) == (slow.wire_bytes, slow.payload_bytes)
+    assert fast.done == slow.done
+
+
+@pytest.mark.parametrize("raw", BAD)
+def test_whole_chunks_then_a_bad_one_fail_as_the_state_machine_does(raw: bytes) -> None:
+    """Good chunks in front of a bad one: the fast path takes them, the error is the same."""
+    data = b"3\r\nabc\r\n" + raw
+    with pytest.raises(ChunkedError) as slow:
+        StateMachineOnly().feed(data)
+        raise ChunkedError("no error")
+    with pytest.raises(ChunkedError, match=re.escape(str(slow.value))):
+        ChunkedDecoder().feed(data)
