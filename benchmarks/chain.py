@@ -33,6 +33,12 @@ class Hop:
     url: str
     route: str
     servers: tuple[tuple[int, ...], ...]
+    relay: str = "showcase"  # or "bare": benchmarks/bare_relay.py, the stack's own floor
+
+    @property
+    def key(self) -> str:
+        """How its figures are keyed: ``"1"``, or ``"1-bare"`` for the bare relay."""
+        return str(self.hops) if self.relay == "showcase" else f"{self.hops}-{self.relay}"
 
     @property
     def pids(self) -> list[int]:
@@ -86,6 +92,27 @@ def open_chain(
         )
 
 
+@contextmanager
+def open_bare_relay(args: argparse.Namespace, chain: Sequence[Hop]) -> Iterator[Hop | None]:
+    """One hop through ``benchmarks/bare_relay.py`` reading the chain's origin, on the same
+    core and gunicorn settings; None with ``--no-bare``, ``--url`` or a chain of no relay."""
+    if not args.bare or args.url or len(chain) < 2:
+        yield None
+        return
+    from showcase.launcher import start_server
+
+    origin = chain[0]
+    log = RESULTS_DIR / "logs" / f"bare-relay-{os.getpid()}-{time.time_ns()}.log"
+    cpu = SERVER_CPU if pinning_wanted(args) else None
+    env = {"BARE_RELAY_UPSTREAM": origin.url + origin.route}
+    server = start_server(log, env=env, cpu=cpu, app="benchmarks.bare_relay:app")
+    try:
+        servers = (*origin.servers, tuple(server.worker_pids))
+        yield Hop(1, server.url, HOP_ROUTE, servers, relay="bare")
+    finally:
+        server.stop()
+
+
 def measure_hop(hop: Hop, args: argparse.Namespace) -> dict[str, Any]:
     """``args.clients`` streams at ``args.interval`` through ``hop``: latency (receive − the
     origin's ts) and the server CPU of every hop's worker per event while all are open."""
@@ -117,6 +144,8 @@ def measure_hop(hop: Hop, args: argparse.Namespace) -> dict[str, Any]:
     ttfbs = [r.ttfb_s * 1000.0 for r in records if r.ttfb_s is not None]
     return {
         "hops": hop.hops,
+        "relay": hop.relay,
+        "key": hop.key,
         "clients": clients,
         "interval_ms": interval,
         "count": count,
@@ -146,12 +175,49 @@ def measure_throughput(hop: Hop, events: int, args: argparse.Namespace) -> dict[
     messages = record.messages
     return {
         "hops": hop.hops,
+        "relay": hop.relay,
+        "key": hop.key,
         "events": events,
         **measured.figures(),
         "events_per_s": messages / span if span > 0 else math.nan,
         "server_cpu_us_per_event": [
             (b - a) / messages * 1e6 if messages else math.nan
             for a, b in zip(before, after, strict=True)
+        ],
+    }
+
+
+NEW_STREAMS_CONNECTING = 20  # short streams opened at once by measure_new_streams
+
+
+def measure_new_streams(hop: Hop, streams: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``streams`` one-event streams through ``hop``, at most ``NEW_STREAMS_CONNECTING`` at a
+    time: what starting (and ending) a stream costs each server of the chain, in CPU µs per
+    stream, origin first. Through a relay that is the client's request, the relay's upstream
+    connection and the origin's request: the work a ramp of new clients puts on the core."""
+    path = stream_path(hop.route, count=1, interval=0, size=0)
+    plan = Plan(
+        url=hop.url,
+        paths=(path,) * streams,
+        max_connecting=NEW_STREAMS_CONNECTING,
+        latency=False,
+        deadline_s=120.0,
+    )
+    target = Target(hop.url, hop.pids, {"own": False})
+    before = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    measured = measure_streams(target, plan, client_cpus(args))
+    idle([hop])  # the last streams' ends are part of their cost
+    after = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    complete = sum(1 for r in measured.records if r.status == 200 and r.complete)
+    return {
+        "hops": hop.hops,
+        "relay": hop.relay,
+        "key": hop.key,
+        "streams": streams,
+        "complete": complete,
+        "streams_per_s": streams / measured.wall_s if measured.wall_s > 0 else math.nan,
+        "server_cpu_us_per_stream": [
+            (b - a) / streams * 1e6 for a, b in zip(before, after, strict=True)
         ],
     }
 

@@ -203,9 +203,11 @@ def plot_download(path: Path, out: Path | None = None) -> Path:
 
 def plot_relay(path: Path, out: Path | None = None) -> Path:
     """Added latency (p50, p99) per number of relay hops against the 1 ms-per-hop target,
-    and the chain's server CPU per event."""
+    and the chain's server CPU per event; the bare WSGI relay's hop, if measured, as a point."""
     summary = load(path)["summary"]
-    rows = sorted(summary["hops"].values(), key=lambda r: r["hops"])
+    every = summary["hops"].values()
+    rows = sorted((r for r in every if r.get("relay", "showcase") == "showcase"), key=hop_count)
+    bare = [r for r in every if r.get("relay") == "bare"]
     hops = [r["hops"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for key, style, label in (("added_p50_ms", "o-", "p50"), ("added_p99_ms", "s-", "p99")):
@@ -217,6 +219,15 @@ def plot_relay(path: Path, out: Path | None = None) -> Path:
         color="#7f7f7f",
         label="p99, all streams open",
     )
+    for r in bare:
+        left.plot(
+            [r["hops"]],
+            [r["added_p99_ms"]],
+            "D",
+            mfc="none",
+            color="#2ca02c",
+            label="p99, a bare WSGI relay (no app code)",
+        )
     left.plot(hops, hops, ":", color="#d62728", label="target: +1 ms per hop at p99")
     left.set_yscale("symlog", linthresh=1.0)
     left.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
@@ -225,9 +236,11 @@ def plot_relay(path: Path, out: Path | None = None) -> Path:
     left.set_ylabel("added latency vs 0 hops, ms (symlog)")
     left.grid(True, which="both", alpha=0.3)
     left.legend(fontsize=8)
-    measured = [r["cpu_us_per_event"] for r in rows]  # None: no steady window to read
+    measured = [r["cpu_us_per_event"] for r in [*rows, *bare]]  # None: no steady window
     cpu = [value or 0.0 for value in measured]
-    right.bar([str(h) for h in hops], cpu, color=color("sse"))
+    labels = [str(h) for h in hops] + [f"{r['hops']} bare" for r in bare]
+    colors = [color("sse")] * len(rows) + ["#2ca02c"] * len(bare)
+    right.bar(labels, cpu, color=colors)
     for i, value in enumerate(measured):
         shown = "–" if value is None else f"{value:,.0f} µs"
         right.text(i, cpu[i], shown, ha="center", va="bottom", fontsize=9)
@@ -241,6 +254,10 @@ def plot_relay(path: Path, out: Path | None = None) -> Path:
         fontsize=11,
     )
     return save(fig, path, out)
+
+
+def hop_count(row: dict[str, Any]) -> int:
+    return int(row["hops"])
 
 
 PLOTTERS = {

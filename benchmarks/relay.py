@@ -1,6 +1,7 @@
 """LLM streaming and relays: time to first token and inter-token gaps of the three chat APIs;
 what each chained SSE relay hop adds (latency, server CPU per event) at 100 clients × 50 ms;
-how fast one hop forwards at interval 0. How the relays are built: docs/chat.md.
+how fast one hop forwards at interval 0; what a new stream costs each server, direct and
+through one hop. How the relays are built: docs/chat.md.
 
     python -m benchmarks.relay [--quick] [--runs 3] [--hops 0,1,2,3]
 
@@ -22,7 +23,16 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.chain import idle, measure_hop, measure_throughput, open_chain, warm_up
+from benchmarks.chain import (
+    NEW_STREAMS_CONNECTING,
+    idle,
+    measure_hop,
+    measure_new_streams,
+    measure_throughput,
+    open_bare_relay,
+    open_chain,
+    warm_up,
+)
 from benchmarks.harness import (
     add_common_args,
     client_cpus,
@@ -59,12 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float, default=50.0, help="ms between events")
     parser.add_argument("--duration", type=float, default=3.0, help="s of events per stream")
     parser.add_argument("--events", type=int, help="interval-0 events (200,000; quick 20,000)")
+    parser.add_argument("--new-streams", type=int, help="one-event streams (2,000; quick 200)")
     parser.add_argument("--apis", default=",".join(APIS), help="chat APIs, comma-separated")
     parser.add_argument("--chat-clients", type=int, help="concurrent chat clients (4; quick 2)")
     parser.add_argument("--chat-rounds", type=int, help="questions per client (3; quick 1)")
     parser.add_argument("--chat-interval", type=float, default=CHAT_INTERVAL_MS, help="ms/token")
     parser.add_argument("--coze-speed", type=float, default=COZE_SPEED, help="typewriter ÷")
     parser.add_argument("--question", default=QUESTION, help="picks the answer")
+    parser.add_argument(
+        "--bare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure one hop through benchmarks/bare_relay.py (default: yes)",
+    )
     return parser
 
 
@@ -72,6 +89,22 @@ def pin_client(args: argparse.Namespace) -> None:
     cpus = client_cpus(args)
     if cpus:
         os.sched_setaffinity(0, set(cpus))
+
+
+def point_key(point: dict[str, Any]) -> str:
+    """``"1"``, or ``"1-bare"`` for the bare relay (results older than it have no key)."""
+    return str(point.get("key", point["hops"]))
+
+
+def point_keys(runs: list[dict[str, Any]], part: str) -> list[str]:
+    """The keys of ``part``'s points, by hop count, the showcase's before a reference's."""
+    points = [p for run in runs for p in run.get(part, [])]
+    keys = {point_key(p): (p["hops"], p.get("relay", "showcase") != "showcase") for p in points}
+    return sorted(keys, key=lambda key: keys[key])
+
+
+def hop_label(hops: int, relay: str = "showcase") -> str:
+    return f"{hops} (bare WSGI relay)" if relay == "bare" else str(hops)
 
 
 def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> dict[str, Any]:
@@ -94,20 +127,21 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "tokens_per_s": median([p["tokens_per_s"] for p in points]),
         }
     hops: dict[str, Any] = {}
-    for count in sorted({p["hops"] for run in runs for p in run["hops"]}):
+    for key in point_keys(runs, "hops"):
         pairs = [
             (p, next((z for z in run["hops"] if z["hops"] == 0), None))
             for run in runs
             for p in run["hops"]
-            if p["hops"] == count
+            if point_key(p) == key
         ]
         points = [p for p, _ in pairs]
 
         def added(q: str, key: str = "latency_ms", pairs: list[Any] = pairs) -> float:
             return median([p[key][q] - z[key][q] if z else math.nan for p, z in pairs])
 
-        hops[str(count)] = {
-            "hops": count,
+        hops[key] = {
+            "hops": points[0]["hops"],
+            "relay": points[0].get("relay", "showcase"),
             **{
                 f"latency_{q}_ms": median([p["latency_ms"][q] for p in points])
                 for q in ("p50", "p95", "p99", "max")
@@ -123,14 +157,15 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "messages_expected": sum(p["expected_messages"] for p in points),
         }
     throughput: dict[str, Any] = {}
-    for count in sorted({p["hops"] for run in runs for p in run["throughput"]}):
-        points = [p for run in runs for p in run["throughput"] if p["hops"] == count]
+    for key in point_keys(runs, "throughput"):
+        points = [p for run in runs for p in run["throughput"] if point_key(p) == key]
         per_server = [
             median([p["server_cpu_us_per_event"][i] for p in points])
             for i in range(len(points[0]["server_cpu_us_per_event"]))
         ]
-        throughput[str(count)] = {
-            "hops": count,
+        throughput[key] = {
+            "hops": points[0]["hops"],
+            "relay": points[0].get("relay", "showcase"),
             "events_per_s": median([p["events_per_s"] for p in points]),
             "server_cpu_us_per_event": per_server,
             # What the last server's worker would forward with a core to itself.
@@ -138,15 +173,39 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "messages_received": sum(p["messages"] for p in points),
             "messages_expected": sum(p["events"] for p in points),
         }
-    summary = {"chat": chat, "hops": hops, "throughput": throughput}
+    new_streams: dict[str, Any] = {}
+    for key in point_keys(runs, "new_streams"):
+        points = [p for run in runs for p in run["new_streams"] if point_key(p) == key]
+        per_server = [
+            median([p["server_cpu_us_per_stream"][i] for p in points])
+            for i in range(len(points[0]["server_cpu_us_per_stream"]))
+        ]
+        new_streams[key] = {
+            "hops": points[0]["hops"],
+            "relay": points[0].get("relay", "showcase"),
+            "streams_per_s": median([p["streams_per_s"] for p in points]),
+            "server_cpu_us_per_stream": per_server,
+            # The share of a core the benchmark's connect ramp asks of the chain's servers.
+            "ramp_core_share": sum(per_server) * RAMP_CLIENTS_PER_S / 1e6,
+            "complete": sum(p["complete"] for p in points),
+            "streams": sum(p["streams"] for p in points),
+        }
+    summary = {"chat": chat, "hops": hops, "throughput": throughput, "new_streams": new_streams}
     return {**summary, "targets": check_targets(summary, scenario)}
 
 
 def check_targets(summary: dict[str, Any], scenario: tuple[int, float]) -> list[dict[str, Any]]:
     """Issue 9's two targets with the measured figures; ``met`` is None when not measured."""
     one = summary["hops"].get("1")
+    bare = summary["hops"].get("1-bare")
     fits = tuple(scenario) == TARGET_SCENARIO
     added = one["added_p99_ms"] if one and "0" in summary["hops"] else None
+    floor = (
+        f"; a bare WSGI relay on the same server +{fmt(bare['added_p99_ms'], 2)} ms "
+        f"(steady +{fmt(bare['added_steady_p99_ms'], 2)})"
+        if bare and "0" in summary["hops"]
+        else ""
+    )
     tp = summary["throughput"].get("1")
     rate = tp["events_per_s"] if tp else None
     return [
@@ -155,7 +214,7 @@ def check_targets(summary: dict[str, Any], scenario: tuple[int, float]) -> list[
             f"{TARGET_SCENARIO[0]} clients × {TARGET_SCENARIO[1]:g} ms",
             "measured": f"+{fmt(added, 2)} ms at p99 (+{fmt(one['added_p50_ms'], 2)} ms at "
             f"p50; steady +{fmt(one['added_steady_p99_ms'], 2)} ms at p99), "
-            f"{scenario[0]} clients × {scenario[1]:g} ms"
+            f"{scenario[0]} clients × {scenario[1]:g} ms{floor}"
             if one
             else "–",
             "met": None
@@ -200,12 +259,14 @@ HOP_HEADER += ("steady p99 ms", "TTFB p50 ms", "TTFB max ms", "server CPU µs/ev
 HOP_HEADER += ("events",)
 THROUGHPUT_HEADER: tuple[str, ...] = ("hops", "events/s end to end")
 THROUGHPUT_HEADER += ("server CPU µs/event, origin first", "last worker alone, events/s", "events")
+NEW_STREAMS_HEADER: tuple[str, ...] = ("hops", "streams/s", "server CPU µs/stream, origin first")
+NEW_STREAMS_HEADER += ("share of a core at the ramp's rate", "complete")
 
 
 def hop_rows(summary: dict[str, Any]) -> list[list[str]]:
     return [
         [
-            str(r["hops"]),
+            hop_label(r["hops"], r.get("relay", "showcase")),
             fmt(r["latency_p50_ms"], 3),
             fmt(r["latency_p99_ms"], 3),
             fmt(r["added_p50_ms"], 3),
@@ -223,13 +284,26 @@ def hop_rows(summary: dict[str, Any]) -> list[list[str]]:
 def throughput_rows(summary: dict[str, Any]) -> list[list[str]]:
     return [
         [
-            str(r["hops"]),
+            hop_label(r["hops"], r.get("relay", "showcase")),
             fmt(r["events_per_s"], 0),
             " + ".join(fmt(x, 2) for x in r["server_cpu_us_per_event"]),
             fmt(r["worker_events_per_s"], 0),
             f"{r['messages_received']:,}/{r['messages_expected']:,}",
         ]
         for r in summary["throughput"].values()
+    ]
+
+
+def new_stream_rows(summary: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            hop_label(r["hops"], r.get("relay", "showcase")),
+            fmt(r["streams_per_s"], 0),
+            " + ".join(fmt(x, 0) for x in r["server_cpu_us_per_stream"]),
+            f"{fmt(r['ramp_core_share'] * 100, 0)} %",
+            f"{r['complete']:,}/{r['streams']:,}",
+        ]
+        for r in summary.get("new_streams", {}).values()
     ]
 
 
@@ -249,6 +323,18 @@ def placement(server: dict[str, Any]) -> str:
             "yield the core."
         )
     return "The servers and the client were not pinned."
+
+
+def bare_sentence(summary: dict[str, Any]) -> str:
+    """What the bare relay row is, when the run has one."""
+    if not any(r.get("relay") == "bare" for r in summary["hops"].values()):
+        return ""
+    return (
+        " The bare WSGI relay (`benchmarks/bare_relay.py`) is one hop on the same server and "
+        "settings that passes each read of its upstream on as it came, with no Flask, no "
+        "parsing and no re-encoding: what a hop costs on gunicorn's gevent worker before any "
+        "app code."
+    )
 
 
 def relay_markdown(doc: dict[str, Any]) -> str:
@@ -274,11 +360,13 @@ def relay_markdown(doc: dict[str, Any]) -> str:
         f"Clients connect at {config.get('ramp_clients_per_s', RAMP_CLIENTS_PER_S):,.0f}/s, "
         "each one a new upstream connection at every hop: p99 counts the events sent during "
         "that ramp, steady p99 only those sent while every stream was open. "
-        + placement(doc.get("server", {})),
+        + placement(doc.get("server", {}))
+        + bare_sentence(summary),
         markdown_table(HOP_HEADER, hop_rows(summary)),
         f"**Forwarding at interval 0.** One client, {config['events']:,} events of 16 B pad; "
         "the last column is the last server's worker CPU per event turned into a rate.",
         markdown_table(THROUGHPUT_HEADER, throughput_rows(summary)),
+        *new_streams_part(summary, config),
         markdown_table(("target (issue 9)", "measured", ""), relay_target_rows(doc)),
         "How the relays are built, and what a disconnect or a failing upstream does across "
         "hops: [LLM streaming and relays](chat.md).",
@@ -286,11 +374,29 @@ def relay_markdown(doc: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def new_streams_part(summary: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The guide's paragraph and table on what a new stream costs, if it was measured."""
+    if not summary.get("new_streams"):
+        return []
+    ramp = config.get("ramp_clients_per_s", RAMP_CLIENTS_PER_S)
+    return [
+        f"**What a new stream costs.** {config['new_streams']:,} one-event streams per run, "
+        f"{NEW_STREAMS_CONNECTING} connecting at a time: each server's CPU per stream, from "
+        "the request to the closed connection. Through a hop that is the client's request, "
+        "the relay's upstream connection and the origin's request. The last column is that "
+        f"cost at the rate the hop benchmark's clients connect ({ramp:,.0f}/s): the load on "
+        "the shared core while they do, which the events of the streams already open wait "
+        "behind (the gap between p99 and steady p99 above).",
+        markdown_table(NEW_STREAMS_HEADER, new_stream_rows(summary)),
+    ]
+
+
 def print_tables(summary: dict[str, Any], console: Console) -> None:
     for title, header, rows in (
         ("chat APIs: time to first token and gaps between tokens", CHAT_HEADER, chat_rows),
         ("relay hops: latency (receive − origin ts) and server CPU", HOP_HEADER, hop_rows),
         ("one hop at interval 0", THROUGHPUT_HEADER, throughput_rows),
+        ("new streams: server CPU per stream", NEW_STREAMS_HEADER, new_stream_rows),
     ):
         table = number_table(title, header)
         for row in rows(summary):
@@ -308,20 +414,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.chat_rounds = args.chat_rounds or (1 if args.quick else 3)
     args.duration = min(args.duration, 1.5) if args.quick else args.duration
     events = args.events or (20_000 if args.quick else 200_000)
+    new_streams = args.new_streams or (200 if args.quick else 2_000)
     apis = [api for api in args.apis.split(",") if api]
     depth = max(args.hops) if args.hops else 0
     pin_client(args)
     runs: list[dict[str, Any]] = []
-    with open_chain(args, depth, args.chat_interval) as (chain, server), progress() as bar:
+    with (
+        open_chain(args, depth, args.chat_interval) as (chain, server),
+        open_bare_relay(args, chain) as bare,
+        progress() as bar,
+    ):
+        references = [bare] if bare is not None else []
         hops = [hop for hop in chain if hop.hops in args.hops]
+        hops += [hop for hop in references if hop.hops in args.hops]
         forwarding = [hop for hop in chain if hop.hops <= 1]
-        steps = len(apis) + len(hops) + len(forwarding)
+        # The bare relay passes reads on without splitting them into events: at interval 0 a
+        # read carries hundreds, so its CPU per event would not compare. Its new streams do.
+        starting = forwarding + references
+        steps = len(apis) + len(hops) + len(forwarding) + len(starting)
         task = bar.add_task("relay", total=args.runs * steps, note="warm-up")
         warm_up(chain, args)
         for run in range(args.runs):
             # Hop counts rotate from run to run: none is always measured first.
             shift = run % max(1, len(hops))
-            points: dict[str, list[dict[str, Any]]] = {"chat": [], "hops": [], "throughput": []}
+            points: dict[str, list[dict[str, Any]]] = {
+                "chat": [],
+                "hops": [],
+                "throughput": [],
+                "new_streams": [],
+            }
             for api in apis:
                 bar.update(task, note=f"run {run + 1}: {api}")
                 idle(chain)
@@ -330,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 points["chat"].append(measure_answers(chain[0].url, api, body, clients, rounds))
                 bar.advance(task)
             for hop in hops[shift:] + hops[:shift]:
-                bar.update(task, note=f"run {run + 1}: {hop.hops} hop(s)")
+                bar.update(task, note=f"run {run + 1}: {hop_label(hop.hops, hop.relay)} hop(s)")
                 idle(chain)
                 points["hops"].append(measure_hop(hop, args))
                 bar.advance(task)
@@ -338,6 +459,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bar.update(task, note=f"run {run + 1}: interval 0, {hop.hops} hop(s)")
                 idle(chain)
                 points["throughput"].append(measure_throughput(hop, events, args))
+                bar.advance(task)
+            for hop in starting:
+                note = f"run {run + 1}: new streams, {hop_label(hop.hops, hop.relay)} hop(s)"
+                bar.update(task, note=note)
+                idle(chain)
+                points["new_streams"].append(measure_new_streams(hop, new_streams, args))
                 bar.advance(task)
             runs.append({"run": run, **points})
     scenario = (args.clients, args.interval)
@@ -354,6 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration_s": args.duration,
         "ramp_clients_per_s": RAMP_CLIENTS_PER_S,
         "events": events,
+        "new_streams": new_streams,
         "runs": args.runs,
     }
     return report("relay", args, config, server, runs, summary, lambda c: print_tables(summary, c))

@@ -26,6 +26,8 @@ SMALL = [
     "0.4",
     "--events",
     "2000",
+    "--new-streams",
+    "40",
     "--chat-clients",
     "2",
     "--chat-rounds",
@@ -63,11 +65,22 @@ def test_quick_run_through_a_chain_of_two_relays(tmp_path: Path) -> None:
         assert row["inter_token_p99_ms"] is not None
     # The Coze relay retypes character by character: more tokens than the OpenAI answer.
     assert summary["chat"]["coze"]["tokens"] > summary["chat"]["openai"]["tokens"]
-    assert list(summary["hops"]) == ["0", "1", "2"]
+    # The bare WSGI relay reads the same origin: one more hop-1 row, a reference.
+    assert list(summary["hops"]) == ["0", "1", "1-bare", "2"]
+    assert doc["runs"][0]["hops"][-1]["relay"] in ("showcase", "bare")
     for row in summary["hops"].values():
         assert row["messages_received"] == row["messages_expected"] > 0
         assert row["latency_p99_ms"] is not None
     assert summary["hops"]["0"]["added_p99_ms"] == 0.0
+    assert summary["hops"]["1-bare"]["relay"] == "bare"
+    assert "a bare WSGI relay on the same server +" in summary["targets"][0]["measured"]
+    # New streams: CPU per stream of each server on the path (origin first), all complete.
+    assert list(summary["new_streams"]) == ["0", "1", "1-bare"]
+    for key, servers in (("0", 1), ("1", 2), ("1-bare", 2)):
+        row = summary["new_streams"][key]
+        assert row["complete"] == row["streams"] == 40
+        assert len(row["server_cpu_us_per_stream"]) == servers
+        assert all(cpu > 0 for cpu in row["server_cpu_us_per_stream"])
     assert list(summary["throughput"]) == ["0", "1"]
     one = summary["throughput"]["1"]
     assert one["messages_received"] == one["messages_expected"] == 2000
@@ -90,8 +103,9 @@ def test_quick_run_against_a_given_server(server: RunningServer, tmp_path: Path)
     assert doc["server"] == {"own": False, "url": server.url, "chain": "one server"}
     assert doc["config"]["chat_interval_ms"] is None  # the server's own pace
     assert list(doc["summary"]["chat"]) == ["openai"]
-    # Hop 1 is the server's own relay, reading its /stream/sse ("self").
+    # Hop 1 is the server's own relay, reading its /stream/sse ("self"); no bare relay.
     assert list(doc["summary"]["hops"]) == ["0", "1"]
+    assert list(doc["summary"]["new_streams"]) == ["0", "1"]
     for row in doc["summary"]["hops"].values():
         assert row["messages_received"] == row["messages_expected"] > 0
 
@@ -145,10 +159,24 @@ def fixture_doc() -> dict[str, Any]:
         "messages_received": 200_000,
         "messages_expected": 200_000,
     }
+    bare = {**hop(1, 1.25, 90.0), "relay": "bare"}
+    new_streams = {
+        "0": {"hops": 0, "streams_per_s": 2000.0, "server_cpu_us_per_stream": [400.0]},
+        "1": {"hops": 1, "streams_per_s": 800.0, "server_cpu_us_per_stream": [450.0, 650.0]},
+    }
+    for row in new_streams.values():
+        row.update(complete=6000, streams=6000)
+        row["ramp_core_share"] = sum(row["server_cpu_us_per_stream"]) * 500 / 1e6
     summary: dict[str, Any] = {
         "chat": {"openai": chat},
-        "hops": {"0": hop(0, 1.0, 42.0), "1": hop(1, 1.5, 150.0), "2": hop(2, 9.0, 230.0)},
+        "hops": {
+            "0": hop(0, 1.0, 42.0),
+            "1": hop(1, 1.5, 150.0),
+            "1-bare": bare,
+            "2": hop(2, 9.0, 230.0),
+        },
         "throughput": {"1": throughput},
+        "new_streams": new_streams,
     }
     summary["targets"] = relay.check_targets(summary, (100, 50.0))
     config = {
@@ -159,6 +187,7 @@ def fixture_doc() -> dict[str, Any]:
         "chat_rounds": 3,
         "scenario": [100, 50.0],
         "events": 200_000,
+        "new_streams": 2000,
     }
     return {"benchmark": "relay", "config": config, "summary": summary}
 
@@ -173,6 +202,11 @@ def test_relay_markdown_tables_and_targets_come_from_the_result() -> None:
     )
     assert "| 2 | 2.200 | 9.000 | 2.000 | 8.000 |" in text
     assert "| 1 | 96,500 | 2.50 + 4.80 | 208,333 | 200,000/200,000 |" in text
+    # The bare relay's row and what it is; new streams with the ramp's load: 1.1 ms × 500/s.
+    assert "| 1 (bare WSGI relay) | 1.200 | 1.250 | 1.000 | 0.250 |" in text
+    assert "`benchmarks/bare_relay.py`" in text
+    assert "| 1 | 800 | 450 + 650 | 55 % | 6,000/6,000 |" in text
+    assert "a bare WSGI relay on the same server +0.25 ms (steady +0.12)" in text
     assert "| one relay hop adds ≤ 1 ms at p99, 100 clients × 50 ms | +0.50 ms at p99" in text
     assert text.count("| met |") == 2
     assert "[LLM streaming and relays](chat.md)" in text
