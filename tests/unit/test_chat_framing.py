@@ -99,6 +99,25 @@ def test_forwarding_reproduces_the_upstream_at_every_cut() -> None:
     assert body_of(iter_forwarded(pieces), FORWARD_MODE) == SSE_UPSTREAM
 
 
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [b"data: a\n", b"data: b\n\n", b"data: c\n\n"],  # the event began in the last read
+        [b"id: 3\n", b"\n", b"data: c\n\n"],  # an id with no data yet
+        [b"data: \xe6\xb5", b"\x81\n\n", b"data: c\n\n"],  # a character cut in two
+        [b"data: a\r\n\r\n", b"data: b\n\n"],  # CRLF: rebuilt with LF
+        ["\ufeff".encode() + b"data: a\n\n", b"data: b\n\n"],  # a BOM is not sent on
+    ],
+)
+def test_forwarding_across_reads_keeps_what_a_client_reads(reads: list[bytes]) -> None:
+    """State carried from read to read (an id in effect with no event yet, half an event,
+    half a character) reaches the client; CR line ends and a BOM are not passed on."""
+    forwarded = body_of(iter_forwarded(reads), FORWARD_MODE)
+    assert sse(forwarded) == sse(b"".join(reads))
+    assert b"\r" not in forwarded and not forwarded.startswith("\ufeff".encode())
+    assert forwarded.endswith(b"data: c\n\n") or forwarded.endswith(b"data: b\n\n")
+
+
 def failing(pieces: list[bytes], error: UpstreamError) -> Iterable[bytes]:
     yield from pieces
     raise error
