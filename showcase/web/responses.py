@@ -58,12 +58,14 @@ class StreamResponse(Response):
     length it could count. A stream has none of these, so a plain 200 skips the copy. With
     the headers built in one list, a stream's response costs 6 µs where it cost 12 (of
     80–110 µs per new stream in the app, measured in one process on this machine). Any
-    other status (a 204 drops its Content-Length) takes werkzeug's path.
+    other status (a 204 drops its Content-Length), or a view that set either location,
+    takes werkzeug's path.
     """
 
     def get_wsgi_headers(self, environ: Any) -> Headers:
-        if self.status_code == 200 and "location" not in self.headers:
-            return self.headers
+        headers = self.headers
+        if self.status_code == 200 and not ("location" in headers or "content-location" in headers):
+            return headers
         return super().get_wsgi_headers(environ)
 
 

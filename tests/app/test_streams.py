@@ -31,15 +31,27 @@ def test_headers_per_mode(client: FlaskClient, mode: str, content_type: str) -> 
     assert response.get_data()
 
 
-@pytest.mark.parametrize("status", [200, 204, 206])
-def test_stream_headers_go_out_as_werkzeug_would_send_them(status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "extra"),
+    [
+        (200, {}),
+        (204, {}),
+        (206, {}),
+        (200, {"Content-Location": "/stream/sse?ü=1"}),  # werkzeug quotes it
+        (200, {"Location": "/elsewhere"}),  # werkzeug makes it absolute
+    ],
+)
+def test_stream_headers_go_out_as_werkzeug_would_send_them(
+    status: int, extra: dict[str, str]
+) -> None:
     """StreamResponse skips werkzeug's copy of the headers for a plain 200, and only then."""
     response = stream_response(iter([b"x"]), "text/event-stream; charset=utf-8", status=status)
-    response.headers.update(HEADERS_BY_ACCEL["omit"])
+    response.headers.update({**HEADERS_BY_ACCEL["omit"], **extra})
     environ = {"REQUEST_METHOD": "GET", "SERVER_NAME": "localhost", "SERVER_PORT": "80"}
     werkzeugs = super(StreamResponse, response).get_wsgi_headers(environ)
     assert response.get_wsgi_headers(environ).to_wsgi_list() == werkzeugs.to_wsgi_list()
-    assert (response.get_wsgi_headers(environ) is response.headers) == (status == 200)
+    plain = status == 200 and not extra
+    assert (response.get_wsgi_headers(environ) is response.headers) == plain
 
 
 def test_sse_events_carry_id_event_and_json(client: FlaskClient) -> None:
