@@ -127,19 +127,19 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "tokens_per_s": median([p["tokens_per_s"] for p in points]),
         }
     hops: dict[str, Any] = {}
-    for key in point_keys(runs, "hops"):
+    for row_key in point_keys(runs, "hops"):
         pairs = [
             (p, next((z for z in run["hops"] if z["hops"] == 0), None))
             for run in runs
             for p in run["hops"]
-            if point_key(p) == key
+            if point_key(p) == row_key
         ]
         points = [p for p, _ in pairs]
 
         def added(q: str, key: str = "latency_ms", pairs: list[Any] = pairs) -> float:
             return median([p[key][q] - z[key][q] if z else math.nan for p, z in pairs])
 
-        hops[key] = {
+        hops[row_key] = {
             "hops": points[0]["hops"],
             "relay": points[0].get("relay", "showcase"),
             **{
