@@ -161,15 +161,20 @@ def measure_hop(hop: Hop, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def servers_cpu_s(hop: Hop) -> list[float]:
+    """The CPU seconds so far of each server on ``hop``'s path (its workers), origin first."""
+    return [procfs.sample(list(server)).cpu_s for server in hop.servers]
+
+
 def measure_throughput(hop: Hop, events: int, args: argparse.Namespace) -> dict[str, Any]:
     """One client reads ``events`` at interval 0 through ``hop``: events/s end to end and
     each server's CPU µs per event (origin first)."""
     path = stream_path(hop.route, count=events, interval=0, size=16)
     plan = Plan(url=hop.url, paths=(path,), deadline_s=120.0, keep=False)
     target = Target(hop.url, hop.pids, {"own": False})
-    before = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    before = servers_cpu_s(hop)
     measured = measure_streams(target, plan, client_cpus(args))
-    after = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    after = servers_cpu_s(hop)
     record = measured.records[0]
     span = (record.t_end or 0.0) - record.t_request
     messages = record.messages
@@ -204,10 +209,10 @@ def measure_new_streams(hop: Hop, streams: int, args: argparse.Namespace) -> dic
         deadline_s=120.0,
     )
     target = Target(hop.url, hop.pids, {"own": False})
-    before = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    before = servers_cpu_s(hop)
     measured = measure_streams(target, plan, client_cpus(args))
     idle([hop])  # the last streams' ends are part of their cost
-    after = [procfs.sample(list(server)).cpu_s for server in hop.servers]
+    after = servers_cpu_s(hop)
     complete = sum(1 for r in measured.records if r.status == 200 and r.complete)
     return {
         "hops": hop.hops,

@@ -103,6 +103,24 @@ def point_keys(runs: list[dict[str, Any]], part: str) -> list[str]:
     return sorted(keys, key=lambda key: keys[key])
 
 
+def grouped(runs: list[dict[str, Any]], part: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``part``'s points of every run, grouped by key in ``point_keys``' order."""
+    return [
+        (key, [p for run in runs for p in run[part] if point_key(p) == key])
+        for key in point_keys(runs, part)
+    ]
+
+
+def per_server_median(points: list[dict[str, Any]], field: str) -> list[float]:
+    """The median over ``points`` of each server's figure in ``field`` (origin first)."""
+    return [median([p[field][i] for p in points]) for i in range(len(points[0][field]))]
+
+
+def identity(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which hop a group of points measured: its hop count and relay."""
+    return {"hops": points[0]["hops"], "relay": points[0].get("relay", "showcase")}
+
+
 def hop_label(hops: int, relay: str = "showcase") -> str:
     return f"{hops} (bare WSGI relay)" if relay == "bare" else str(hops)
 
@@ -140,8 +158,7 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             return median([p[key][q] - z[key][q] if z else math.nan for p, z in pairs])
 
         hops[row_key] = {
-            "hops": points[0]["hops"],
-            "relay": points[0].get("relay", "showcase"),
+            **identity(points),
             **{
                 f"latency_{q}_ms": median([p["latency_ms"][q] for p in points])
                 for q in ("p50", "p95", "p99", "max")
@@ -157,15 +174,10 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "messages_expected": sum(p["expected_messages"] for p in points),
         }
     throughput: dict[str, Any] = {}
-    for key in point_keys(runs, "throughput"):
-        points = [p for run in runs for p in run["throughput"] if point_key(p) == key]
-        per_server = [
-            median([p["server_cpu_us_per_event"][i] for p in points])
-            for i in range(len(points[0]["server_cpu_us_per_event"]))
-        ]
+    for key, points in grouped(runs, "throughput"):
+        per_server = per_server_median(points, "server_cpu_us_per_event")
         throughput[key] = {
-            "hops": points[0]["hops"],
-            "relay": points[0].get("relay", "showcase"),
+            **identity(points),
             "events_per_s": median([p["events_per_s"] for p in points]),
             "server_cpu_us_per_event": per_server,
             # What the last server's worker would forward with a core to itself.
@@ -174,15 +186,10 @@ def summarize_runs(runs: list[dict[str, Any]], scenario: tuple[int, float]) -> d
             "messages_expected": sum(p["events"] for p in points),
         }
     new_streams: dict[str, Any] = {}
-    for key in point_keys(runs, "new_streams"):
-        points = [p for run in runs for p in run["new_streams"] if point_key(p) == key]
-        per_server = [
-            median([p["server_cpu_us_per_stream"][i] for p in points])
-            for i in range(len(points[0]["server_cpu_us_per_stream"]))
-        ]
+    for key, points in grouped(runs, "new_streams"):
+        per_server = per_server_median(points, "server_cpu_us_per_stream")
         new_streams[key] = {
-            "hops": points[0]["hops"],
-            "relay": points[0].get("relay", "showcase"),
+            **identity(points),
             "streams_per_s": median([p["streams_per_s"] for p in points]),
             "server_cpu_us_per_stream": per_server,
             # The share of a core the benchmark's connect ramp asks of the chain's servers.
