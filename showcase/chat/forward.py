@@ -1,25 +1,24 @@
 """An SSE hop: the bytes of an upstream event stream in, the same events out.
 
-Pure: no I/O, no Flask. The bytes come from ``showcase.chat.upstream`` (a real connection);
-an upstream failure reaches this layer as ``UpstreamError`` and leaves as ``event: error``.
+Pure: no I/O, no Flask. The bytes come from ``showcase.chat.hop_upstream`` (a real
+connection); an upstream failure reaches this layer as ``UpstreamError`` and leaves as
+``event: error``.
+
+A hop passes each whole event block on as the upstream wrote it, and holds only the block
+still arriving. Rebuilding every event (parse, one ``Message`` each, encode again) cost the
+hop about twice the CPU of a bare WSGI relay per event (benchmarks/relay.py); a client's
+parser reads the same events either way, since an event block is its own serialization.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import SSEError, SSEParser, encode_comment, encode_event
-from showcase.message import Message, Pause
-from showcase.modes import Mode
-from showcase.sources import Clock, now_ms
+from showcase.framing.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEError, encode_event
 
 MIMETYPE = "text/event-stream; charset=utf-8"
-HEARTBEAT = encode_comment("heartbeat")
-# A zero pause: iter_body writes what it holds before the source blocks on the next read.
-FLUSH = Pause(0.0)
+BOM = "\ufeff".encode()
 
 
 class UpstreamError(Exception):
@@ -36,66 +35,109 @@ class UpstreamError(Exception):
         return {"reason": self.reason, "detail": self.detail}
 
 
-def encode_forwarded(message: Message) -> bytes:
-    """``message.data`` holds ``encode_event``'s arguments: data, event, id, retry, comment."""
-    return encode_event(**message.data)
-
-
-def error_message(seq: int, error: UpstreamError, clock: Clock = time.time) -> Message:
+def error_event(error: UpstreamError) -> bytes:
     """The relay's own last event: ``event: error`` with ``{"reason", "detail"}``."""
-    data = {"event": "error", "data": encode_json(error.to_json())}
-    return Message(seq=seq, ts=now_ms(clock), event="error", data=data, text=data["data"])
+    return encode_event(encode_json(error.to_json()), event="error")
 
 
-FORWARD_MODE = Mode(
-    name="sse-relay", mimetype=MIMETYPE, encode=encode_forwarded, heartbeat=HEARTBEAT
-)
+class SSEForwarder:
+    """Cuts an event stream's bytes into whole event blocks (up to and including the blank
+    line that ends each), byte for byte, except what the WHATWG parser drops or folds: a
+    leading BOM is not passed on and CRLF or CR line ends become LF, so the forwarded stream
+    has one line end and a relay's own bytes can follow any block.
 
-
-def _holds_comment(chunk: bytes, at_line_start: bool) -> bool:
-    """A line starting with a colon begins in ``chunk`` (a read may start mid-line)."""
-    return (at_line_start and chunk[:1] == b":") or b"\n:" in chunk or b"\r:" in chunk
-
-
-def iter_forwarded(
-    chunks: Iterable[bytes], *, clock: Clock = time.time
-) -> Iterator[Message | Pause]:
-    """Every upstream event as a Message that encodes back to the same event: ``event``
-    (omitted when it is ``message``), ``id`` (whenever one is in effect), ``data``; a change
-    of ``retry`` as a retry field; a read that brought only comments as a heartbeat. After
-    each read, a flush. An ``UpstreamError`` (or an SSE line past the parser's limits) ends
-    the stream with ``event: error``; an upstream that just ends, ends it cleanly.
+    ``feed`` returns the blocks a read completes (``b""`` if none) and keeps the rest, at
+    most ``max_event_bytes``, with no line over ``max_line_bytes``: past either it raises
+    ``SSEError``, as ``SSEParser`` does.
     """
-    parser = SSEParser()
-    seq = 0
-    retry: int | None = None
-    last_id = ""
-    at_line_start = True
+
+    __slots__ = ("_held", "_held_len", "_line_len", "_after_cr", "_bom", "_max_line", "_max_event")
+
+    def __init__(
+        self, *, max_line_bytes: int = MAX_LINE_BYTES, max_event_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
+        self._held: list[bytes] = []  # the block still arriving, in the pieces it came in
+        self._held_len = 0
+        self._line_len = 0  # of its unterminated last line
+        self._after_cr = False  # the last read ended with CR: an LF next ends no other line
+        self._bom: bytes | None = b""  # the stream's first bytes while they may be a BOM
+        self._max_line = max_line_bytes
+        self._max_event = max_event_bytes
+
+    def feed(self, data: bytes) -> bytes:
+        if self._bom is not None:
+            data = self._skip_bom(data)
+        if self._after_cr:
+            self._after_cr = False
+            if data[:1] == b"\n":
+                data = data[1:]  # the LF of a CRLF cut between two reads: already a line end
+        if b"\r" in data:
+            self._after_cr = data[-1:] == b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not data:
+            return b""
+        held = self._held
+        end = data.rfind(b"\n\n") + 2  # past the last blank line; 1 if there is none
+        if end == 1 and not (held and data[:1] == b"\n" and held[-1][-1:] == b"\n"):
+            self._hold(data)  # no block ends here (the blank line may start this read)
+            return b""
+        out = b"".join([*held, data[:end]]) if held else data[:end]
+        held.clear()
+        self._held_len = self._line_len = 0
+        if end < len(data):
+            self._hold(data[end:])
+        return out
+
+    def _hold(self, data: bytes) -> None:
+        self._held.append(data)
+        self._held_len += len(data)
+        newline = data.rfind(b"\n")
+        self._line_len = self._line_len + len(data) if newline < 0 else len(data) - newline - 1
+        if self._line_len > self._max_line:
+            raise SSEError(f"SSE line longer than {self._max_line} bytes")
+        if self._held_len > self._max_event:
+            raise SSEError(f"SSE event longer than {self._max_event} bytes")
+
+    def _skip_bom(self, data: bytes) -> bytes:
+        """``data`` without the stream's leading BOM; a first read of part of one waits."""
+        data = (self._bom or b"") + data
+        if len(data) < len(BOM) and BOM.startswith(data):
+            self._bom = data
+            return b""
+        self._bom = None
+        return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def iter_relayed(
+    chunks: Iterable[bytes],
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    ending: Callable[[], bytes] | None = None,
+) -> Iterator[bytes]:
+    """The body of an SSE hop, one write per upstream read that completed an event block.
+
+    An ``UpstreamError`` (or an event past the limits) ends the stream with ``event: error``
+    after the blocks already whole; an upstream that just ends (its last block unterminated:
+    a client would drop it) ends it cleanly. When ``stopping()`` (the server is stopping, and
+    a stop thrown into the upstream read breaks it) the body ends with ``ending()`` instead:
+    the stream's SSE clients resume from the last id they received.
+    """
+    forwarder = SSEForwarder()
+    failure: UpstreamError | None = None
     try:
         for chunk in chunks:
-            events = parser.feed(chunk)
-            comment = _holds_comment(chunk, at_line_start)
-            at_line_start = chunk[-1:] in (b"\n", b"\r")
-            ts = now_ms(clock)
-            if parser.retry != retry:
-                retry = parser.retry
-                yield Message(seq, ts, "retry", {"retry": retry}, "")
-            if not events:
-                if comment:
-                    yield Message(seq, ts, "comment", {"comment": "heartbeat"}, "")
-                    yield FLUSH
-                continue
-            for event in events:
-                data: dict[str, Any] = {"data": event.data}
-                if event.event != "message":
-                    data["event"] = event.event
-                if event.id or event.id != last_id:
-                    data["id"] = last_id = event.id
-                yield Message(seq, ts, event.event, data, event.data)
-                seq += 1
-            yield FLUSH
-        parser.close()
+            data = forwarder.feed(chunk)
+            if data:
+                if stopping():
+                    break
+                yield data
+        else:
+            return  # the upstream ended
     except UpstreamError as error:
-        yield error_message(seq, error, clock)
+        failure = error
     except SSEError as error:
-        yield error_message(seq, UpstreamError("upstream_invalid", str(error)), clock)
+        failure = UpstreamError("upstream_invalid", str(error))
+    if failure is not None and not stopping():
+        yield error_event(failure)
+    elif ending is not None:
+        yield ending()

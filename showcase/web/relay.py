@@ -19,7 +19,8 @@ from showcase.bodies import iter_body
 from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
 from showcase.chat.answer import error_message as answer_error
 from showcase.chat.coze import coze_mode, new_chat
-from showcase.chat.forward import FORWARD_MODE, UpstreamError, error_message, iter_forwarded
+from showcase.chat.forward import MIMETYPE as SSE_MIMETYPE
+from showcase.chat.forward import UpstreamError, error_event, iter_relayed
 from showcase.chat.hop_upstream import HopResponse, open_hop
 from showcase.chat.request import (
     MAX_SPEED,
@@ -36,7 +37,7 @@ from showcase.chat.upstream import (
     iter_chunks,
     open_stream,
 )
-from showcase.lifecycle import ending_for, make_wait, unless_stopping
+from showcase.lifecycle import STREAMS, ending_for, make_wait, restart_notice, unless_stopping
 from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
@@ -179,5 +180,12 @@ def relay_sse() -> Response:
     except UpstreamError as error:
         if hop is not None:
             hop.close()
-        return relay_response(None, [error_message(0, error)], FORWARD_MODE)
-    return relay_response(hop, iter_forwarded(hop.iter_chunks()), FORWARD_MODE)
+        return stream_response([error_event(error)], SSE_MIMETYPE)
+    body = iter_relayed(hop.iter_chunks(), stopping=server_stopping, ending=restart_notice)
+    response = stream_response(body, SSE_MIMETYPE)
+    response.call_on_close(hop.close)  # even if the client left before the body began
+    return response
+
+
+def server_stopping() -> bool:
+    return STREAMS.stopping

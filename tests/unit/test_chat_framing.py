@@ -13,7 +13,7 @@ import pytest
 from showcase.bodies import iter_body
 from showcase.chat.answer import CHINESE_ANSWER, answer_tokens, iter_answer, iter_deltas, tokenize
 from showcase.chat.coze import coze_mode, new_chat
-from showcase.chat.forward import FORWARD_MODE, UpstreamError, iter_forwarded
+from showcase.chat.forward import SSEForwarder, UpstreamError, iter_relayed
 from showcase.chat.ndjson import ndjson_chat_mode
 from showcase.chat.openai import new_completion, openai_mode
 from showcase.chat.typewriter import (
@@ -25,7 +25,7 @@ from showcase.chat.typewriter import (
     pause_class,
 )
 from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEParser
+from showcase.framing.sse import SSEError, SSEParser
 from showcase.message import Message, Pause
 from showcase.sources import passage_tokens
 
@@ -85,18 +85,31 @@ def cuts(data: bytes) -> Iterable[list[bytes]]:
         yield [data[:offset], data[offset:]]
 
 
-def test_forwarding_reproduces_the_upstream_at_every_cut() -> None:
-    events = sse(SSE_UPSTREAM)
+def relayed(reads: Iterable[bytes], **kwargs: object) -> bytes:
+    return b"".join(iter_relayed(reads, **kwargs))  # type: ignore[arg-type]
+
+
+def test_forwarding_passes_every_block_on_as_it_came_at_every_cut() -> None:
     for pieces in cuts(SSE_UPSTREAM):
-        forwarded = body_of(iter_forwarded(pieces), FORWARD_MODE)
-        assert sse(forwarded) == events
-        assert forwarded.startswith(b"retry: 2000\n\n")
-    # Whole reads keep the heartbeat comment where it was.
-    start = SSE_UPSTREAM.index(b": heartbeat")
-    end = start + len(b": heartbeat\n\n")
-    pieces = [SSE_UPSTREAM[:start], SSE_UPSTREAM[start:end], SSE_UPSTREAM[end:]]
-    assert b"".join(pieces) == SSE_UPSTREAM
-    assert body_of(iter_forwarded(pieces), FORWARD_MODE) == SSE_UPSTREAM
+        assert relayed(pieces) == SSE_UPSTREAM
+    # A read that completes a block sends every block it completes, and only those.
+    forwarder = SSEForwarder()
+    assert forwarder.feed(b"data: a\n\ndata: b") == b"data: a\n\n"
+    assert forwarder.feed(b"\n") == b""
+    assert forwarder.feed(b"\nid: 3\n") == b"data: b\n\n"
+    assert forwarder.feed(b"\n: heartbeat\n\n") == b"id: 3\n\n: heartbeat\n\n"
+
+
+CRLF_UPSTREAM = SSE_UPSTREAM.replace(b"\n", b"\r\n")
+CR_UPSTREAM = "\ufeff".encode() + SSE_UPSTREAM.replace(b"\n", b"\r")
+
+
+@pytest.mark.parametrize("upstream", [CRLF_UPSTREAM, CR_UPSTREAM], ids=["CRLF", "CR+BOM"])
+def test_forwarding_sends_lf_line_ends_and_no_bom_at_every_cut(upstream: bytes) -> None:
+    """What a client's parser reads is unchanged; a CRLF cut between two reads is one line
+    end, and a BOM cut anywhere is still dropped."""
+    for pieces in cuts(upstream):
+        assert relayed(pieces) == SSE_UPSTREAM
 
 
 @pytest.mark.parametrize(
@@ -107,15 +120,37 @@ def test_forwarding_reproduces_the_upstream_at_every_cut() -> None:
         [b"data: \xe6\xb5", b"\x81\n\n", b"data: c\n\n"],  # a character cut in two
         [b"data: a\r\n\r\n", b"data: b\n\n"],  # CRLF: rebuilt with LF
         ["\ufeff".encode() + b"data: a\n\n", b"data: b\n\n"],  # a BOM is not sent on
+        [b"\xef", b"\xbb", b"\xbfdata: a\n\n", b"data: b\n\n"],  # nor one cut in three
+        [b"\xefdata: a\n\n", b"data: b\n\n"],  # a BOM's first byte alone is data
     ],
 )
 def test_forwarding_across_reads_keeps_what_a_client_reads(reads: list[bytes]) -> None:
     """State carried from read to read (an id in effect with no event yet, half an event,
     half a character) reaches the client; CR line ends and a BOM are not passed on."""
-    forwarded = body_of(iter_forwarded(reads), FORWARD_MODE)
+    forwarded = relayed(reads)
     assert sse(forwarded) == sse(b"".join(reads))
     assert b"\r" not in forwarded and not forwarded.startswith("\ufeff".encode())
     assert forwarded.endswith(b"data: c\n\n") or forwarded.endswith(b"data: b\n\n")
+
+
+LINE_PARTS = [b"data: x", b"data", b"id: 5", b"id", b"event: e", b"retry: 10", b": c", "é".encode()]
+LINE_ENDS = [b"\n", b"\r", b"\r\n"]
+
+
+def test_forwarding_reads_as_the_upstream_for_random_streams_and_cuts() -> None:
+    """Random lines, line ends (blank lines among them), a BOM or not, cut at random: a
+    client's parser reads the forwarded bytes as it reads the upstream's."""
+    rng = random.Random(9)
+    for _ in range(500):
+        lines = [rng.choice(LINE_PARTS) if rng.random() < 0.6 else b"" for _ in range(12)]
+        upstream = b"".join(line + rng.choice(LINE_ENDS) for line in lines)
+        if rng.random() < 0.3:
+            upstream = "\ufeff".encode() + upstream
+        offsets = sorted(rng.sample(range(1, len(upstream)), min(4, len(upstream) - 1)))
+        reads = [upstream[a:b] for a, b in zip([0, *offsets], [*offsets, len(upstream)])]
+        forwarded = relayed(reads)
+        assert sse(forwarded) == sse(upstream), reads
+        assert b"\r" not in forwarded
 
 
 def failing(pieces: list[bytes], error: UpstreamError) -> Iterable[bytes]:
@@ -123,14 +158,60 @@ def failing(pieces: list[bytes], error: UpstreamError) -> Iterable[bytes]:
     raise error
 
 
-def test_forwarding_ends_with_the_error_event() -> None:
-    pieces = [SSE_UPSTREAM[: SSE_UPSTREAM.index(b": heartbeat")]]
-    body = body_of(
-        iter_forwarded(failing(pieces, UpstreamError("upstream_broken", "gone"))), FORWARD_MODE
-    )
+def test_forwarding_ends_with_the_error_event_after_the_whole_blocks() -> None:
+    cut = SSE_UPSTREAM.index(b": heartbeat")
+    pieces = [SSE_UPSTREAM[: cut + 3]]  # two whole blocks and the start of a third
+    body = relayed(failing(pieces, UpstreamError("upstream_broken", "gone")))
+    assert body.startswith(SSE_UPSTREAM[:cut])
     events = sse(body)
     assert [event for event, _, _ in events] == ["ticks", "error"]
     assert json.loads(events[-1][2]) == {"reason": "upstream_broken", "detail": "gone"}
+
+
+def test_an_upstream_that_just_ends_drops_its_unterminated_block() -> None:
+    assert relayed([b"data: a\n\ndata: half"]) == b"data: a\n\n"
+
+
+def test_a_stopping_server_ends_the_relay_with_its_last_words() -> None:
+    """The stop breaks the upstream read (or comes between two reads): the blocks already
+    sent stay, what the read brought after the stop is not sent, the ending comes last."""
+    last_words = b": server restarting\nretry: 1000\n\n"
+    stop = {"now": False}
+
+    def reads() -> Iterable[bytes]:
+        yield b"id: 1\ndata: a\n\n"
+        stop["now"] = True
+        yield b"id: 2\ndata: b\n\n"
+
+    def broken() -> Iterable[bytes]:
+        yield b"id: 1\ndata: a\n\n"
+        stop["now"] = True
+        raise UpstreamError("upstream_broken", "stop thrown into the read")
+
+    for upstream in (reads, broken):
+        stop["now"] = False
+        body = relayed(upstream(), stopping=lambda: stop["now"], ending=lambda: last_words)
+        assert body == b"id: 1\ndata: a\n\n" + last_words
+
+
+@pytest.mark.parametrize(
+    "reads, limit",
+    [
+        ([b"data: " + b"x" * 60, b"x" * 60], "line longer than 100 bytes"),
+        ([b"data: " + b"x" * 60 + b"\n", b"data: y\n" * 20], "event longer than 150 bytes"),
+    ],
+)
+def test_a_block_past_the_limits_ends_the_relay_with_an_error(
+    reads: list[bytes], limit: str
+) -> None:
+    with pytest.raises(SSEError, match=limit):
+        forwarder = SSEForwarder(max_line_bytes=100, max_event_bytes=150)
+        for read in reads:
+            forwarder.feed(read)
+    body = relayed([b"data: a\n\n", b"data: " + b"x" * (2 << 20)])
+    events = sse(body)
+    assert [event for event, _, _ in events] == ["message", "error"]
+    assert json.loads(events[-1][2])["reason"] == "upstream_invalid"
 
 
 def coze_upstream(text: str) -> bytes:
