@@ -51,13 +51,13 @@ class SSEForwarder:
     ``SSEError``, as ``SSEParser`` does.
     """
 
-    __slots__ = ("_held", "_held_len", "_line_len", "_after_cr", "_bom", "_max_line", "_max_event")
+    __slots__ = ("_held", "_line_len", "_after_cr", "_bom", "_max_line", "_max_event")
 
     def __init__(
         self, *, max_line_bytes: int = MAX_LINE_BYTES, max_event_bytes: int = MAX_EVENT_BYTES
     ) -> None:
-        self._held: list[bytes] = []  # the block still arriving, in the pieces it came in
-        self._held_len = 0
+        # The block still arriving: one buffer, however small the reads it comes in.
+        self._held = bytearray()
         self._line_len = 0  # of its unterminated last line
         self._after_cr = False  # the last read ended with CR: an LF next ends no other line
         self._bom: bytes | None = b""  # the stream's first bytes while they may be a BOM
@@ -78,24 +78,27 @@ class SSEForwarder:
             return b""
         held = self._held
         end = data.rfind(b"\n\n") + 2  # past the last blank line; 1 if there is none
-        if end == 1 and not (held and data[:1] == b"\n" and held[-1][-1:] == b"\n"):
+        if end == 1 and not (held[-1:] == b"\n" and data[:1] == b"\n"):
             self._hold(data)  # no block ends here (the blank line may start this read)
             return b""
-        out = b"".join([*held, data[:end]]) if held else data[:end]
-        held.clear()
-        self._held_len = self._line_len = 0
+        if held:
+            held += data[:end]
+            out = bytes(held)
+            held.clear()
+        else:
+            out = data[:end]
+        self._line_len = 0
         if end < len(data):
             self._hold(data[end:])
         return out
 
     def _hold(self, data: bytes) -> None:
-        self._held.append(data)
-        self._held_len += len(data)
+        self._held += data
         newline = data.rfind(b"\n")
         self._line_len = self._line_len + len(data) if newline < 0 else len(data) - newline - 1
         if self._line_len > self._max_line:
             raise SSEError(f"SSE line longer than {self._max_line} bytes")
-        if self._held_len > self._max_event:
+        if len(self._held) > self._max_event:
             raise SSEError(f"SSE event longer than {self._max_event} bytes")
 
     def _skip_bom(self, data: bytes) -> bytes:

@@ -146,8 +146,8 @@ def test_forwarding_reads_as_the_upstream_for_random_streams_and_cuts() -> None:
         upstream = b"".join(line + rng.choice(LINE_ENDS) for line in lines)
         if rng.random() < 0.3:
             upstream = "\ufeff".encode() + upstream
-        offsets = sorted(rng.sample(range(1, len(upstream)), min(4, len(upstream) - 1)))
-        reads = [upstream[a:b] for a, b in zip([0, *offsets], [*offsets, len(upstream)])]
+        at = sorted(rng.sample(range(1, len(upstream)), 4))
+        reads = [upstream[a:b] for a, b in zip([0, *at], [*at, len(upstream)], strict=True)]
         forwarded = relayed(reads)
         assert sse(forwarded) == sse(upstream), reads
         assert b"\r" not in forwarded
