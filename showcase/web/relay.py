@@ -183,7 +183,8 @@ def relay_sse() -> Response:
         return stream_response([error_event(error)], SSE_MIMETYPE)
     body = iter_relayed(hop.iter_chunks(), stopping=server_stopping, ending=restart_notice)
     response = stream_response(body, SSE_MIMETYPE)
-    response.call_on_close(hop.close)  # even if the client left before the body began
+    # A HEAD's body is never iterated: its response's close resets the upstream then.
+    response.call_on_close(hop.close)
     return response
 
 

@@ -122,6 +122,28 @@ def test_client_leaving_closes_every_hop(
     assert [hop.wait_open_streams(0, CLEANUP_DEADLINE_S) for hop in hops] == [0, 0, 0]
 
 
+def test_head_request_closes_the_upstreams_it_opened(
+    server: RunningServer, chain: tuple[RunningServer, RunningServer]
+) -> None:
+    """A HEAD gets the stream's head and no body, which is never iterated: every hop opened
+    its upstream for it, and every one is closed again."""
+    r1, r2 = chain
+    hops = [server, r1, r2]
+    assert [hop.wait_open_streams(0, CLEANUP_DEADLINE_S) for hop in hops] == [0, 0, 0]
+    started = [hop.health()["started_streams"] for hop in (server, r1)]
+    response = requests.head(
+        f"{r2.url}/relay/stream/sse?count=100000&interval=100", timeout=SOCKET_TIMEOUT_S
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.content == b""
+    # The hops did open their upstreams (a stream began at r1 and at the origin) ...
+    now = [hop.health()["started_streams"] for hop in (server, r1)]
+    assert all(after > before for after, before in zip(now, started, strict=True))
+    # ... and closed them.
+    assert [hop.wait_open_streams(0, CLEANUP_DEADLINE_S) for hop in hops] == [0, 0, 0]
+
+
 def test_idle_stream_client_leaving_is_seen_within_heartbeats(
     server: RunningServer, chain: tuple[RunningServer, RunningServer]
 ) -> None:
