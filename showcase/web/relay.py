@@ -21,7 +21,7 @@ from showcase.chat.answer import error_message as answer_error
 from showcase.chat.coze import coze_mode, new_chat
 from showcase.chat.forward import MIMETYPE as SSE_MIMETYPE
 from showcase.chat.forward import UpstreamError, error_event, iter_relayed
-from showcase.chat.hop_upstream import HopResponse, open_hop
+from showcase.chat.hop_upstream import open_hop
 from showcase.chat.request import (
     MAX_SPEED,
     MIN_SPEED,
@@ -87,12 +87,13 @@ def configured_upstream(key: str, own_path: str) -> Upstream:
 
 
 def relay_response(
-    upstream: requests.Response | HopResponse | None,
+    upstream: requests.Response | None,
     items: Iterable[Message | Pause],
     mode: Mode,
 ) -> Response:
-    """Stream ``items``; the upstream connection closes when the response does, even if
-    the client left before the source got to run."""
+    """Stream ``items`` (the Coze relay and its mock upstream). The source's generator closes
+    its upstream when the body ends or is closed; the response's close does it too, for a body
+    werkzeug wraps (a HEAD's, never iterated)."""
     heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
     ending = ending_for(mode.mimetype)
     if ending is not None:
