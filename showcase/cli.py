@@ -10,7 +10,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Generator, Sequence
-from pathlib import Path
 from typing import Any
 
 from showcase.client import (
@@ -22,16 +21,9 @@ from showcase.client import (
     iter_sse,
 )
 from showcase.client import latency_ms as measure_latency
-from showcase.lifecycle import MAX_RESTART_MS, RESTART_JITTER_MS, RESTART_RETRY_MS
-from showcase.params import (
-    MAX_HEARTBEAT_S,
-    MIN_HEARTBEAT_S,
-    ParamError,
-    decimal_text,
-    parse_float,
-    parse_int,
-)
-from showcase.server import DEFAULT_BIND, MAX_SEND_TIMEOUT_S, serve
+from showcase.params import decimal_text
+from showcase.server import serve
+from showcase.settings import SETTINGS, Setting, SettingError
 
 PREVIEW_CHARS = 60
 
@@ -41,86 +33,49 @@ def plain_text(doc: str | None) -> str:
     return (doc or "").replace("``", "")
 
 
-def seconds_within(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
-    """An argparse ``type``: seconds from ``low`` (excluded if ``above_low``) to ``high``.
+def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """One flag per setting that has one (showcase/settings.py): its value is checked as the
+    setting declares and put in the setting's variable, which gunicorn passes to workers."""
+    parser = commands.add_parser(
+        "serve",
+        help="run the app under gunicorn with gevent workers",
+        description="Every flag has a SHOWCASE_* variable too (a flag wins); "
+        "the README's 'Settings' lists them all.",
+    )
+    for setting in SETTINGS:
+        if setting.flag is None:
+            continue
+        default = setting.kind.text_of(setting.default)
+        parser.add_argument(
+            setting.flag,
+            type=flag_type(setting),
+            action=ToWorkers,
+            env=setting.env,
+            metavar=metavar_of(setting),
+            help=f"{setting.doc}: {setting.kind.describe()} (default {default}; {setting.env})",
+        )
 
-    The number is read by the rule of the stream parameters (``showcase.params``), so a
-    flag and its query parameter refuse the same input.
-    """
 
-    def parse(raw: str) -> float:
-        bounds = f"more than {low:g}" if above_low else f"from {low:g}"
+def metavar_of(setting: Setting) -> str:
+    """The unit a flag's value is in, from its variable's suffix (``_S``, ``_MS``)."""
+    for suffix, unit in (("_S", "SECONDS"), ("_MS", "MS")):
+        if setting.env.endswith(suffix):
+            return unit
+    return setting.env.removeprefix("SHOWCASE_")
+
+
+def flag_type(setting: Setting) -> Callable[[str], Any]:
+    """An argparse ``type`` that parses by ``setting``'s declaration (empty is refused)."""
+
+    def parse(raw: str) -> Any:
         try:
-            value = parse_float({"value": raw}, "value", None, low, high)
-        except ParamError:
-            value = None
-        if value is None or (above_low and value <= low):
-            raise argparse.ArgumentTypeError(
-                f"expected seconds {bounds} to {high:g}, got {raw[:40]!r}"
-            )
-        return value
+            if raw == "":
+                raise ValueError(f"expected {setting.kind.describe()}, got ''")
+            return setting.kind.parse(raw)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
-
-
-def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("serve", help="run the app under gunicorn with gevent workers")
-    parser.add_argument("--bind", default=DEFAULT_BIND, help="HOST:PORT (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument(
-        "--worker-connections",
-        type=int,
-        default=None,
-        help="open connections per worker (default 20000: 10,000 streams fit in one worker)",
-    )
-    parser.add_argument("--data-dir", type=Path, help="download directory (default ./data)")
-    parser.add_argument(
-        "--heartbeat",
-        type=seconds_within(MIN_HEARTBEAT_S, MAX_HEARTBEAT_S),
-        help=f"seconds of silence before a heartbeat, {MIN_HEARTBEAT_S:g} to "
-        f"{MAX_HEARTBEAT_S:g} (default 15)",
-    )
-    parser.add_argument(
-        "--send-timeout",
-        type=seconds_within(0.0, MAX_SEND_TIMEOUT_S, above_low=True),
-        help="seconds a write to a client may take before its stream is cut, "
-        f"up to {MAX_SEND_TIMEOUT_S:g} (default 30)",
-    )
-    parser.add_argument(
-        "--restart-retry",
-        type=restart_ms,
-        action=ToWorkers,
-        env="SHOWCASE_RESTART_RETRY_MS",
-        metavar="MS",
-        help="on SIGTERM each SSE stream ends with retry: MS plus jitter; 0: no retry field "
-        f"(0 to {MAX_RESTART_MS}, default {RESTART_RETRY_MS})",
-    )
-    parser.add_argument(
-        "--restart-jitter",
-        type=restart_ms,
-        action=ToWorkers,
-        env="SHOWCASE_RESTART_JITTER_MS",
-        metavar="MS",
-        help="the most a random 0 … MS adds to each stream's --restart-retry "
-        f"(default {RESTART_JITTER_MS})",
-    )
-    parser.add_argument(
-        "--broker",
-        type=broker_url,
-        help="the broadcast hub's broker: memory (one worker process) or redis://HOST:PORT/DB "
-        "(rooms shared by workers and hosts; default: SHOWCASE_BROKER, else memory)",
-    )
-
-
-def restart_ms(raw: str) -> int:
-    """An argparse ``type``: milliseconds from 0 to ``MAX_RESTART_MS``, read by the rule of
-    the stream parameters (``showcase.params``)."""
-    try:
-        return parse_int({"value": raw}, "value", -1, 0, MAX_RESTART_MS)
-    except ParamError:
-        raise argparse.ArgumentTypeError(
-            f"expected milliseconds from 0 to {MAX_RESTART_MS}, got {raw[:40]!r}"
-        ) from None
 
 
 class ToWorkers(argparse.Action):
@@ -140,12 +95,6 @@ class ToWorkers(argparse.Action):
     ) -> None:
         setattr(namespace, self.dest, values)
         os.environ[self.env] = str(values)
-
-
-def broker_url(raw: str) -> str:
-    if raw == "memory" or raw.startswith(("redis://", "rediss://", "unix://")):
-        return raw
-    raise argparse.ArgumentTypeError(f"memory or a redis:// URL, got {raw[:80]!r}")
 
 
 def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -279,15 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "client":
         check_client_args(parser, args)
     if args.command == "serve":
-        serve(
-            args.bind,
-            args.workers,
-            args.worker_connections,
-            args.data_dir,
-            args.heartbeat,
-            send_timeout_s=args.send_timeout,
-            broker=args.broker,
-        )
+        try:
+            serve()
+        except SettingError as error:
+            parser.exit(2, f"showcase serve: error: {error}\n")
         return 0  # not reached: serve() replaces the process
     if args.command == "client":
         return run_client(args)

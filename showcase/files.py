@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
+from showcase.settings import read_setting
+
 MIB = 1 << 20
 SAMPLES: dict[str, int] = {"1MiB.bin": 1 << 20, "64MiB.bin": 1 << 26, "1GiB.bin": 1 << 30}
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
@@ -35,7 +37,8 @@ class FileEntry:
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("SHOWCASE_DATA_DIR", "data")).resolve()
+    """``SHOWCASE_DATA_DIR`` (showcase/settings.py), resolved."""
+    return Path(read_setting("SHOWCASE_DATA_DIR", os.environ)).resolve()
 
 
 @lru_cache(maxsize=2)  # MiB 0 feeds every generated download; never keep a whole GiB

@@ -1,7 +1,9 @@
 """gunicorn settings for ``showcase serve`` (``gunicorn -c python:showcase.gunicorn_conf``).
 
 Every value can be overridden on gunicorn's command line; ``showcase serve`` does that for
-bind, workers and worker connections.
+bind, workers and worker connections. Loading this module validates every ``SHOWCASE_*``
+setting (showcase/settings.py), in the arbiter, before any worker forks: a bad value stops the
+server with one line naming the variable.
 """
 
 from __future__ import annotations
@@ -10,22 +12,30 @@ import os
 from pathlib import Path
 from typing import Any
 
+from showcase.settings import SettingError, read_settings
+
+try:
+    SETTINGS = read_settings(os.environ)
+except SettingError as error:
+    # SystemExit passes through gunicorn's config loader, which would print a traceback
+    # for any other exception.
+    raise SystemExit(f"showcase: error: {error}") from None
+
 wsgi_app = "showcase.web:create_app()"
-bind = [os.environ.get("SHOWCASE_BIND", "127.0.0.1:8000")]
-workers = int(os.environ.get("SHOWCASE_WORKERS", "1"))
+bind = [SETTINGS["SHOWCASE_BIND"]]
+workers = SETTINGS["SHOWCASE_WORKERS"]
 # gunicorn's gevent worker, plus a send deadline and a cheaper write (showcase/worker.py).
 worker_class = "showcase.worker.StreamWorker"
 # The gevent worker's pool size caps concurrent connections per worker, silently (default
-# 1000). A held stream is a connection: 20,000 leaves room for 10,000 streams and their
-# reconnects. The process's file-descriptor limit is raised to match in post_worker_init.
-worker_connections = int(os.environ.get("SHOWCASE_WORKER_CONNECTIONS", "20000"))
+# 1000). The process's file-descriptor limit is raised to match in post_worker_init.
+worker_connections = SETTINGS["SHOWCASE_WORKER_CONNECTIONS"]
 backlog = 4096
 timeout = 30  # the worker's own heartbeat to the arbiter; streams are not limited by it
 graceful_timeout = 10  # SIGTERM: every stream is cut at once (lifecycle.py), then the worker exits
 keepalive = 5
-accesslog = os.environ.get("SHOWCASE_ACCESS_LOG") or None
+accesslog = SETTINGS["SHOWCASE_ACCESS_LOG"] or None
 errorlog = "-"
-loglevel = os.environ.get("SHOWCASE_LOG_LEVEL", "info")
+loglevel = SETTINGS["SHOWCASE_LOG_LEVEL"]
 control_socket_disable = True  # several servers (tests, benchmarks) would share one path
 
 
@@ -78,5 +88,4 @@ def tune_gc() -> None:
 
     gc.collect()
     gc.freeze()
-    raw = os.environ.get("SHOWCASE_GC_THRESHOLD", "")  # "700,10,10" puts Python's default back
-    gc.set_threshold(*(tuple(int(n) for n in raw.split(",")) if raw else GC_THRESHOLD))
+    gc.set_threshold(*(SETTINGS["SHOWCASE_GC_THRESHOLD"] or GC_THRESHOLD))

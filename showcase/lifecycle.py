@@ -27,15 +27,12 @@ from greenlet import getcurrent
 
 from showcase.bodies import Wait, wait_plain
 from showcase.framing.sse import encode_event
-from showcase.params import parse_int
+from showcase.settings import RESTART_JITTER_MS, RESTART_RETRY_MS, read_setting
 
 # Streams told to stop get this long to end by themselves before they are cut: far more than
 # a reader that reads needs to take the last write, well within gunicorn's graceful timeout.
 STOP_DRAIN_S = 2.0
 
-RESTART_RETRY_MS = 1000
-RESTART_JITTER_MS = 4000
-MAX_RESTART_MS = 600_000  # ten minutes; more would leave clients away longer than a restart
 RESTARTING = "server restarting"
 T = TypeVar("T")
 
@@ -303,13 +300,12 @@ def ending_for(mimetype: str) -> Callable[[], bytes] | None:
 
 
 def restart_from_env(environ: Mapping[str, str] | None = None) -> RestartNotice:
-    """``SHOWCASE_RESTART_RETRY_MS`` and ``SHOWCASE_RESTART_JITTER_MS``: integers from 0 to
-    ``MAX_RESTART_MS`` by the stream parameters' number rule (defaults 1000 and 4000; empty
-    is the default). Raises ``ParamError`` (a ValueError) naming the variable."""
-    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v}
+    """``SHOWCASE_RESTART_RETRY_MS`` and ``SHOWCASE_RESTART_JITTER_MS`` as declared in
+    showcase/settings.py. Raises ``SettingError`` (a ValueError) naming the variable."""
+    env = os.environ if environ is None else environ
     return RestartNotice(
-        parse_int(env, "SHOWCASE_RESTART_RETRY_MS", RESTART_RETRY_MS, 0, MAX_RESTART_MS),
-        parse_int(env, "SHOWCASE_RESTART_JITTER_MS", RESTART_JITTER_MS, 0, MAX_RESTART_MS),
+        read_setting("SHOWCASE_RESTART_RETRY_MS", env),
+        read_setting("SHOWCASE_RESTART_JITTER_MS", env),
     )
 
 

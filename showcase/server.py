@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-DEFAULT_BIND = "127.0.0.1:8000"
-MAX_SEND_TIMEOUT_S = 3600.0  # an hour: past that a stalled reader is simply never cut
+from showcase.settings import DEFAULT_BIND, read_settings
+
+__all__ = ["DEFAULT_BIND", "gunicorn_argv", "serve"]
 
 
 def gunicorn_argv(
@@ -20,31 +20,20 @@ def gunicorn_argv(
     return argv + extra
 
 
-def serve(
-    bind: str = DEFAULT_BIND,
-    workers: int = 1,
-    worker_connections: int | None = None,
-    data_dir: Path | None = None,
-    heartbeat_s: float | None = None,
-    extra: list[str] | None = None,
-    send_timeout_s: float | None = None,
-    broker: str | None = None,
-) -> None:
+def serve(extra: list[str] | None = None) -> None:
     """Replace this process with gunicorn (same PID, so whoever started us can stop it).
 
-    The app's settings reach the workers as environment variables (``SHOWCASE_DATA_DIR``,
-    ``SHOWCASE_HEARTBEAT_S``, ``SHOWCASE_SEND_TIMEOUT_S``, ``SHOWCASE_BROKER``); None leaves a
-    variable as it is, so the server's default (or the caller's environment) applies. The
-    values are not checked here: ``showcase.cli`` validates them before calling.
+    Every setting reaches gunicorn and its workers as a ``SHOWCASE_*`` environment variable
+    (``showcase.cli`` puts each flag there); they are all validated here first, so a bad one
+    stops with SettingError naming it before gunicorn starts (and gunicorn_conf checks them
+    again, for a gunicorn started by hand).
     """
-    if data_dir is not None:
-        os.environ["SHOWCASE_DATA_DIR"] = str(data_dir.resolve())
-    if heartbeat_s is not None:
-        os.environ["SHOWCASE_HEARTBEAT_S"] = str(heartbeat_s)
-    if send_timeout_s is not None:
-        os.environ["SHOWCASE_SEND_TIMEOUT_S"] = str(send_timeout_s)
-    if broker is not None:
-        os.environ["SHOWCASE_BROKER"] = broker
-    argv = gunicorn_argv(bind, workers, worker_connections, extra or [])
+    settings = read_settings(os.environ)
+    argv = gunicorn_argv(
+        settings["SHOWCASE_BIND"],
+        settings["SHOWCASE_WORKERS"],
+        settings["SHOWCASE_WORKER_CONNECTIONS"],
+        extra or [],
+    )
     sys.stdout.flush()
     os.execv(argv[0], argv)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from gevent import _socket3
@@ -26,19 +27,13 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from showcase import lifecycle, zerocopy
 from showcase.lifecycle import STREAMS, SendTimeout, StopRequested, StreamCut
-
-SEND_TIMEOUT_S = 30.0  # a browser on a slow link drains a 64 KiB write well within this
-MAX_SEND_TIMEOUT_S = 3600.0
+from showcase.settings import SEND_TIMEOUT_S, read_setting
 
 
-def send_timeout_from_env(environ: dict[str, str] | None = None) -> float:
-    """``SHOWCASE_SEND_TIMEOUT_S`` (seconds, > 0 and at most an hour), else 30."""
-    raw = (environ if environ is not None else os.environ).get("SHOWCASE_SEND_TIMEOUT_S")
-    if raw is None or raw == "":
-        return SEND_TIMEOUT_S
-    value = float(raw)
-    if not 0 < value <= MAX_SEND_TIMEOUT_S:
-        raise ValueError(f"SHOWCASE_SEND_TIMEOUT_S must be > 0 and <= 3600, got {raw!r}")
+def send_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """``SHOWCASE_SEND_TIMEOUT_S`` as declared in showcase/settings.py, or SettingError."""
+    env = os.environ if environ is None else environ
+    value: float = read_setting("SHOWCASE_SEND_TIMEOUT_S", env)
     return value
 
 

@@ -12,14 +12,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
 from showcase.files import default_data_dir
-from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S, ParamError, parse_float
+from showcase.settings import check_value, read_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEARTBEAT_S = 15.0
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables.
+    """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables,
+    each held to its declaration in showcase/settings.py (SettingError names a bad one).
 
     Runs from a checkout: templates/, static/ and docs/ sit at the top of the repository (one
     place for the page, the guide and the benchmarks that write it), not inside the package,
@@ -35,17 +35,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.config.update(read_settings(os.environ))
     app.config["SHOWCASE_DATA_DIR"] = str(default_data_dir())
-    app.config["SHOWCASE_HEARTBEAT_S"] = heartbeat_from_env()
     # "/download//etc/passwd" should be refused, not redirected to a cleaned-up path.
     app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config.update(config or {})
+    app.config.update({key: check_value(key, value) for key, value in (config or {}).items()})
 
     from showcase.web import baseline, chat, downloads, hub, page, relay, streams
-
-    for key, default in {**chat.CONFIG, **relay.CONFIG, **hub.CONFIG}.items():
-        app.config.setdefault(key, type(default)(os.environ.get(key, default)))
 
     app.register_blueprint(streams.bp)
     app.register_blueprint(downloads.bp)
@@ -56,22 +53,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(hub.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
-
-
-def heartbeat_from_env() -> float:
-    """``SHOWCASE_HEARTBEAT_S``, held to the bounds of the ``heartbeat`` parameter: 0 would
-    send heartbeats in a loop with no pause."""
-    raw = os.environ.get("SHOWCASE_HEARTBEAT_S")
-    if raw is None or raw == "":
-        return HEARTBEAT_S
-    try:
-        value = parse_float(
-            {"heartbeat": raw}, "heartbeat", HEARTBEAT_S, MIN_HEARTBEAT_S, MAX_HEARTBEAT_S
-        )
-    except ParamError as error:
-        raise RuntimeError(f"SHOWCASE_HEARTBEAT_S: {error.detail}") from None
-    assert value is not None
-    return value
 
 
 def http_error_json(error: HTTPException) -> Response:

@@ -31,8 +31,6 @@ from showcase.web.responses import stream_response
 
 bp = Blueprint("chat", __name__)
 
-# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
-CONFIG = {"SHOWCASE_CHAT_INTERVAL_MS": 40.0}
 MODELS_CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the model list
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
@@ -14,8 +13,7 @@ from showcase.bodies import iter_body
 from showcase.hub.broker import Broker, BrokerUnavailable
 from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
-from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MemoryBroker
-from showcase.hub.room import QUEUE_LIMIT
+from showcase.hub.memory import MemoryBroker
 from showcase.hub.source import iter_room
 from showcase.lifecycle import make_wait
 from showcase.modes import Mode
@@ -24,15 +22,6 @@ from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("hub", __name__)
 
-# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
-CONFIG: dict[str, Any] = {
-    "SHOWCASE_BROKER": "memory",  # or redis://HOST:PORT/DB: rooms shared by workers and hosts
-    "SHOWCASE_HUB_TOKEN": "",  # when set, POST /chat/send needs "Authorization: Bearer <it>"
-    "SHOWCASE_HUB_LOG_COUNT": LOG_COUNT,
-    "SHOWCASE_HUB_LOG_AGE_S": LOG_AGE_S,
-    "SHOWCASE_HUB_QUEUE_LIMIT": QUEUE_LIMIT,
-    "SHOWCASE_HUB_MAX_TEXT_BYTES": 4096,
-}
 ROOM_TEXT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 USER_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 BODY_OVERHEAD_BYTES = 1024  # the JSON around the text: keys, room, user, escapes

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import os
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
+    current_app,
     jsonify,
     render_template,
     request,
@@ -90,7 +90,7 @@ def index() -> str:
         limits=limits,
         urls=urls,
         wire_modes=list(MODES),
-        deploy=read_deploy(os.environ.get(DEPLOY_ENV)),
+        deploy=read_deploy(current_app.config["SHOWCASE_DEPLOY"]),
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import requests
 from flask import Blueprint, Response, current_app, request
@@ -53,13 +52,6 @@ from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("relay", __name__)
 
-# Settings read from SHOWCASE_* environment variables by create_app (type of the default).
-CONFIG: dict[str, Any] = {
-    "SHOWCASE_RELAY_SSE_URL": "self",  # what /relay/stream/sse reads; "self": our /stream/sse
-    "SHOWCASE_RELAY_COZE_URL": "self",  # what /v3/chat reads; "self": our /upstream/mock
-    "SHOWCASE_RELAY_CONNECT_TIMEOUT_S": 5.0,
-    "SHOWCASE_RELAY_READ_TIMEOUT_S": 45.0,
-}
 MAX_PROMPT_CHARS = 4_000  # the longest question /upstream/mock takes in its query
 # What the Coze relay passes upstream: enough to pick the answer, and short enough that the
 # request line stays under gunicorn's 4094 bytes once percent-encoded (9 bytes a CJK char).

@@ -56,8 +56,9 @@ def test_serve_hands_the_send_timeout_to_gunicorn_in_its_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # setenv first, so that whatever serve() writes is undone after the test.
-    monkeypatch.setenv("SHOWCASE_SEND_TIMEOUT_S", "unset")
-    monkeypatch.setenv("SHOWCASE_HEARTBEAT_S", "unset")
+    monkeypatch.setenv("SHOWCASE_SEND_TIMEOUT_S", "")
+    monkeypatch.setenv("SHOWCASE_HEARTBEAT_S", "")
+    monkeypatch.setenv("SHOWCASE_BIND", "")
     monkeypatch.setattr(os, "execv", fake_execv)
     with pytest.raises(Exec) as ran:
         main(["serve", "--bind", "127.0.0.1:0", "--send-timeout", "12.5", "--heartbeat", "2"])
@@ -66,12 +67,14 @@ def test_serve_hands_the_send_timeout_to_gunicorn_in_its_environment(
     argv = ran.value.args[0]
     assert argv[1:3] == ["-m", "gunicorn"]
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:0"
+    assert os.environ["SHOWCASE_BIND"] == "127.0.0.1:0"
 
 
 def test_serve_without_a_send_timeout_leaves_the_server_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SHOWCASE_SEND_TIMEOUT_S", raising=False)
+    monkeypatch.setenv("SHOWCASE_BIND", "")
     monkeypatch.setattr(os, "execv", fake_execv)
     with pytest.raises(Exec):
         main(["serve", "--bind", "127.0.0.1:0"])
@@ -114,3 +117,16 @@ def test_client_refuses_what_it_cannot_do(
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert "--max-attempts" in error or "need the sse mode" in error
+
+
+def test_serve_refuses_a_bad_variable_before_gunicorn_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHOWCASE_RELAY_READ_TIMEOUT_S", "0")
+    monkeypatch.setattr(os, "execv", fake_execv)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--bind", "127.0.0.1:0"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("showcase serve: error: SHOWCASE_RELAY_READ_TIMEOUT_S: expected ")
+    assert error.count("\n") == 1
