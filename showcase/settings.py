@@ -75,7 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
         "--worker-connections",
     ),
     Setting(
-        "SHOWCASE_ACCESS_LOG", Path(), "", "gunicorn's access log: a file, or - for stderr (empty: none)"
+        "SHOWCASE_ACCESS_LOG",
+        Path(),
+        "",
+        "gunicorn's access log: a file, or - for stderr (empty: none)",
     ),
     Setting(
         "SHOWCASE_LOG_LEVEL",
