@@ -81,4 +81,3 @@ def test_pure_module_imports_no_web_stack_redis_or_sockets(module: str) -> None:
 @pytest.mark.parametrize("module", NETWORK_MODULES)
 def test_network_module_imports_no_web_stack(module: str) -> None:
     assert _imported_by(module, WEB_STACK) == []
-
