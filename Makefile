@@ -8,18 +8,26 @@ BIND ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
 .PHONY: help run run-redis run-proxy test test-fast lint bench bench-quick guide clean browser-deps \
-	redis-deps nginx-deps netns-deps
+	redis-deps nginx-deps netns-deps venv-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): setup.cfg pyproject.toml
+# Order-only (after |): venv-deps runs first but never makes the stamp out of date.
+$(STAMP): setup.cfg pyproject.toml | venv-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
 venv: $(STAMP) ## create .venv and install the package with test and bench extras
+
+venv-deps: ## install Debian's python3-venv when python3 cannot make a venv (no ensurepip)
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "installing Debian's python3-venv ($(PYTHON) -m venv needs ensurepip)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq python3-venv >/dev/null; }
 
 browser-deps: ## install Debian's chromium for the browser tests when it is missing
 	@command -v chromium >/dev/null || { \

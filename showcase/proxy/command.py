@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -24,11 +23,12 @@ import requests
 from showcase.proxy.config import render_config
 from showcase.proxy.locations import LOCATIONS
 from showcase.proxy.nginx import NginxError, Proxy, die_with_parent, free_port, start_proxy
+from showcase.proxy.rundir import RunDirError, default_run_dir, prepare_run_dir
 from showcase.server import DEFAULT_BIND
 
 DEFAULT_PORT = 8080
 DEFAULT_TLS_PORT = 8443
-DEFAULT_RUN_DIR = Path(tempfile.gettempdir()) / "showcase-proxy"
+DEFAULT_RUN_DIR = default_run_dir()
 APP_START_TIMEOUT_S = 20.0
 APP_STOP_TIMEOUT_S = 15.0  # gunicorn_conf's graceful_timeout (10 s) and a margin
 SUMMARY_WIDTH = 96
@@ -59,7 +59,10 @@ def add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--run-dir",
         type=Path,
         default=DEFAULT_RUN_DIR,
-        help="nginx's config, log and certificate (kept; default %(default)s)",
+        help=(
+            "nginx's config, log and certificate: made mode 0700 if missing, refused unless "
+            "ours and 0700 (kept; default %(default)s)"
+        ),
     )
     parser.add_argument(
         "--print-config", action="store_true", help="print the generated nginx config and exit"
@@ -181,6 +184,11 @@ def run_proxy(args: argparse.Namespace) -> int:
         port, tls_port = args.port, args.tls_port
         print(render_config(direct, port, tls_port, args.run_dir.resolve()), end="")
         return 0
+    try:
+        run_dir = prepare_run_dir(args.run_dir)
+    except (RunDirError, OSError) as error:
+        print(f"showcase proxy: {error}", file=sys.stderr)
+        return 1
     if port_in_use(direct):
         print(f"showcase proxy: {args.bind} is taken (is `make run` running?)", file=sys.stderr)
         return 1
@@ -191,7 +199,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     try:
         with (
             run_app(args.bind, args.workers, env) as app,
-            start_proxy(direct, args.run_dir, port, tls_port) as proxy,
+            start_proxy(direct, run_dir, port, tls_port) as proxy,
         ):
             print("\n".join(describe(proxy, direct)), flush=True)
             while app.poll() is None and proxy.running():

@@ -21,6 +21,7 @@ from pathlib import Path
 from showcase.processes import stop_process
 from showcase.proxy.config import render_config
 from showcase.proxy.locations import find_location
+from showcase.proxy.rundir import prepare_run_dir, write_private_file
 from showcase.proxy.tls import ensure_certificate
 
 START_TIMEOUT_S = 10.0
@@ -140,7 +141,7 @@ def spawn_nginx(
     nginx stopped, if it did not start (a port taken: the caller may try others); the
     reason is in ``run_dir/error.log``."""
     conf = run_dir / "nginx.conf"
-    conf.write_text(config)
+    write_private_file(conf, config)
     pid_file = run_dir / "nginx.pid"
     pid_file.unlink(missing_ok=True)  # a previous run's
     error_log = run_dir / "error.log"
@@ -174,10 +175,10 @@ def read_error_log(run_dir: Path) -> str:
 
 @contextmanager
 def run_directory(run_dir: Path | None) -> Iterator[Path]:
-    """``run_dir`` made if missing and kept after, or a temporary one removed after."""
+    """``run_dir`` made if missing (mode 0700) and kept after, or a temporary one removed
+    after; RunDirError for a ``run_dir`` that is not ours alone (``prepare_run_dir``)."""
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        yield run_dir.resolve()
+        yield prepare_run_dir(run_dir)
         return
     with tempfile.TemporaryDirectory(prefix="showcase-proxy-") as tmp:
         yield Path(tmp)
@@ -193,7 +194,8 @@ def start_proxy(
     ``port``/``tls_port`` 0 pick free ports (retried if one is taken meanwhile); ``run_dir``
     None uses a temporary directory (a new certificate each time), else the certificate
     made there on the first run is reused. NginxError when nginx is missing and cannot be
-    installed, or does not start (its error log in the message).
+    installed, or does not start (its error log in the message); RunDirError when
+    ``run_dir`` or its certificate is not ours alone (``showcase.proxy.rundir``).
     """
     binary, why = find_nginx()
     if binary is None:

@@ -1,12 +1,16 @@
 """The self-signed certificate of nginx's TLS listener, made with the ``openssl`` CLI on the
-first run into the run directory and reused after (a browser's exception for it holds)."""
+first run into the run directory and reused after (a browser's exception for it holds), but
+only while both files are regular files of ours (``showcase.proxy.rundir``)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
+
+from showcase.proxy.rundir import check_private_file
 
 CERT_NAME = "localhost.crt"
 KEY_NAME = "localhost.key"
@@ -26,25 +30,28 @@ def certificate_paths(run_dir: Path) -> tuple[Path, Path]:
 
 def ensure_certificate(run_dir: Path) -> tuple[Path, Path]:
     """The certificate and key in ``run_dir``, made first when either is missing: a P-256
-    key, valid ten years, for 127.0.0.1 and localhost. Both are written under temporary
-    names and renamed, so a run that is stopped half-way leaves no half certificate."""
+    key, valid ten years, for 127.0.0.1 and localhost. RunDirError (never reused) when
+    either is there but a symlink or not ours. openssl writes both into a new private
+    directory inside ``run_dir`` and they are renamed into place, so a run that is stopped
+    half-way leaves no half certificate and openssl never writes through a planted name."""
     cert, key = certificate_paths(run_dir)
-    if cert.is_file() and key.is_file():
+    # Both are checked (each raises for a symlink or a foreign file) before either is used.
+    if all([check_private_file(cert), check_private_file(key)]):
         return cert, key
     openssl = shutil.which("openssl")
     if openssl is None:
         raise CertificateError("openssl is not installed (Debian: apt-get install openssl)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    new_cert, new_key = cert.with_suffix(".crt.new"), key.with_suffix(".key.new")
-    argv = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    argv += ["-nodes", "-days", str(CERT_DAYS), "-subj", "/CN=localhost"]
-    argv += ["-addext", SUBJECT_ALT_NAMES, "-keyout", str(new_key), "-out", str(new_cert)]
-    done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, timeout=OPENSSL_TIMEOUT_S
-    )
-    if done.returncode:
-        raise CertificateError(f"openssl req failed ({done.returncode}): {done.stderr[-500:]}")
-    os.chmod(new_key, 0o600)
-    new_key.replace(key)
-    new_cert.replace(cert)
+    with tempfile.TemporaryDirectory(dir=run_dir, prefix=".openssl-") as work:
+        new_cert, new_key = Path(work) / CERT_NAME, Path(work) / KEY_NAME
+        argv = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        argv += ["-nodes", "-days", str(CERT_DAYS), "-subj", "/CN=localhost"]
+        argv += ["-addext", SUBJECT_ALT_NAMES, "-keyout", str(new_key), "-out", str(new_cert)]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=OPENSSL_TIMEOUT_S
+        )
+        if done.returncode:
+            raise CertificateError(f"openssl req failed ({done.returncode}): {done.stderr[-500:]}")
+        os.chmod(new_key, 0o600)
+        new_key.replace(key)
+        new_cert.replace(cert)
     return cert, key

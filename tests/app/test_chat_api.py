@@ -4,6 +4,7 @@ status before any stream byte; the answers' shapes; no host is ever taken from a
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -98,16 +99,23 @@ def test_models_list(client: FlaskClient) -> None:
 
 
 def test_ndjson_chat_streams_lines_then_done(client: FlaskClient) -> None:
-    request = {**GOOD, "options": {"interval": 0, "num_predict": 4}}
+    interval_ms = 20
+    request = {**GOOD, "options": {"interval": interval_ms, "num_predict": 4}}
+    started_ns = time.monotonic_ns()
     response = client.post("/api/chat", json=request)
     assert response.status_code == 200
     assert response.mimetype == "application/x-ndjson"
     lines = [json.loads(line) for line in response.get_data().splitlines()]
+    elapsed_ns = time.monotonic_ns() - started_ns
     assert [line["done"] for line in lines] == [False] * 4 + [True]
     assert "".join(line["message"]["content"] for line in lines) == "".join(passage_tokens()[:4])
     assert lines[-1]["done_reason"] == "length"
     assert lines[-1]["eval_count"] == 4
-    assert lines[-1]["total_duration"] >= 0
+    # In ns, as Ollama writes it: at least the three pauses between four tokens, at most
+    # the time the whole request took here.
+    total_ns = lines[-1]["total_duration"]
+    assert 3 * interval_ms * 1_000_000 <= total_ns <= elapsed_ns
+    assert lines[-1]["eval_duration"] == total_ns
 
 
 @pytest.mark.parametrize(

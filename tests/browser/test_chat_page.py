@@ -4,6 +4,7 @@ end the server-side stream (the open-stream count on the page drops)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -51,15 +52,22 @@ def chat_attr(page: Page, name: str) -> str:
 
 @pytest.mark.parametrize("api", ["openai", "ndjson", "coze"])
 def test_each_api_streams_the_answer_as_text(page: Page, api: str) -> None:
+    asked = time.monotonic()
     ask(page, "Tell me about streaming", api, 100)
     page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
+    wall_ms = (time.monotonic() - asked) * 1000
     assert chat_attr(page, "api") == api
     assert page.text_content('#chat [data-role="answer"]') == "".join(passage_tokens())
     tokens = int(chat_attr(page, "tokens"))
     # OpenAI and NDJSON send a token per word; the Coze relay retypes character by character.
     expected = len("".join(passage_tokens())) if api == "coze" else len(passage_tokens())
     assert tokens == expected
-    assert float(chat_attr(page, "ttft-ms")) >= 0
+    # The first token came after the ask, and early enough that the rest, at the rate
+    # shown (first to last token), fits in what the whole ask took here.
+    ttft_ms = float(chat_attr(page, "ttft-ms"))
+    rest_ms = (tokens - 1) / float(chat_attr(page, "rate")) * 1000
+    assert ttft_ms > 0
+    assert ttft_ms + rest_ms <= wall_ms + 1  # ttft and rate are shown rounded
 
 
 def test_answer_markup_is_shown_as_text(page: Page) -> None:
