@@ -8,6 +8,7 @@ the chunk-size lines.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from dataclasses import dataclass, field
@@ -81,11 +82,16 @@ def capture(
     """Send ``request`` to ``host:port`` and keep every read until ``limit_bytes`` (the last
     read is cut there), the server closes, or ``timeout_s`` passes in total.
 
-    Only loopback hosts are accepted (ValueError otherwise): the caller must not become a
-    proxy to arbitrary hosts. Network errors end the capture with ``error`` set.
+    ``host`` is a loopback name or an IP address (ValueError otherwise): the server's own
+    address, as its accepted socket gives it, never one a request names, so the caller is no
+    proxy to arbitrary hosts and no name is looked up. Network errors end the capture with
+    ``error`` set.
     """
     if host not in LOOPBACK_HOSTS:
-        raise ValueError(f"refusing to connect to a non-loopback host: {host!r}")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"refusing to connect to a host name: {host!r}") from None
     result = WireCapture(request=request)
     deadline = time.monotonic() + timeout_s
     total = 0
