@@ -29,6 +29,7 @@ from showcase.wire import HeadError, read_head
 
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream's 204 or 4xx body passed through, at most
 RECV_BYTES = 64 * 1024
+NO_BODY_STATUSES = frozenset({204, 304})
 RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends a reset (upstream.py)
 
 
@@ -47,6 +48,10 @@ class HopResponse:
         length = headers.get("Content-Length", "")
         # Otherwise the body ends when the upstream closes (the request says Connection: close).
         self._length = int(length) if not self._chunked and length.isdigit() else None
+        if status in NO_BODY_STATUSES or 100 <= status < 200:
+            # RFC 9112 §6.3: these end at their head, whatever the headers say; waiting for
+            # the upstream to close would hold the answer until it does.
+            self._chunked, self._length = False, 0
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The body's bytes, one item per ``recv`` that brought some (a chunked body's
