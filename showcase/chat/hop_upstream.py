@@ -6,9 +6,11 @@ event of every stream it relays, so what it costs per event and per connection i
 cost (benchmarks/relay.py). Through requests (urllib3, http.client) opening the upstream
 cost 640 µs of CPU (measured in a plain process) and each event went through four reading
 layers; here a connection is a connect, one request write and a bounded head read, and each
-``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay keeps requests
-(``upstream.py``). Under the gevent worker the socket is cooperative: a hop blocks its own
-greenlet on a read, never the worker.
+``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay reads its upstream
+here too: each read is bounded (``RECV_BYTES``) and returns what the socket has, whether the
+body is chunked (a chunk of any declared size comes out as it arrives), has a Content-Length
+or ends at the close. Under the gevent worker the socket is cooperative: a relay blocks its
+own greenlet on a read, never the worker.
 """
 
 from __future__ import annotations
