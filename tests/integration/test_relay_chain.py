@@ -228,3 +228,29 @@ def test_self_relays_and_wire_view_work_on_another_loopback_address(
         assert wire["request"].startswith("GET /stream/sse?")
     finally:
         other.stop()
+
+
+def test_read_timeout_counts_the_heartbeat_asked_for(
+    server: RunningServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With a 1 s read timeout, a hop that asks for a 2 s heartbeat waits 2 + 1 s: the
+    origin's 2 s of silence between heartbeats is no stall, and both events come through
+    (the same derivation lets ``interval=60000&heartbeat=60`` through the default 45 s)."""
+    logs = tmp_path_factory.mktemp("relay-timeout")
+    relay = start_server(
+        logs / "relay.log",
+        env={
+            "SHOWCASE_RELAY_SSE_URL": f"{server.url}/stream/sse",
+            "SHOWCASE_RELAY_READ_TIMEOUT_S": "1",
+        },
+    )
+    try:
+        status, _, body = fetch_raw(
+            relay.url, "/relay/stream/sse?count=2&interval=3000&heartbeat=2"
+        )
+    finally:
+        relay.stop()
+    assert status == 200
+    assert b": heartbeat\n\n" in body  # the silence was filled by a heartbeat
+    parser = SSEParser()
+    assert [event.event for event in parser.feed(body)] == ["ticks", "ticks"]
