@@ -215,8 +215,8 @@ class SSEParser:
             # ASCII digits only: str.isdigit() would also accept "²" or Arabic-Indic digits.
             if value and value.isascii() and value.isdigit():
                 digits = value.lstrip("0") or "0"
-                # Past the bound the field is ignored, as Chromium ignores one that
-                # overflows 64 bits: never int()'s ValueError on thousands of digits.
+                # Past the bound the field is ignored, as one that is not all digits is:
+                # never int()'s ValueError on thousands of digits.
                 if len(digits) <= MAX_RETRY_DIGITS:
                     self._retry = int(digits)
         # Any other field name is ignored.

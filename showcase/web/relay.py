@@ -147,7 +147,9 @@ def coze_chat() -> Response:
 @bp.get("/relay/stream/sse")
 def relay_sse() -> Response:
     """The stream contract's ``/stream/sse``, read from the configured upstream and forwarded
-    event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was."""
+    event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was; any
+    other failure before the first byte is a 502 (504: a timeout) with a JSON body, and one
+    after it ends the stream with ``event: error``."""
     try:
         params = parse_stream_params(request.args.to_dict())
         last_event_id = request.headers.get("Last-Event-ID")
