@@ -34,11 +34,13 @@ from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
     ParamError,
+    StreamParams,
     decimal_text,
     parse_float,
     parse_last_event_id,
     parse_stream_params,
 )
+from showcase.sources import PAUSE_FACTORS
 from showcase.web.chat import json_error, read_json_body
 from showcase.web.page import own_address
 from showcase.web.responses import error_response, stream_response
@@ -59,17 +61,18 @@ MAX_PROMPT_CHARS = 4_000  # the longest question /upstream/mock takes in its que
 UPSTREAM_PROMPT_CHARS = 200
 
 
-def configured_upstream(key: str, own_path: str, asked_silence_s: float = 0.0) -> Upstream:
+def configured_upstream(key: str, own_path: str, silence_s: float = 0.0) -> Upstream:
     """The upstream named by setting ``key``; UpstreamError when it cannot be reached.
 
-    Its read timeout is ``SHOWCASE_RELAY_READ_TIMEOUT_S`` past ``asked_silence_s``, the
+    Its read timeout is ``SHOWCASE_RELAY_READ_TIMEOUT_S`` past ``silence_s``, the
     longest silence the relay asked the upstream for (a heartbeat of 60 s is no stall)."""
     url = current_app.config[key]
     if url == "self":
         address = own_address()
         if address is None:
             raise UpstreamError("upstream_refused", "no server socket to reach this server on")
-        url = f"http://{address[0]}:{address[1]}{own_path}"
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]  # IPv6: RFC 3986 §3.2.2
+        url = f"http://{host}:{address[1]}{own_path}"
     else:
         try:
             url = check_url(url)
@@ -78,7 +81,7 @@ def configured_upstream(key: str, own_path: str, asked_silence_s: float = 0.0) -
     return Upstream(
         url,
         connect_timeout_s=current_app.config["SHOWCASE_RELAY_CONNECT_TIMEOUT_S"],
-        read_timeout_s=asked_silence_s + current_app.config["SHOWCASE_RELAY_READ_TIMEOUT_S"],
+        read_timeout_s=silence_s + current_app.config["SHOWCASE_RELAY_READ_TIMEOUT_S"],
     )
 
 
@@ -169,9 +172,8 @@ def relay_sse() -> Response:
     headers = {"Last-Event-ID": last_event_id.strip()} if last_event_id else {}
     hop = None
     try:
-        # The heartbeat asked for is silence the upstream may keep: no stall.
         upstream = configured_upstream(
-            "SHOWCASE_RELAY_SSE_URL", "/stream/sse", params.heartbeat_s or 0.0
+            "SHOWCASE_RELAY_SSE_URL", "/stream/sse", asked_silence_s(params)
         )
         hop = open_hop(upstream, query, headers)
         if hop.status_code == 204 or 400 <= hop.status_code < 500:
@@ -192,6 +194,17 @@ def relay_sse() -> Response:
     # A HEAD's body is never iterated: its response's close resets the upstream then.
     response.call_on_close(hop.close)
     return response
+
+
+def asked_silence_s(params: StreamParams) -> float:
+    """The longest silence a ``/stream/sse`` upstream may keep when asked for ``params``: a
+    source's longest pause (the ``text`` source waits up to 8 intervals after a line end),
+    cut to the heartbeat when one is asked (the upstream writes one after that much
+    silence). Without one, the upstream's own heartbeat may cut it sooner: it is unknown."""
+    longest_pause_s = params.interval_ms * max(PAUSE_FACTORS.values()) / 1000.0
+    if params.heartbeat_s is None:
+        return longest_pause_s
+    return min(longest_pause_s, params.heartbeat_s)
 
 
 def server_stopping() -> bool:
