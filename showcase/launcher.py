@@ -20,7 +20,7 @@ import requests
 from showcase.processes import stop_process
 from showcase.server import gunicorn_argv
 
-LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
+LISTENING = re.compile(r"Listening at: (http://127\.\d+\.\d+\.\d+:\d+)")
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0

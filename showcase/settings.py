@@ -157,7 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SHOWCASE_RELAY_READ_TIMEOUT_S",
         Number(0.0, 3600.0, above_low=True),
         45.0,
-        "seconds a relay waits for its upstream's next byte",
+        "seconds of silence a relay takes from its upstream past the heartbeat it asked for",
     ),
     # The broadcast hub.
     Setting(

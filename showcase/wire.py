@@ -8,6 +8,7 @@ the chunk-size lines.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from dataclasses import dataclass, field
@@ -81,11 +82,16 @@ def capture(
     """Send ``request`` to ``host:port`` and keep every read until ``limit_bytes`` (the last
     read is cut there), the server closes, or ``timeout_s`` passes in total.
 
-    Only loopback hosts are accepted (ValueError otherwise): the caller must not become a
-    proxy to arbitrary hosts. Network errors end the capture with ``error`` set.
+    ``host`` is a loopback name or an IP address (ValueError otherwise): the server's own
+    address, as its accepted socket gives it, never one a request names, so the caller is no
+    proxy to arbitrary hosts and no name is looked up. Network errors end the capture with
+    ``error`` set.
     """
     if host not in LOOPBACK_HOSTS:
-        raise ValueError(f"refusing to connect to a non-loopback host: {host!r}")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"refusing to connect to a host name: {host!r}") from None
     result = WireCapture(request=request)
     deadline = time.monotonic() + timeout_s
     total = 0
@@ -188,8 +194,8 @@ def read_head(
     sock: socket.socket, max_bytes: int = MAX_HEAD_BYTES
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers (lower-case names) and whatever body bytes came with them. HeadError
-    for a head that is not HTTP/1.x or is longer than ``max_bytes``; ConnectionError when the
-    peer closes before its end."""
+    for a head that is not HTTP/1.x, holds a bare CR or LF or a NUL, or is longer than
+    ``max_bytes``; ConnectionError when the peer closes before its end."""
     data = b""
     while (end := data.find(b"\r\n\r\n")) < 0:
         if len(data) > max_bytes:
@@ -199,6 +205,11 @@ def read_head(
             raise ConnectionError(f"closed before the end of the headers: {data[:200]!r}")
         data += piece
     status_line, *header_lines = data[:end].decode("latin-1").split("\r\n")
+    for line in (status_line, *header_lines):
+        # RFC 9112 §2.2, RFC 9110 §5.5: a bare CR or LF (a line end only some parsers see)
+        # or a NUL is refused, never passed on to be read as a header of its own.
+        if "\r" in line or "\n" in line or "\0" in line:
+            raise HeadError(f"a bare CR or LF, or a NUL, in the head: {line[:80]!r}")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/1.") or not code.isdigit():

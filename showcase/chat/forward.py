@@ -18,6 +18,8 @@ from showcase.framing.ndjson import encode_json
 from showcase.framing.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEError, encode_event
 
 MIMETYPE = "text/event-stream; charset=utf-8"
+BAD_GATEWAY = 502
+GATEWAY_TIMEOUT = 504
 BOM = "\ufeff".encode()
 
 
@@ -30,6 +32,12 @@ class UpstreamError(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+    @property
+    def status(self) -> int:
+        """The relay's answer when this is known before the first byte, as nginx answers:
+        504 for a timeout, 502 for anything else the upstream did."""
+        return GATEWAY_TIMEOUT if self.reason == "upstream_timeout" else BAD_GATEWAY
 
     def to_json(self) -> dict[str, str]:
         return {"reason": self.reason, "detail": self.detail}

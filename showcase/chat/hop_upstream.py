@@ -6,9 +6,11 @@ event of every stream it relays, so what it costs per event and per connection i
 cost (benchmarks/relay.py). Through requests (urllib3, http.client) opening the upstream
 cost 640 µs of CPU (measured in a plain process) and each event went through four reading
 layers; here a connection is a connect, one request write and a bounded head read, and each
-``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay keeps requests
-(``upstream.py``). Under the gevent worker the socket is cooperative: a hop blocks its own
-greenlet on a read, never the worker.
+``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay reads its upstream
+here too: each read is bounded (``RECV_BYTES``) and returns what the socket has, whether the
+body is chunked (a chunk of any declared size comes out as it arrives), has a Content-Length
+or ends at the close. Under the gevent worker the socket is cooperative: a relay blocks its
+own greenlet on a read, never the worker.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from showcase.wire import HeadError, read_head
 
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream's 204 or 4xx body passed through, at most
 RECV_BYTES = 64 * 1024
+NO_BODY_STATUSES = frozenset({204, 304})
 RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER 0: close() sends a reset (upstream.py)
 
 
@@ -47,6 +50,10 @@ class HopResponse:
         length = headers.get("Content-Length", "")
         # Otherwise the body ends when the upstream closes (the request says Connection: close).
         self._length = int(length) if not self._chunked and length.isdigit() else None
+        if status in NO_BODY_STATUSES or 100 <= status < 200:
+            # RFC 9112 §6.3: these end at their head, whatever the headers say; waiting for
+            # the upstream to close would hold the answer until it does.
+            self._chunked, self._length = False, 0
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The body's bytes, one item per ``recv`` that brought some (a chunked body's

@@ -17,6 +17,9 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
 MAX_LINE_BYTES = 1 << 20
 MAX_EVENT_BYTES = 16 << 20
+# A retry field of more digits (leading zeros aside) is ignored: 10 digits already make
+# some 115 days of ms, and int() raises past 4,300 digits.
+MAX_RETRY_DIGITS = 10
 
 
 class SSEError(ValueError):
@@ -106,7 +109,9 @@ class SSEParser:
     ``last_event_id`` and ``retry``, as an EventSource does.
 
     Raises SSEError when a line exceeds ``max_line_bytes`` or an event's data exceeds
-    ``max_event_bytes`` (both counted in characters); discard the parser after that.
+    ``max_event_bytes`` (both counted in characters); discard the parser after that. A
+    ``retry`` field of more than ``MAX_RETRY_DIGITS`` digits (leading zeros aside) is
+    ignored, like one that is not all ASCII digits.
     """
 
     def __init__(
@@ -209,7 +214,11 @@ class SSEParser:
         elif name == "retry":
             # ASCII digits only: str.isdigit() would also accept "²" or Arabic-Indic digits.
             if value and value.isascii() and value.isdigit():
-                self._retry = int(value)
+                digits = value.lstrip("0") or "0"
+                # Past the bound the field is ignored, as one that is not all digits is:
+                # never int()'s ValueError on thousands of digits.
+                if len(digits) <= MAX_RETRY_DIGITS:
+                    self._retry = int(digits)
         # Any other field name is ignored.
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:

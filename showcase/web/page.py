@@ -4,7 +4,6 @@ stream, read over a real socket to this server) and ``GET /guide`` (docs/choosin
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from typing import Any
 
@@ -40,7 +39,6 @@ from showcase.web import ROOT
 from showcase.web.responses import error_response
 from showcase.wire import (
     DEFAULT_LIMIT_BYTES,
-    LOOPBACK_HOSTS,
     MAX_LIMIT_BYTES,
     build_request,
     capture,
@@ -132,10 +130,12 @@ def read_deploy(text: str | None) -> dict[str, Any] | None:
 
 
 def own_address() -> tuple[str, int] | None:
-    """Where this server accepted the current request, as a loopback (host, port).
+    """Where this server accepted the current request: the accepted socket's own (host, port),
+    as it is, so a connection to it reaches this server whatever ``--bind`` said (a 0.0.0.0
+    bind gives the address the client reached, never 0.0.0.0). None without a TCP socket.
 
-    The port comes from the accepted socket, never from the Host header, which the client
-    writes: trusting it would let anyone make the server connect to any local port (SSRF).
+    It comes from the accepted socket, never from the Host header, which the client writes:
+    trusting it would let anyone make the server connect to any host and port (SSRF).
     """
     sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     getsockname = getattr(sock, "getsockname", None)
@@ -147,14 +147,7 @@ def own_address() -> tuple[str, int] | None:
         return None
     if not isinstance(address, tuple) or len(address) < 2:
         return None  # a Unix socket: there is no TCP port to connect to
-    host, port = str(address[0]), int(address[1])
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    # Reached over another interface (a 0.0.0.0 bind): talk to ourselves over loopback.
-    host = host if loopback and host in LOOPBACK_HOSTS else "127.0.0.1"
-    return host, port
+    return str(address[0]), int(address[1])
 
 
 @bp.get("/wire/<mode>")

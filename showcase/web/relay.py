@@ -11,16 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-import requests
 from flask import Blueprint, Response, current_app, request
 
 from showcase.bodies import iter_body
 from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
-from showcase.chat.answer import error_message as answer_error
-from showcase.chat.coze import coze_mode, new_chat
+from showcase.chat.coze import ERROR_CODE, coze_mode, new_chat
 from showcase.chat.forward import MIMETYPE as SSE_MIMETYPE
-from showcase.chat.forward import UpstreamError, error_event, iter_relayed
-from showcase.chat.hop_upstream import open_hop
+from showcase.chat.forward import UpstreamError, iter_relayed
+from showcase.chat.hop_upstream import HopResponse, open_hop
 from showcase.chat.request import (
     MAX_SPEED,
     MIN_SPEED,
@@ -29,23 +27,19 @@ from showcase.chat.request import (
     parse_json_body,
 )
 from showcase.chat.typewriter import iter_typed
-from showcase.chat.upstream import (
-    Upstream,
-    check_event_stream,
-    check_url,
-    iter_chunks,
-    open_stream,
-)
+from showcase.chat.upstream import Upstream, check_event_stream, check_url
 from showcase.lifecycle import STREAMS, ending_for, make_wait, restart_notice, unless_stopping
 from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
     ParamError,
+    StreamParams,
     decimal_text,
     parse_float,
     parse_last_event_id,
     parse_stream_params,
 )
+from showcase.sources import PAUSE_FACTORS
 from showcase.web.chat import json_error, read_json_body
 from showcase.web.page import own_address
 from showcase.web.responses import error_response, stream_response
@@ -58,14 +52,18 @@ MAX_PROMPT_CHARS = 4_000  # the longest question /upstream/mock takes in its que
 UPSTREAM_PROMPT_CHARS = 200
 
 
-def configured_upstream(key: str, own_path: str) -> Upstream:
-    """The upstream named by setting ``key``; UpstreamError when it cannot be reached."""
+def configured_upstream(key: str, own_path: str, silence_s: float = 0.0) -> Upstream:
+    """The upstream named by setting ``key``; UpstreamError when it cannot be reached.
+
+    Its read timeout is ``SHOWCASE_RELAY_READ_TIMEOUT_S`` past ``silence_s``, the
+    longest silence the relay asked the upstream for (a heartbeat of 60 s is no stall)."""
     url = current_app.config[key]
     if url == "self":
         address = own_address()
         if address is None:
             raise UpstreamError("upstream_refused", "no server socket to reach this server on")
-        url = f"http://{address[0]}:{address[1]}{own_path}"
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]  # IPv6: RFC 3986 §3.2.2
+        url = f"http://{host}:{address[1]}{own_path}"
     else:
         try:
             url = check_url(url)
@@ -74,12 +72,12 @@ def configured_upstream(key: str, own_path: str) -> Upstream:
     return Upstream(
         url,
         connect_timeout_s=current_app.config["SHOWCASE_RELAY_CONNECT_TIMEOUT_S"],
-        read_timeout_s=current_app.config["SHOWCASE_RELAY_READ_TIMEOUT_S"],
+        read_timeout_s=silence_s + current_app.config["SHOWCASE_RELAY_READ_TIMEOUT_S"],
     )
 
 
 def relay_response(
-    upstream: requests.Response | None,
+    upstream: HopResponse | None,
     items: Iterable[Message | Pause],
     mode: Mode,
 ) -> Response:
@@ -124,26 +122,28 @@ def coze_chat() -> Response:
         return json_error(body, error.status)
     mode = coze_mode(new_chat(chat.model, int(time.time())))
     query = {"q": chat.prompt[:UPSTREAM_PROMPT_CHARS], "speed": repr(chat.speed)}
-    response = None
+    hop = None
     try:
-        response = open_stream(
-            configured_upstream("SHOWCASE_RELAY_COZE_URL", "/upstream/mock"), query, {}
-        )
-        check_event_stream(response)
+        hop = open_hop(configured_upstream("SHOWCASE_RELAY_COZE_URL", "/upstream/mock"), query, {})
+        check_event_stream(hop)
     except UpstreamError as error:
-        if response is not None:
-            response.close()
-        return relay_response(None, [answer_error(0, error.reason, error.detail)], mode)
+        if hop is not None:
+            hop.close()
+        # Before the first byte: a status says it (502, 504), not a 200 with an error event.
+        body = {"code": ERROR_CODE, "msg": error.detail, "reason": error.reason}
+        return json_error(body, error.status)
     items = iter_typed(
-        iter_chunks(response), speed=chat.speed, prompt_tokens=count_tokens(chat.prompt_chars)
+        hop.iter_chunks(), speed=chat.speed, prompt_tokens=count_tokens(chat.prompt_chars)
     )
-    return relay_response(response, items, mode)
+    return relay_response(hop, items, mode)
 
 
 @bp.get("/relay/stream/sse")
 def relay_sse() -> Response:
     """The stream contract's ``/stream/sse``, read from the configured upstream and forwarded
-    event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was."""
+    event by event. ``Last-Event-ID`` goes upstream; a 204 or a 4xx comes back as it was; any
+    other failure before the first byte is a 502 (504: a timeout) with a JSON body, and one
+    after it ends the stream with ``event: error``."""
     try:
         params = parse_stream_params(request.args.to_dict())
         last_event_id = request.headers.get("Last-Event-ID")
@@ -163,7 +163,10 @@ def relay_sse() -> Response:
     headers = {"Last-Event-ID": last_event_id.strip()} if last_event_id else {}
     hop = None
     try:
-        hop = open_hop(configured_upstream("SHOWCASE_RELAY_SSE_URL", "/stream/sse"), query, headers)
+        upstream = configured_upstream(
+            "SHOWCASE_RELAY_SSE_URL", "/stream/sse", asked_silence_s(params)
+        )
+        hop = open_hop(upstream, query, headers)
         if hop.status_code == 204 or 400 <= hop.status_code < 500:
             # Passed through: "nothing left" (EventSource stops), or the upstream's refusal.
             content_type = hop.headers.get("Content-Type", "application/json")
@@ -173,12 +176,26 @@ def relay_sse() -> Response:
     except UpstreamError as error:
         if hop is not None:
             hop.close()
-        return stream_response([error_event(error)], SSE_MIMETYPE)
+        # Before the first byte, as nginx answers: an EventSource stops at a 502 or a 504,
+        # where a 200 ending with an error event would make it reconnect for ever.
+        failure = ParamError("upstream", error.detail, error.reason)
+        return error_response(failure, status=error.status)
     body = iter_relayed(hop.iter_chunks(), stopping=server_stopping, ending=restart_notice)
     response = stream_response(body, SSE_MIMETYPE)
     # A HEAD's body is never iterated: its response's close resets the upstream then.
     response.call_on_close(hop.close)
     return response
+
+
+def asked_silence_s(params: StreamParams) -> float:
+    """The longest silence a ``/stream/sse`` upstream may keep when asked for ``params``: a
+    source's longest pause (the ``text`` source waits up to 8 intervals after a line end),
+    cut to the heartbeat when one is asked (the upstream writes one after that much
+    silence). Without one, the upstream's own heartbeat may cut it sooner: it is unknown."""
+    longest_pause_s = params.interval_ms * max(PAUSE_FACTORS.values()) / 1000.0
+    if params.heartbeat_s is None:
+        return longest_pause_s
+    return min(longest_pause_s, params.heartbeat_s)
 
 
 def server_stopping() -> bool:

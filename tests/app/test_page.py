@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from showcase.web import ROOT, page
@@ -221,3 +222,36 @@ def test_guide_images_are_plain_names_only(client: FlaskClient) -> None:
 def test_static_dir_is_where_the_app_serves_from() -> None:
     assert (STATIC / "js" / "main.js").is_file()
     assert Path(ROOT / "templates" / "index.html").is_file()
+
+
+class FakeSocket:
+    """An accepted socket as the server sees it: only ``getsockname`` is read."""
+
+    def __init__(self, address: object) -> None:
+        self.address = address
+
+    def getsockname(self) -> object:
+        return self.address
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (("127.0.0.1", 8000), ("127.0.0.1", 8000)),
+        (("127.0.0.2", 8001), ("127.0.0.2", 8001)),  # another loopback address, as it is
+        (("10.0.0.5", 8002), ("10.0.0.5", 8002)),  # --bind 10.0.0.5:8002 listens only there
+        (("::1", 8003, 0, 0), ("::1", 8003)),
+        ("/run/showcase.sock", None),  # a Unix socket: no TCP port to connect to
+    ],
+)
+def test_own_address_is_the_accepted_sockets_own(
+    app: Flask, address: object, expected: tuple[str, int] | None
+) -> None:
+    environ = {"gunicorn.socket": FakeSocket(address)}
+    with app.test_request_context("/", environ_base=environ, headers={"Host": "evil:1"}):
+        assert page.own_address() == expected
+
+
+def test_own_address_without_a_socket_is_none(app: Flask) -> None:
+    with app.test_request_context("/"):
+        assert page.own_address() is None

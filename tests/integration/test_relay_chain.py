@@ -191,3 +191,66 @@ def test_upstream_ends_within_one_heartbeat_of_the_relay(
     # The origin's heartbeat right after the relay's last write is the one that must fail:
     # its count drops about one heartbeat after the relay's, never two.
     assert seen["origin"] - seen["relay"] < 1.5 * heartbeat_s, seen
+
+
+def test_self_relays_and_wire_view_work_on_another_loopback_address(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A server bound to 127.0.0.2 only: its "self" upstreams and its wire view connect to the
+    address that accepted the request, where it listens, not to 127.0.0.1."""
+    logs = tmp_path_factory.mktemp("relay-other-address")
+    other = start_server(logs / "other.log", extra=["--bind", "127.0.0.2:0"])
+    try:
+        assert other.url.startswith("http://127.0.0.2:")
+        status, _, body = fetch_raw(other.url, "/relay/stream/sse?count=2&interval=0")
+        assert status == 200
+        parser = SSEParser()
+        assert [event.event for event in parser.feed(body)] == ["ticks", "ticks"]
+        with requests.post(
+            f"{other.url}/v3/chat",
+            json={
+                "bot_id": "b",
+                "user_id": "u",
+                "stream": True,
+                "speed": 100,
+                "additional_messages": [{"role": "user", "content": "hello"}],
+            },
+            timeout=SOCKET_TIMEOUT_S,
+        ) as response:
+            assert response.status_code == 200
+            events = SSEParser().feed(response.content)
+        assert [event.event for event in events][-1] == "done"
+        response = requests.get(f"{other.url}/wire/sse?count=2&interval=0", timeout=30)
+        assert response.status_code == 200
+        wire = response.json()
+        assert wire["error"] is None
+        assert wire["complete"] is True
+        assert wire["request"].startswith("GET /stream/sse?")
+    finally:
+        other.stop()
+
+
+def test_read_timeout_counts_the_heartbeat_asked_for(
+    server: RunningServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """With a 1 s read timeout, a hop that asks for a 2 s heartbeat waits 2 + 1 s: the
+    origin's 2 s of silence between heartbeats is no stall, and both events come through
+    (the same derivation lets ``interval=60000&heartbeat=60`` through the default 45 s)."""
+    logs = tmp_path_factory.mktemp("relay-timeout")
+    relay = start_server(
+        logs / "relay.log",
+        env={
+            "SHOWCASE_RELAY_SSE_URL": f"{server.url}/stream/sse",
+            "SHOWCASE_RELAY_READ_TIMEOUT_S": "1",
+        },
+    )
+    try:
+        status, _, body = fetch_raw(
+            relay.url, "/relay/stream/sse?count=2&interval=3000&heartbeat=2"
+        )
+    finally:
+        relay.stop()
+    assert status == 200
+    assert b": heartbeat\n\n" in body  # the silence was filled by a heartbeat
+    parser = SSEParser()
+    assert [event.event for event in parser.feed(body)] == ["ticks", "ticks"]

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from showcase.framing.sse import ServerSentEvent, SSEError, SSEParser, encode_comment, encode_event
+from showcase.framing.sse import (
+    MAX_RETRY_DIGITS,
+    ServerSentEvent,
+    SSEError,
+    SSEParser,
+    encode_comment,
+    encode_event,
+)
 
 E = ServerSentEvent
 
@@ -206,6 +213,24 @@ def test_retry_applies_at_once() -> None:
     parser = SSEParser()
     assert parser.feed(b"retry: 250\n") == []
     assert parser.retry == 250
+
+
+@pytest.mark.parametrize("digits", [MAX_RETRY_DIGITS + 1, 4_301, 100_000])
+def test_retry_too_long_is_ignored_not_raised(digits: int) -> None:
+    """Past MAX_RETRY_DIGITS digits a retry field is ignored (never int()'s ValueError, which
+    Python raises past 4,300 digits), and the value in effect before it stays."""
+    parser = SSEParser()
+    stream = b"retry: 250\n" + b"retry: " + b"9" * digits + b"\ndata: a\n\n"
+    assert parser.feed(stream) == [E(data="a", retry=250)]
+    assert parser.retry == 250
+
+
+def test_retry_leading_zeros_do_not_count_toward_the_limit() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"retry: " + b"0" * 5_000 + b"1500\ndata: a\n\n") == [
+        E(data="a", retry=1500)
+    ]
+    assert parser.feed(b"retry: " + b"0" * 5_000 + b"\ndata: b\n\n") == [E(data="b", retry=0)]
 
 
 def test_crlf_split_across_feeds_is_one_line_end() -> None:

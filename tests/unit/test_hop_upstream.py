@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from showcase.chat.forward import UpstreamError
-from showcase.chat.hop_upstream import build_request, connect, open_hop
+from showcase.chat.hop_upstream import RECV_BYTES, build_request, connect, open_hop
 from showcase.chat.upstream import Upstream
 from showcase.wire import MAX_HEAD_BYTES
 
@@ -93,6 +93,11 @@ def test_a_body_that_breaks_is_an_upstream_error(reply: bytes, reason: str) -> N
         (b"SSH-2.0-OpenSSH\r\n\r\n", "upstream_invalid"),
         (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "upstream_invalid"),
         (b"HTTP/1.1 200 OK\r\nX: " + b"y" * MAX_HEAD_BYTES, "upstream_invalid"),
+        # RFC 9112 §2.2, RFC 9110 §5.5: a bare LF or CR, or a NUL, in a field is refused.
+        (b"HTTP/1.1 404 Not Found\r\nContent-Type: a/b\nX-Evil: 1\r\n\r\n", "upstream_invalid"),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Type: a/b\rX-Evil: 1\r\n\r\n", "upstream_invalid"),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Type: a/b\0\r\n\r\n", "upstream_invalid"),
+        (b"HTTP/1.1 200 OK\nX: 1\r\n\r\n", "upstream_invalid"),
     ],
 )
 def test_a_bad_head_is_an_upstream_error(reply: bytes, reason: str) -> None:
@@ -155,3 +160,46 @@ def test_an_address_is_connected_to_without_a_lookup_and_a_name_is_resolved(
             assert sock.getpeername()[1] == port
     with pytest.raises(ConnectionRefusedError):
         connect("127.0.0.1", port, 2.0)  # closed now: refused, and the socket closed
+
+
+def test_a_204_has_no_body_whatever_the_upstream_does_next() -> None:
+    """RFC 9112 §6.3: a 204 ends at its head. With no Content-Length the reader must not
+    wait for the upstream to close: here it holds the connection until the reader is done."""
+    done = threading.Event()
+    released: list[bool] = []
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nX-Seen: 1\r\n\r\n")
+        released.append(done.wait(5))
+
+    with scripted(answer) as (url, _):
+        hop = open_hop(Upstream(url, read_timeout_s=30), {}, {})
+        assert hop.status_code == 204
+        assert hop.read_small() == b""
+        done.set()
+    assert released == [True]  # the answer came while the upstream still held on
+
+
+def test_a_huge_declared_chunk_is_read_as_it_arrives_in_bounded_pieces() -> None:
+    """A chunk declared at 1 GiB: its first bytes come out before the rest exists, and no
+    piece is larger than one bounded read."""
+    done = threading.Event()
+    released: list[bool] = []
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(OK_HEAD + b"40000000\r\n" + b"data: a\n\n")
+        released.append(done.wait(5))
+        conn.sendall(b": " + b"x" * (3 * RECV_BYTES) + b"\n\n")
+
+    with scripted(answer) as (url, _):
+        hop = open_hop(Upstream(url, read_timeout_s=5), {}, {})
+        pieces = hop.iter_chunks()
+        assert next(pieces) == b"data: a\n\n"
+        done.set()
+        sizes: list[int] = []
+        with pytest.raises(UpstreamError) as caught:  # the chunk never ends: the upstream closes
+            for piece in pieces:
+                sizes.append(len(piece))
+        assert caught.value.reason == "upstream_broken"
+    assert released == [True]
+    assert sum(sizes) == 3 * RECV_BYTES + 4 and max(sizes) <= RECV_BYTES
