@@ -22,6 +22,7 @@ from showcase.client import (
     iter_sse,
 )
 from showcase.client import latency_ms as measure_latency
+from showcase.help_text import plain_text
 from showcase.lifecycle import MAX_RESTART_MS, RESTART_JITTER_MS, RESTART_RETRY_MS
 from showcase.params import (
     MAX_HEARTBEAT_S,
@@ -34,11 +35,6 @@ from showcase.params import (
 from showcase.server import DEFAULT_BIND, MAX_SEND_TIMEOUT_S, serve
 
 PREVIEW_CHARS = 60
-
-
-def plain_text(doc: str | None) -> str:
-    """A docstring as help text: reST double-backquote (literal) markup dropped."""
-    return (doc or "").replace("``", "")
 
 
 def seconds_within(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
