@@ -21,7 +21,7 @@ MEASURING = ("benchmarks.infra", "benchmarks.load", "benchmarks.reference")
 
 def module_files() -> dict[str, Path]:
     """Every module of PACKAGES by dotted name (a package by its own name)."""
-    found = {}
+    found: dict[str, Path] = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -34,7 +34,7 @@ def module_files() -> dict[str, Path]:
 def imported_names(name: str, path: Path) -> set[str]:
     """The dotted names ``name`` imports anywhere in its file, relative imports resolved."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -53,7 +53,7 @@ def import_graph() -> dict[str, set[str]]:
     files = module_files()
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
-        targets = set()
+        targets: set[str] = set()
         for imported in imported_names(name, path):
             if imported in files and imported != name:
                 targets.add(imported)
