@@ -10,7 +10,7 @@ from typing import Any
 from benchmarks.report.conditions import NEW_STREAMS_CONNECTING, RAMP_CLIENTS_PER_S
 from benchmarks.report.tables import fmt, markdown_table
 
-# Issue 9's targets, for the scenario 100 clients × 50 ms.
+# The relay's targets, for the scenario 100 clients × 50 ms.
 TARGET_HOP_P99_MS = 1.0
 TARGET_HOP_EVENTS_PER_S = 50_000.0
 TARGET_SCENARIO = (100, 50.0)
@@ -21,7 +21,7 @@ def hop_label(hops: int, relay: str = "showcase") -> str:
 
 
 def check_targets(summary: dict[str, Any], scenario: tuple[int, float]) -> list[dict[str, Any]]:
-    """Issue 9's two targets with the measured figures; ``met`` is None when not measured."""
+    """The relay's two targets with the measured figures; ``met`` is None when not measured."""
     one = summary["hops"].get("1")
     bare = summary["hops"].get("1-bare")
     fits = tuple(scenario) == TARGET_SCENARIO
