@@ -19,22 +19,20 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import procfs
-from benchmarks.deploy_reader import StreamReads, read_stream
-from benchmarks.harness import (
+from benchmarks.infra import procfs
+from benchmarks.infra.harness import (
     add_common_args,
     client_cpus,
-    fmt,
-    markdown_table,
-    number_table,
     open_target,
     progress,
     write_result,
 )
-from benchmarks.stats import median, summarize
+from benchmarks.load.deploy_reader import StreamReads, read_stream
+from benchmarks.report.deploy import ACCEPT_ENCODING, BULK_HEADER, PATH_HEADER, bulk_rows, path_rows
+from benchmarks.report.stats import median, summarize
+from benchmarks.report.tables import number_table
 from showcase.proxy import LOCATIONS, Proxy, start_proxy
 
-ACCEPT_ENCODING = "gzip, deflate"  # what a browser sends (br aside: nothing here speaks it)
 PACED = {"count": 40, "interval": 50.0}
 QUICK_PACED = {"count": 10, "interval": 50.0}
 BULK_COUNT = 50_000  # interval 0: the CPU and bytes figure
@@ -191,78 +189,6 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"paths": paths, "compression": compression}
 
 
-PATH_HEADER: tuple[str, ...] = ("path", "Content-Encoding", "p50 ms", "p99 ms", "max ms")
-PATH_HEADER += ("messages per read", "most in one read", "received")
-BULK_HEADER: tuple[str, ...] = ("path", "Content-Encoding", "wire B/message", "÷ direct")
-BULK_HEADER += ("app CPU µs/message", "nginx CPU µs/message", "messages per read", "received")
-
-
-def path_rows(summary: dict[str, Any]) -> list[list[str]]:
-    return [
-        [
-            r["path"],
-            r["content_encoding"] or "–",
-            fmt(r["latency_p50_ms"], 1),
-            fmt(r["latency_p99_ms"], 1),
-            fmt(r["latency_max_ms"], 1),
-            fmt(r["messages_per_read"], 2),
-            str(r["max_per_read"]),
-            f"{r['received']}/{r['expected']}" + ("" if r["in_order"] else " (out of order)"),
-        ]
-        for r in summary["paths"].values()
-    ]
-
-
-def bulk_rows(summary: dict[str, Any]) -> list[list[str]]:
-    return [
-        [
-            r["path"],
-            r["content_encoding"] or "–",
-            fmt(r["wire_bytes_per_message"], 1),
-            fmt(r["wire_vs_none"], 2),
-            fmt(r["cpu_us_per_message"], 2),
-            fmt(r["nginx_cpu_us_per_message"], 2),
-            fmt(r["messages_per_read"], 1),
-            f"{r['received']:,}/{r['expected']:,}",
-        ]
-        for r in summary["compression"].values()
-    ]
-
-
-def nginx_name(version: str | None) -> str:
-    """``nginx version: nginx/1.22.1`` (what ``nginx -v`` prints) as ``nginx/1.22.1``."""
-    return (version or "nginx").removeprefix("nginx version: ")
-
-
-def deploy_markdown(doc: dict[str, Any]) -> str:
-    """The guide's "deploying" section on proxies and compression, from a deploy result."""
-    config = doc["config"]
-    paced, bulk = config["paced"], config["bulk_count"]
-    return "\n\n".join(
-        [
-            f"**Through nginx.** One SSE stream of {int(paced['count'])} messages every "
-            f"{paced['interval']:g} ms per path, read by one client sending "
-            f"`Accept-Encoding: {ACCEPT_ENCODING}` as a browser does; latency is receive − "
-            "`ts`; *messages per read* counts the messages each socket read completed, over "
-            "the reads that completed any: 1 means each message arrived by itself, the "
-            "stream's count that everything came at once at the end. `accel=omit` leaves out "
-            "the app's `X-Accel-Buffering: no`; the locations are those of `showcase proxy` "
-            f"({nginx_name(config.get('nginx_version'))}), medians of {config['runs']} run(s).",
-            markdown_table(PATH_HEADER, path_rows(doc["summary"])),
-            f"**What compression costs.** {bulk:,} messages at interval 0 (ticks, no padding) "
-            "per setting, direct and via the gzip location: bytes received per message "
-            "(chunk framing and the compressed body), and CPU per message of the app's "
-            "worker and of nginx, read from /proc. *naive* compresses without flushing per "
-            "message (what flask-compress does to a stream), *sync* flushes each write "
-            "(Z_SYNC_FLUSH); at interval 0 the app coalesces ready messages into one write "
-            "(`flush=auto`), so the `flush=each` rows show what one write per message costs, "
-            "as on a paced stream. Via the gzip location with `compress=none` it is nginx "
-            "that compresses. *÷ direct*: wire bytes against the uncompressed direct stream.",
-            markdown_table(BULK_HEADER, bulk_rows(doc["summary"])),
-        ]
-    )
-
-
 def print_tables(summary: dict[str, Any], console: Console) -> None:
     for title, header, rows in (
         ("deploy: latency per path (receive − ts) and batching", PATH_HEADER, path_rows),
@@ -324,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = write_result("deploy", args, config, target.settings, runs, summary)
     print_tables(summary, Console(width=170))
     if not args.no_plot:
-        from benchmarks.deploy_plots import plot_deploy
+        from benchmarks.report.deploy_plots import plot_deploy
 
         print(f"plot: {plot_deploy(out)}")
     print(f"result: {out}")

@@ -26,22 +26,21 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from benchmarks import procfs
-from benchmarks.environment import ROOT
-from benchmarks.harness import (
+from benchmarks.infra import procfs
+from benchmarks.infra.environment import ROOT
+from benchmarks.infra.harness import (
     SERVER_CPU,
     STDERR,
     add_common_args,
     client_cpus,
-    fmt,
-    number_table,
     open_target,
     pinning_wanted,
     progress,
     report,
 )
-from benchmarks.nginx import find_nginx, run_nginx
-from benchmarks.stats import median, ratio
+from benchmarks.infra.nginx import find_nginx, run_nginx
+from benchmarks.report.stats import median, ratio
+from benchmarks.report.tables import fmt, number_table
 from showcase.files import SAMPLES, resolve_download
 from showcase.wire import read_head
 

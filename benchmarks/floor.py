@@ -30,8 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.stats import summarize
-from benchmarks.wire import raise_fd_limit
+from benchmarks.load.wire import raise_fd_limit
+from benchmarks.report.stats import summarize
 from showcase.hub.event import message_event
 
 CONNECTIONS = 10_000  # per process: under the 20,000 open files each may hold

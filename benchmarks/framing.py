@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from benchmarks.harness import add_common_args, fmt, number_table, open_target, progress, report
-from benchmarks.stats import median
+from benchmarks.infra.harness import add_common_args, open_target, progress, report
+from benchmarks.report.stats import median
+from benchmarks.report.tables import fmt, number_table
 from showcase.framing.chunked import Chunk, ChunkedDecoder
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import SSEParser

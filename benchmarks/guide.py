@@ -22,17 +22,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.capacity import capacity_markdown, is_reference, server_name
-from benchmarks.deploy import deploy_markdown
-from benchmarks.disconnect import disconnect_markdown
-from benchmarks.environment import ROOT, machine_line
-from benchmarks.harness import fmt
-from benchmarks.harness import markdown_table as table
-from benchmarks.hub_report import hub_markdown, hub_target_rows
-from benchmarks.relay import relay_markdown, relay_target_rows
-from benchmarks.restart import restart_markdown
+from benchmarks.report.capacity import capacity_markdown, is_reference, server_name
+from benchmarks.report.deploy import deploy_markdown
+from benchmarks.report.disconnect import disconnect_markdown
+from benchmarks.report.hub import hub_markdown, hub_target_rows
+from benchmarks.report.relay import relay_markdown, relay_target_rows
+from benchmarks.report.restart import restart_markdown
+from benchmarks.report.tables import fmt, machine_line
+from benchmarks.report.tables import markdown_table as table
 
-TEMPLATE = Path(__file__).with_name("guide_template.md")
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).with_name("report") / "guide_template.md"
 DEFAULT_OUT = ROOT / "docs" / "choosing.md"
 DEFAULT_RESULTS = ROOT / "docs" / "results"
 NAMES = (
@@ -471,7 +471,7 @@ def draw_plots(results: Path, img_dir: Path) -> None:
             shutil.copyfile(png, img_dir / f"{name}.png")
         elif data.is_file():
             try:
-                from benchmarks import plots  # matplotlib only when a plot is drawn
+                from benchmarks.report import plots  # matplotlib only when a plot is drawn
             except ImportError as error:
                 print(f"no plot for {name}: {error}", file=sys.stderr)
                 continue

@@ -12,8 +12,8 @@ them, and how fast a storm of new ones gets its first message.
 
 The storm and the largest level also run against two references on the same gunicorn settings
 and worker (``--against``): the tutorial Flask generator (``/baseline/sse``) and a bare WSGI app
-with no Flask (``benchmarks/bare_wsgi.py``), what gunicorn and gevent cost by themselves; their
-rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"`` and so on.
+with no Flask (``benchmarks/reference/bare_wsgi.py``), what gunicorn and gevent cost by
+themselves; their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"`` and so on.
 
 Each reports got first message, kept receiving (no silence over two intervals), worker RSS
 per stream, worker CPU while held (share of a core, and µs per message received), time to
@@ -39,39 +39,31 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import capacity
-from benchmarks.capacity import (
-    FdSampler,
-    capacity_markdown,
-    is_reference,
-    open_workers,
-    read_limits,
-)
 from benchmarks.floor import CONNECTIONS as FLOOR_CONNECTIONS
 from benchmarks.floor import measure_paced_floor
-from benchmarks.harness import (
+from benchmarks.infra import capacity
+from benchmarks.infra.capacity import FdSampler, open_workers, read_limits
+from benchmarks.infra.harness import (
     CLIENT_CPU,
     SERVER_CPU,
     add_common_args,
     client_cpus,
-    fmt,
-    number_table,
     open_target,
     pinning_wanted,
     progress,
     report,
 )
-from benchmarks.measure import Sampler, stream_path, wait_for_connections, wait_idle
-from benchmarks.stats import median, summarize
-from benchmarks.wire import (
+from benchmarks.infra.measure import Sampler, stream_path, wait_for_connections, wait_idle
+from benchmarks.load.wire import (
     Plan,
     StreamRecord,
     loopback_sources,
     run_plan_in_process,
     run_plan_split,
 )
-
-__all__ = ["capacity_markdown", "main"]
+from benchmarks.report.capacity import is_reference
+from benchmarks.report.stats import median, summarize
+from benchmarks.report.tables import fmt, number_table
 
 LEVELS = (1000, 5000, 10000)
 QUICK_LEVELS = (200, 1000)
@@ -95,12 +87,12 @@ STORM_HOLD_S = 10.0  # the storm's streams are closed this long after the first 
 STORM_QUIET_S = 1.0  # the flowing streams alone before the storm: their own CPU cost
 # The storm and the largest level also run against references on the same gunicorn settings
 # and worker: the tutorial Flask generator (/baseline/sse) and a bare WSGI app with no Flask
-# (benchmarks.bare_wsgi), the floor of gunicorn + gevent themselves.
+# (benchmarks.reference.bare_wsgi), the floor of gunicorn + gevent themselves.
 # name: (WSGI app, or None for the showcase's own, route)
 AGAINST: dict[str, tuple[str | None, str]] = {
     "showcase": (None, "/stream/sse"),
     "tutorial": (None, "/baseline/sse"),
-    "bare": ("benchmarks.bare_wsgi:app", "/stream/sse"),
+    "bare": ("benchmarks.reference.bare_wsgi:app", "/stream/sse"),
 }
 
 

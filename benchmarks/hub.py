@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks import procfs
 from benchmarks.floor import CONNECTIONS as FLOOR_CONNECTIONS
 from benchmarks.floor import measure_floor
-from benchmarks.harness import (
+from benchmarks.infra import procfs
+from benchmarks.infra.harness import (
     CLIENT_CPU,
     RESULTS_DIR,
     SERVER_CPU,
@@ -49,11 +49,11 @@ from benchmarks.harness import (
     progress,
     write_result,
 )
-from benchmarks.hub_client import REPORT_PERIOD_S, Subscriber, SubscriberPlan, SubscriberPool
-from benchmarks.hub_redis import run_redis
-from benchmarks.hub_report import print_tables, summarize_runs
-from benchmarks.stats import percentile, summarize
-from benchmarks.wire import loopback_sources
+from benchmarks.infra.hub_redis import run_redis
+from benchmarks.load.hub_client import REPORT_PERIOD_S, Subscriber, SubscriberPlan, SubscriberPool
+from benchmarks.load.wire import loopback_sources
+from benchmarks.report.hub import print_tables, summarize_runs
+from benchmarks.report.stats import percentile, summarize
 
 __all__ = ["main", "Config", "CONFIGS", "QUICK_CONFIGS"]
 
@@ -491,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print_tables(summary, Console(width=160))
     if not args.no_plot:
-        from benchmarks.hub_plots import plot_hub
+        from benchmarks.report.hub_plots import plot_hub
 
         print(f"plot: {plot_hub(out)}")
     print(f"result: {out}")

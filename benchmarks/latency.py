@@ -15,27 +15,26 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.harness import (
-    add_common_args,
-    client_cpus,
-    fmt,
-    number_table,
-    open_target,
-    progress,
-    report,
+from benchmarks.infra.harness import add_common_args, client_cpus, open_target, progress, report
+from benchmarks.infra.measure import (
+    CPU_SAMPLE_S,
+    Sampler,
+    measure_streams,
+    steady_cpu,
+    stream_path,
+    wait_idle,
 )
-from benchmarks.measure import Sampler, measure_streams, stream_path, wait_idle
-from benchmarks.stats import median, ratio, summarize
-from benchmarks.wire import Plan, run_plan_split
+from benchmarks.load.wire import Plan, run_plan_split
+from benchmarks.report.conditions import RAMP_CLIENTS_PER_S
+from benchmarks.report.stats import median, ratio, summarize
+from benchmarks.report.tables import fmt, number_table
 
 MODES = ("sse", "ndjson", "chunked", "baseline")
 # The tutorial generator: one write per message, no coalescing, no heartbeat (web/baseline.py).
 ROUTES = {"baseline": "/baseline/sse"}
-CPU_SAMPLE_S = 0.1  # server CPU is read this often; the steady window spans many samples
 # (clients, interval ms): the issue's four points.
 SCENARIOS = ((1, 50.0), (100, 50.0), (1000, 50.0), (1, 1.0))
 QUICK_SCENARIOS = ((1, 50.0), (100, 50.0), (1, 1.0))
-RAMP_CLIENTS_PER_S = 500.0  # new requests per second while the clients connect
 
 
 def parse_scenarios(text: str) -> tuple[tuple[int, float], ...]:
@@ -105,22 +104,6 @@ def measure_one(
         "clients_without_first_byte": sum(r.ttfb_s is None for r in measured.records),
         "raw_latency_ms": [round(x, 3) for x in latencies],
         "raw_ttfb_ms": [round(x, 3) for x in ttfbs],
-    }
-
-
-def steady_cpu(sampler: Sampler, records: Sequence[Any], lo: float, hi: float) -> dict[str, Any]:
-    """Server CPU while every client is connected and none has finished: per paced message
-    (µs) and as a share of a core. Connecting and closing are left out on purpose: they are
-    the connect-storm benchmark's business, and would blur the cost of one paced message."""
-    window = sampler.between(lo, hi)
-    if len(window) < 2:
-        return {"steady_cpu_share": math.nan, "steady_cpu_us_per_message": math.nan}
-    (t0, cpu0, _), (t1, cpu1, _) = window[0], window[-1]
-    messages = sum(t0 <= at <= t1 for r in records for at in r.received_at)
-    return {
-        "steady_cpu_share": (cpu1 - cpu0) / (t1 - t0),
-        "steady_cpu_us_per_message": (cpu1 - cpu0) / messages * 1e6 if messages else math.nan,
-        "steady_cpu_messages": messages,
     }
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from benchmarks import (
     deploy,
-    deploy_netns,
     disconnect,
     download,
     framing,
@@ -33,8 +32,9 @@ from benchmarks import (
     restart,
     throughput,
 )
-from benchmarks.environment import ROOT
-from benchmarks.harness import RESULTS_DIR, STDERR, clean_json
+from benchmarks.infra import deploy_netns
+from benchmarks.infra.environment import ROOT
+from benchmarks.infra.harness import RESULTS_DIR, STDERR, clean_json
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "framing": framing.main,

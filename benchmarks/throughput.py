@@ -14,18 +14,11 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.harness import (
-    add_common_args,
-    client_cpus,
-    fmt,
-    number_table,
-    open_target,
-    progress,
-    report,
-)
-from benchmarks.measure import measure_streams, stream_path, wait_idle
-from benchmarks.stats import median, ratio
-from benchmarks.wire import Plan
+from benchmarks.infra.harness import add_common_args, client_cpus, open_target, progress, report
+from benchmarks.infra.measure import measure_streams, stream_path, wait_idle
+from benchmarks.load.wire import Plan
+from benchmarks.report.stats import median, ratio
+from benchmarks.report.tables import fmt, number_table
 
 # label → (route, flush); "baseline" is the plain Flask generator of showcase/web/baseline.py.
 ROUTES: dict[str, tuple[str, str | None]] = {

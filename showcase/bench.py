@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from showcase.cli import plain_text
+from showcase.help_text import plain_text
 
 NAMES = (
     *("latency", "throughput", "framing", "held_streams", "download", "relay", "hub"),

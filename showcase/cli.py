@@ -21,16 +21,12 @@ from showcase.client import (
     iter_sse,
 )
 from showcase.client import latency_ms as measure_latency
+from showcase.help_text import plain_text
 from showcase.params import decimal_text
 from showcase.server import serve
 from showcase.settings import SETTINGS, Setting, SettingError
 
 PREVIEW_CHARS = 60
-
-
-def plain_text(doc: str | None) -> str:
-    """A docstring as help text: reST double-backquote (literal) markup dropped."""
-    return (doc or "").replace("``", "")
 
 
 def add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

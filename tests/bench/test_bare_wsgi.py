@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from benchmarks import bare_wsgi
+from benchmarks.reference import bare_wsgi
 
 
 def call(path: str, query: str = "") -> tuple[str, list[bytes]]:

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from benchmarks import deploy, disconnect, restart
-from benchmarks.deploy_netns import unavailable_reason
+from benchmarks.infra.deploy_netns import unavailable_reason
+from benchmarks.report.deploy import deploy_markdown
+from benchmarks.report.disconnect import disconnect_markdown
+from benchmarks.report.restart import restart_markdown
 
 PNG = b"\x89PNG\r\n\x1a\n"
 NETNS_NEEDS_ROOT = "needs root: `ip netns add` makes the network namespace (CI runs as root)"
@@ -58,7 +61,7 @@ def test_disconnect_quick_run_names_what_cut_each_stream(tmp_path: Path) -> None
     # The namespace is gone.
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     assert doc["config"]["namespace"] not in listed.stdout
-    text = disconnect.disconnect_markdown(doc)
+    text = disconnect_markdown(doc)
     assert "| case | heartbeat s |" in text and "tcp_retries2 = 15" in text
 
 
@@ -85,7 +88,7 @@ def test_restart_quick_run_loses_and_repeats_nothing(tmp_path: Path) -> None:
                 assert retry <= waited <= retry + jitter
             else:
                 assert waited == doc["config"]["stream_retry_ms"]
-    assert "| restart | clients |" in restart.restart_markdown(doc)
+    assert "| restart | clients |" in restart_markdown(doc)
 
 
 @pytest.mark.integration
@@ -111,5 +114,5 @@ def test_deploy_quick_run_shows_batching_per_path(tmp_path: Path) -> None:
     assert costs["direct"]["content_encoding"] == ""
     for name in ("direct · compress=naive", "direct · compress=sync", "gzip"):
         assert costs[name]["wire_bytes_per_message"] < costs["direct"]["wire_bytes_per_message"]
-    text = deploy.deploy_markdown(doc)
+    text = deploy_markdown(doc)
     assert "| path | Content-Encoding |" in text and "stock · accel=omit" in text

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import guide
-from benchmarks.stats import percentile, summarize
+from benchmarks.report.stats import percentile, summarize
 
 FIXTURES = Path(__file__).with_name("fixtures")
 

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from benchmarks import held_streams
-from benchmarks.capacity import capacity_markdown, project, stopped_by
-from benchmarks.wire import (
+from benchmarks.load.wire import (
     Plan,
     StreamRecord,
     _share,
@@ -24,6 +23,7 @@ from benchmarks.wire import (
     run_plan_in_process,
     run_plan_split,
 )
+from benchmarks.report.capacity import capacity_markdown, project, stopped_by
 from showcase.launcher import start_server
 
 ACCESS_LINE = re.compile(r'^(127\.\d+\.\d+\.\d+) .*"GET /stream/sse\?count=2\S* HTTP/1\.1" 200 ')

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from benchmarks import hub, hub_report
+from benchmarks import hub
 from benchmarks.floor import measure_floor, wire_message
-from benchmarks.hub_client import Subscriber, SubscriberProtocol, parse_message
-from benchmarks.hub_report import floor_ms, summarize_runs
+from benchmarks.load.hub_client import Subscriber, SubscriberProtocol, parse_message
+from benchmarks.report import hub as hub_report
+from benchmarks.report.hub import floor_ms, summarize_runs
 from showcase.hub.event import error_event, message_event, presence_event
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from benchmarks.harness import Target
-from benchmarks.measure import Sampler
+from benchmarks.infra.harness import Target
+from benchmarks.infra.measure import Sampler
 
 
 def test_sampler_measures_its_own_cpu() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import procfs
+from benchmarks.infra import procfs
 
 TICK_S = 1 / procfs.CLOCK_TICKS_PER_S
 
@@ -23,7 +23,7 @@ def test_cpu_seconds_resolves_less_than_a_clock_tick() -> None:
     """
     script = (
         "import os, time\n"
-        "from benchmarks import procfs\n"
+        "from benchmarks.infra import procfs\n"
         "pid = os.getpid()\n"
         "before = procfs.cpu_seconds(pid)\n"
         "started = time.process_time()\n"

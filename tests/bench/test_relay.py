@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from benchmarks import guide, relay, suite
+from benchmarks.report.relay import relay_markdown, relay_target_rows
 from showcase.launcher import RunningServer
 
 SMALL = [
@@ -194,7 +195,7 @@ def fixture_doc() -> dict[str, Any]:
 
 
 def test_relay_markdown_tables_and_targets_come_from_the_result() -> None:
-    text = relay.relay_markdown(fixture_doc())
+    text = relay_markdown(fixture_doc())
     assert "| openai | `/v1/chat/completions` | 12/12 | 324 | 1.25 | 2.50 | 3.75 |" in text
     assert "4 concurrent clients" in text and "5 ms per token" in text
     # One hop: +0.5 ms at p99 against hop 0 in the same run; two hops: +8 ms.
@@ -205,7 +206,7 @@ def test_relay_markdown_tables_and_targets_come_from_the_result() -> None:
     assert "| 1 | 96,500 | 2.50 + 4.80 | 208,333 | 200,000/200,000 |" in text
     # The bare relay's row and what it is; new streams with the ramp's load: 1.1 ms × 500/s.
     assert "| 1 (bare WSGI relay) | 1.200 | 1.250 | 1.000 | 0.250 |" in text
-    assert "`benchmarks/bare_relay.py`" in text
+    assert "`benchmarks/reference/bare_relay.py`" in text
     assert "| 1 | 800 | 450 + 650 | 55 % | 6,000/6,000 |" in text
     assert "a bare WSGI relay on the same server +0.25 ms (steady +0.12)" in text
     assert "| one relay hop adds ≤ 1 ms at p99, 100 clients × 50 ms | +0.50 ms at p99" in text
@@ -225,5 +226,5 @@ def test_targets_are_judged_only_on_the_issue_scenario() -> None:
     assert hop_target["met"] is None and relay.verdict(None) == "–"
     assert relay.check_targets({"hops": {}, "throughput": {}}, (100, 50.0))[0]["met"] is None
     doc["summary"]["targets"] = relay.check_targets(summary, (100, 50.0))
-    rows = relay.relay_target_rows(doc)
+    rows = relay_target_rows(doc)
     assert [row[2] for row in rows] == ["**not met**", "**not met**"]

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import showcase
-from benchmarks import guide, harness, suite
-from benchmarks.environment import ROOT
+from benchmarks import guide, suite
+from benchmarks.infra import harness
+from benchmarks.infra.environment import ROOT
 
 FIXTURES = Path(__file__).with_name("fixtures")
 

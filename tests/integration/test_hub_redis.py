@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.hub_redis import RedisServer, start_redis
+from benchmarks.infra.hub_redis import RedisServer, start_redis
 from showcase.hub.redis_broker import RedisBroker
 from showcase.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hub_redis import RedisServer, start_redis
+from benchmarks.infra.hub_redis import RedisServer, start_redis
 
 pytestmark = pytest.mark.integration
 

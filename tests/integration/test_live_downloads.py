@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.procfs import io_counters, rss_bytes
+from benchmarks.infra.procfs import io_counters, rss_bytes
 from showcase.launcher import RunningServer
 from tests.integration.wire import fetch_raw
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.harness import fmt, markdown_table, number_table
-from benchmarks.stats import median
+from benchmarks.report.stats import median
+from benchmarks.report.tables import fmt, markdown_table, number_table
 
 # Issue 10's targets on this 2-core machine (item 6).
 TARGET_MEMORY = ("memory-10000x1", 100.0)  # every message, p99 within 100 ms of its publish

@@ -3,38 +3,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
-
-from benchmarks.capacity import is_reference  # noqa: E402
+from benchmarks.report import deploy_plots, hub_plots
+from benchmarks.report.capacity import is_reference
+from benchmarks.report.figure import load, save
 
 MODE_COLORS = {"sse": "#1f77b4", "ndjson": "#2ca02c", "chunked": "#ff7f0e", "baseline": "#7f7f7f"}
-DPI = 110
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
 
 
 def color(label: str) -> str:
     return MODE_COLORS.get(label.split("-")[0], "#9467bd")
-
-
-def save(fig: Any, path: Path, out: Path | None = None) -> Path:
-    """Write the figure to ``out`` (default: the JSON's path with ``.png``)."""
-    out = out or path.with_suffix(".png")
-    fig.tight_layout()
-    fig.savefig(out, dpi=DPI)
-    plt.close(fig)
-    return out
 
 
 def plot_latency(path: Path, out: Path | None = None) -> Path:
@@ -275,8 +258,6 @@ def plotter(name: str) -> Any:
     their own modules (hub_plots, deploy_plots)."""
     if name in PLOTTERS:
         return PLOTTERS[name]
-    from benchmarks import deploy_plots, hub_plots
-
     return {
         "hub": hub_plots.plot_hub,
         "deploy": deploy_plots.plot_deploy,

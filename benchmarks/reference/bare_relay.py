@@ -8,7 +8,7 @@ server's, the event loop's and the kernel's.
 
     BARE_RELAY_UPSTREAM=http://127.0.0.1:8000/stream/sse \\
         python -m gunicorn -c python:showcase.gunicorn_conf --bind 127.0.0.1:0 \\
-        benchmarks.bare_relay:app
+        benchmarks.reference.bare_relay:app
 
 ``GET /relay/stream/sse?<query>`` opens ``BARE_RELAY_UPSTREAM`` (an ``http://`` URL with an
 IP address) with the request's query over HTTP/1.0, so the upstream sends its body as it is,
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks import bare_wsgi
+from benchmarks.reference import bare_wsgi
 
 ROUTE = "/relay/stream/sse"
 READ_TIMEOUT_S = 45.0  # what the showcase's hop waits for a read (SHOWCASE_RELAY_READ_TIMEOUT_S)

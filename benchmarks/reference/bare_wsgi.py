@@ -6,7 +6,7 @@ parse two query fields and yield paced ``data:`` lines. Whatever the showcase (o
 app) spends above it is the framework's and the app's; what it spends itself is the server's.
 
     python -m gunicorn -c python:showcase.gunicorn_conf --bind 127.0.0.1:0 \\
-        benchmarks.bare_wsgi:app
+        benchmarks.reference.bare_wsgi:app
 
 It answers ``GET /healthz`` with ``{"open_streams": N, "open_connections": N}`` (the
 streams it serves, and the worker's count of connections: what the benchmark polls) and

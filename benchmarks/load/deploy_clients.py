@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.wire import raise_fd_limit
+from benchmarks.load.wire import raise_fd_limit
 from showcase.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
 from showcase.framing.sse import SSEParser
 

@@ -14,12 +14,19 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import procfs
-from benchmarks.harness import RESULTS_DIR, SERVER_CPU, Target, client_cpus, pinning_wanted
-from benchmarks.latency import CPU_SAMPLE_S, RAMP_CLIENTS_PER_S, steady_cpu
-from benchmarks.measure import Sampler, measure_streams, stream_path, wait_idle
-from benchmarks.stats import summarize
-from benchmarks.wire import Plan
+from benchmarks.infra import procfs
+from benchmarks.infra.harness import RESULTS_DIR, SERVER_CPU, Target, client_cpus, pinning_wanted
+from benchmarks.infra.measure import (
+    CPU_SAMPLE_S,
+    Sampler,
+    measure_streams,
+    steady_cpu,
+    stream_path,
+    wait_idle,
+)
+from benchmarks.load.wire import Plan
+from benchmarks.report.conditions import NEW_STREAMS_CONNECTING, RAMP_CLIENTS_PER_S
+from benchmarks.report.stats import summarize
 
 HOP_ROUTE = "/relay/stream/sse"
 
@@ -33,7 +40,7 @@ class Hop:
     url: str
     route: str
     servers: tuple[tuple[int, ...], ...]
-    relay: str = "showcase"  # or "bare": benchmarks/bare_relay.py, the stack's own floor
+    relay: str = "showcase"  # or "bare": benchmarks/reference/bare_relay.py, the stack's own floor
 
     @property
     def key(self) -> str:
@@ -94,8 +101,9 @@ def open_chain(
 
 @contextmanager
 def open_bare_relay(args: argparse.Namespace, chain: Sequence[Hop]) -> Iterator[Hop | None]:
-    """One hop through ``benchmarks/bare_relay.py`` reading the chain's origin, on the same
-    core and gunicorn settings; None with ``--no-bare``, ``--url`` or a chain of no relay."""
+    """One hop through ``benchmarks/reference/bare_relay.py`` reading the chain's origin, on
+    the same core and gunicorn settings; None with ``--no-bare``, ``--url`` or a chain of no
+    relay."""
     if not args.bare or args.url or len(chain) < 2:
         yield None
         return
@@ -105,7 +113,7 @@ def open_bare_relay(args: argparse.Namespace, chain: Sequence[Hop]) -> Iterator[
     log = RESULTS_DIR / "logs" / f"bare-relay-{os.getpid()}-{time.time_ns()}.log"
     cpu = SERVER_CPU if pinning_wanted(args) else None
     env = {"BARE_RELAY_UPSTREAM": origin.url + origin.route}
-    server = start_server(log, env=env, cpu=cpu, app="benchmarks.bare_relay:app")
+    server = start_server(log, env=env, cpu=cpu, app="benchmarks.reference.bare_relay:app")
     try:
         servers = (*origin.servers, tuple(server.worker_pids))
         yield Hop(1, server.url, HOP_ROUTE, servers, relay="bare")
@@ -190,9 +198,6 @@ def measure_throughput(hop: Hop, events: int, args: argparse.Namespace) -> dict[
             for a, b in zip(before, after, strict=True)
         ],
     }
-
-
-NEW_STREAMS_CONNECTING = 20  # short streams opened at once by measure_new_streams
 
 
 def measure_new_streams(hop: Hop, streams: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +17,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from benchmarks import procfs
-from benchmarks.environment import ROOT, describe_environment
+from benchmarks.infra import procfs
+from benchmarks.infra.environment import ROOT, describe_environment
 
 RESULTS_DIR = ROOT / "results"
 SERVER_CPU = 0
@@ -85,7 +84,8 @@ def open_target(
 ) -> Iterator[Target]:
     """``--url`` as given, or the project's own server: one gevent worker on a free port,
     pinned to CPU 0 when the machine has two or more, stopped by PID afterwards. ``app``: the
-    same server with another WSGI app (a reference, such as ``benchmarks.bare_wsgi:app``)."""
+    same server with another WSGI app (a reference, such as
+    ``benchmarks.reference.bare_wsgi:app``)."""
     if args.url:
         yield Target(args.url.rstrip("/"), list(args.server_pid), {"own": False, "url": args.url})
         return
@@ -167,20 +167,6 @@ def write_result(
     return out
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table (the guide's): a header row, its rule, one line per row."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def number_table(title: str, columns: Sequence[str]) -> Table:
-    """A rich table of right-aligned columns: every benchmark's stdout table."""
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column, justify="right")
-    return table
-
-
 def report(
     name: str,
     args: argparse.Namespace,
@@ -194,15 +180,8 @@ def report(
     out = write_result(name, args, config, server, runs, summary)
     show(Console(width=160))
     if not args.no_plot:
-        from benchmarks import plots  # matplotlib only when a plot is wanted
+        from benchmarks.report import plots  # matplotlib only when a plot is wanted
 
         print(f"plot: {getattr(plots, f'plot_{name}')(out)}")
     print(f"result: {out}")
     return 0
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    """A number for a table: fixed digits, thousands separators, '–' when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:,.{digits}f}"

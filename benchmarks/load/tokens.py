@@ -16,8 +16,8 @@ from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.stats import median, summarize
-from benchmarks.wire import StreamProtocol, StreamRecord, connect_protocol
+from benchmarks.load.wire import StreamProtocol, StreamRecord, connect_protocol
+from benchmarks.report.stats import median, summarize
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import ServerSentEvent, SSEParser
 

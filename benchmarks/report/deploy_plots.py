@@ -1,5 +1,5 @@
 """PNG plots of the deployment benchmarks (disconnect, restart, deploy), next to each JSON;
-the drawing conventions (Agg backend, DPI, ``save``) are ``benchmarks.plots``'s."""
+the drawing conventions (Agg backend, DPI, ``save``) are ``benchmarks.report.figure``'s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from benchmarks.plots import load, save  # its import selects the Agg backend
+from benchmarks.report.figure import load, save  # its import selects the Agg backend
 
 CASE_COLORS = {"closed": "#1f77b4", "vanished": "#d62728", "vanished-data": "#ff7f0e"}
 WITH_COLORS = {"with": "#2ca02c", "without": "#7f7f7f"}

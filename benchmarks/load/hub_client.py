@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from benchmarks.wire import connect_protocol, cycle_sources, raise_fd_limit
+from benchmarks.load.wire import connect_protocol, cycle_sources, raise_fd_limit
 
 HEADER_END = b"\r\n\r\n"
 MESSAGE_LINE = b'data: {"id":"'

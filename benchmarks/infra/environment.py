@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "streaming-showcase"
 PACKAGES = (
     PROJECT,
@@ -70,7 +70,7 @@ def memory_total_bytes() -> int | None:
 
 def describe_environment() -> dict[str, Any]:
     """Everything about this machine and checkout that a reader needs to weigh the numbers."""
-    from benchmarks.procfs import CPU_CLOCK
+    from benchmarks.infra.procfs import CPU_CLOCK
 
     return {
         "version": package_version(PROJECT),
@@ -84,14 +84,3 @@ def describe_environment() -> dict[str, Any]:
         "git": git_commit(),
         "cpu_clock": CPU_CLOCK,
     }
-
-
-def machine_line(env: dict[str, Any]) -> str:
-    """One line naming the machine, for tables and the guide."""
-    memory = env.get("memory_bytes")
-    gib = f", {memory / 2**30:.0f} GiB" if memory else ""
-    return (
-        f"{env.get('cpu_count')} × {env.get('cpu_model')}{gib}, Linux {env.get('kernel')}, "
-        f"Python {env.get('python')}, gunicorn {env.get('packages', {}).get('gunicorn')}, "
-        f"gevent {env.get('packages', {}).get('gevent')}"
-    )

@@ -1,4 +1,4 @@
-"""The hub benchmark's plot (PNG, matplotlib Agg, like ``benchmarks.plots``): the latency
+"""The hub benchmark's plot (PNG, matplotlib Agg, like ``benchmarks.report.plots``): the latency
 distribution of each configuration, publish → receive, as a CDF with its p99 marked."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from benchmarks.plots import load, save
+from benchmarks.report.figure import load, save  # its import selects the Agg backend
 
 COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b")
 TARGET_LINES_MS = {"memory-10000x1": 100.0, "redis-20000x4": 200.0}

@@ -3,19 +3,22 @@ the server's RSS around it, read from /proc."""
 
 from __future__ import annotations
 
+import math
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from benchmarks.harness import Target
-from benchmarks.wire import Plan, StreamRecord, run_plan_split
+from benchmarks.infra.harness import Target
+from benchmarks.load.wire import Plan, StreamRecord, run_plan_split
 from showcase.launcher import wait_for_health, wait_for_open_streams
 
 IDLE_TIMEOUT_S = 15.0
+CPU_SAMPLE_S = 0.1  # server CPU is read this often; the steady window spans many samples
 
 
 @dataclass
@@ -126,3 +129,19 @@ class Sampler:
 
     def between(self, start: float, end: float) -> list[tuple[float, float, int]]:
         return [s for s in self.samples if start <= s[0] <= end]
+
+
+def steady_cpu(sampler: Sampler, records: Sequence[Any], lo: float, hi: float) -> dict[str, Any]:
+    """Server CPU while every client is connected and none has finished: per paced message
+    (µs) and as a share of a core. Connecting and closing are left out on purpose: they are
+    the connect-storm benchmark's business, and would blur the cost of one paced message."""
+    window = sampler.between(lo, hi)
+    if len(window) < 2:
+        return {"steady_cpu_share": math.nan, "steady_cpu_us_per_message": math.nan}
+    (t0, cpu0, _), (t1, cpu1, _) = window[0], window[-1]
+    messages = sum(t0 <= at <= t1 for r in records for at in r.received_at)
+    return {
+        "steady_cpu_share": (cpu1 - cpu0) / (t1 - t0),
+        "steady_cpu_us_per_message": (cpu1 - cpu0) / messages * 1e6 if messages else math.nan,
+        "steady_cpu_messages": messages,
+    }
