@@ -20,6 +20,7 @@ PURE_MODULES = [
     "showcase.bodies",
     "showcase.files",
     "showcase.wire",
+    "showcase.json_body",
     # nginx in front: config, certificate and process, no web stack (only command.py has one)
     "showcase.proxy.locations",
     "showcase.proxy.config",
