@@ -14,7 +14,7 @@ import time
 import pytest
 
 from showcase.launcher import RunningServer
-from tests.integration.hostile_server import HostileServer
+from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 DEADLINE_S = 15.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from showcase.launcher import start_server
-from tests.integration.hostile_server import HostileServer
+from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
