@@ -201,7 +201,7 @@ def read_message(payload: Any, url: str) -> tuple[float, str]:
     MalformedStreamError when it lacks a numeric ``ts`` or a ``seq``."""
     ts = payload.get("ts") if isinstance(payload, dict) else None
     if isinstance(ts, bool) or not isinstance(ts, int | float) or "seq" not in payload:
-        shown = preview(json.dumps(payload, ensure_ascii=False))
+        shown = json.dumps(payload, ensure_ascii=False)[:PREVIEW_CHARS]
         raise MalformedStreamError(
             f'malformed stream from {url}: a message without "seq" and a numeric "ts": {shown}'
         )

@@ -210,9 +210,12 @@ def open_stream(
         yield response
 
 
-def iter_body(response: requests.Response, base_url: str) -> Iterator[bytes]:
-    """Body bytes as they arrive, one item per read (per HTTP chunk when chunked)."""
-    with map_request_errors(base_url):
+def iter_body(
+    response: requests.Response, base_url: str, read_timeout_s: float | None = None
+) -> Iterator[bytes]:
+    """Body bytes as they arrive, one item per read (per HTTP chunk when chunked); failures
+    as ``map_request_errors`` maps them (``read_timeout_s`` for its message)."""
+    with map_request_errors(base_url, read_timeout_s):
         yield from response.iter_content(chunk_size=None)
 
 

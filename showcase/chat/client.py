@@ -58,14 +58,15 @@ def request_for(api: str, question: str, interval_ms: float | None) -> tuple[str
 
 
 @contextmanager
-def message_shape(base_url: str) -> Iterator[None]:
+def message_shape(base_url: str, api: str) -> Iterator[None]:
     """A message without the fields its API promises (bad JSON, a missing key, a wrong
     type) becomes MalformedStreamError, not a traceback."""
     try:
         yield
     except (ValueError, KeyError, TypeError, AttributeError) as error:
+        why = f"{type(error).__name__}: {error}"[:200]
         raise MalformedStreamError(
-            f"malformed answer from {base_url}: {type(error).__name__}: {error}"[:300]
+            f"malformed answer from {base_url}: a message not in the {api} API's shape ({why})"
         ) from error
 
 
@@ -107,11 +108,11 @@ def iter_tokens(response: requests.Response, api: str, base_url: str) -> Iterato
     reports; every other failure a ClientError: MalformedStreamError for a message not in
     the API's shape, BrokenStreamError when the body ends before the API's end marker."""
     parser: NDJSONParser | SSEParser = NDJSONParser() if api == "ndjson" else SSEParser()
-    for chunk in iter_body(response, base_url):
-        with map_request_errors(base_url, READ_TIMEOUT_S):
+    for chunk in iter_body(response, base_url, READ_TIMEOUT_S):
+        with map_request_errors(base_url):
             items: list[Any] = list(parser.feed(chunk))
         for item in items:
-            with message_shape(base_url):
+            with message_shape(base_url, api):
                 tokens, last = line_tokens(item) if api == "ndjson" else event_tokens(item, api)
             yield from tokens
             if last:
