@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import random
+from typing import Any
 
 import pytest
 
-from showcase.json_body import MAX_DEPTH, JSONBodyError, decode_json_object, measure_depth
+from showcase.json_body import (
+    MAX_DEPTH,
+    JSONBodyError,
+    decode_json_object,
+    measure_depth,
+    shown_key,
+)
 
 
 def nested(depth: int) -> str:
@@ -125,3 +133,76 @@ def test_depth_ignores_brackets_inside_strings(text: str, depth: int) -> None:
 def test_depth_of_unterminated_strings_is_measured_in_one_pass(text: str) -> None:
     # A scan that restarted at every quote would take minutes here: the timeout would fail it.
     assert measure_depth(text) >= 0
+
+
+# Characters for random strings: ASCII, brackets and quotes (which must not count as
+# nesting inside a string), a backslash, non-ASCII, and both halves of a surrogate pair.
+ALPHABET = ["a", "b", "[", "]", "{", "}", '"', "\\", "é", "☃", "\ud83c", "\udf89", "\ud800"]
+KEYS = ["k", "model", "text", "é", "x\udfff"]
+
+
+def random_value(rng: random.Random, depth: int) -> Any:
+    kind = rng.choice(["str", "num", "list", "dict"] if depth < 6 else ["str", "num"])
+    if kind == "str":
+        return "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(4)))
+    if kind == "num":
+        return rng.choice([0, 1.5, None, True])
+    if kind == "list":
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+    return {rng.choice(KEYS): random_value(rng, depth + 1) for _ in range(rng.randrange(3))}
+
+
+def true_depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(true_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(true_depth, value.values()), default=0)
+    return 0
+
+
+def is_unicode(text: str) -> bool:
+    return not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def all_unicode(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_unicode(value)
+    if isinstance(value, list):
+        return all(map(all_unicode, value))
+    if isinstance(value, dict):
+        return all(is_unicode(key) and all_unicode(item) for key, item in value.items())
+    return True
+
+
+def at_path(value: Any, path: str) -> Any:
+    """The string (or the key, shown escaped) a refusal's path names."""
+    for step in path.split("."):
+        if step.startswith("["):
+            value = value[int(step[1:-1])]
+        elif step in value:
+            value = value[step]
+        else:  # a key that is not Unicode: the path shows it escaped
+            (value,) = [key for key in value if shown_key(key) == step and key != step]
+    return value
+
+
+def test_random_bodies_are_decoded_or_refused_at_the_culprit() -> None:
+    rng = random.Random(20261207)
+    refused = 0
+    for _ in range(2000):
+        body = {rng.choice(KEYS): random_value(rng, 1) for _ in range(rng.randrange(1, 4))}
+        text = json.dumps(body)  # ensure_ascii: surrogates travel as \u escapes
+        assert measure_depth(text) == true_depth(body)
+        # A high and a low surrogate side by side in the text decode to one character.
+        decoded = json.loads(text)
+        if all_unicode(decoded):
+            assert decode_json_object(text.encode()) == decoded
+            continue
+        refused += 1
+        with pytest.raises(JSONBodyError) as caught:
+            decode_json_object(text.encode())
+        assert caught.value.code == "invalid_string"
+        assert caught.value.field is not None
+        culprit = at_path(decoded, caught.value.field)
+        assert isinstance(culprit, str) and not is_unicode(culprit)
+    assert refused > 100  # the generator does reach the refusals
