@@ -11,10 +11,11 @@ import re
 from itertools import accumulate
 from typing import Any
 
-MAX_DEPTH = 64  # arrays and objects inside one another; a chat request needs 4
+MAX_DEPTH = 64  # arrays and objects inside one another; a chat request needs 5 at most
 
-# A JSON string, or what is left of an unterminated one: every start matches, so scanning a
-# body made of quotes and backslashes stays linear.
+# A JSON string, or what is left of an unterminated one: a match from every quote (the
+# possessive loop never backtracks), so a body made of quotes and backslashes scans in
+# linear time instead of retrying from each quote.
 STRING_TEXT = re.compile(r'"(?:[^"\\]+|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 BRACKET_DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
