@@ -16,6 +16,7 @@ from showcase.client import (
     DEFAULT_BASE_URL,
     MAX_ATTEMPTS,
     ClientError,
+    MalformedStreamError,
     iter_chunks,
     iter_ndjson,
     iter_sse,
@@ -140,6 +141,19 @@ def preview(text: str) -> str:
     return shown if len(shown) <= PREVIEW_CHARS else shown[: PREVIEW_CHARS - 1] + "…"
 
 
+def read_message(payload: Any, url: str) -> tuple[float, str]:
+    """The latency (ms) and the shown text of a message of the stream contract, or
+    MalformedStreamError when it lacks a numeric ``ts`` or a ``seq``."""
+    ts = payload.get("ts") if isinstance(payload, dict) else None
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or "seq" not in payload:
+        shown = json.dumps(payload, ensure_ascii=False)[:PREVIEW_CHARS]
+        raise MalformedStreamError(
+            f'malformed stream from {url}: a message without "seq" and a numeric "ts": {shown}'
+        )
+    body = payload.get("token", payload.get("pad", ""))
+    return measure_latency(ts), preview(body if isinstance(body, str) else json.dumps(body))
+
+
 def iter_client_lines(
     args: argparse.Namespace, params: dict[str, object]
 ) -> Generator[str, None, None]:
@@ -154,15 +168,19 @@ def iter_client_lines(
             max_attempts=args.max_attempts,
         )
         for event in events:
-            payload = json.loads(event.data)
-            lat = measure_latency(payload["ts"])
-            body = payload.get("token", payload.get("pad", ""))
-            yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {preview(body)}"
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                raise MalformedStreamError(
+                    f"malformed stream from {args.url}: event {event.id!r}: data is not JSON: "
+                    f"{preview(event.data)}"
+                ) from None
+            lat, body = read_message(payload, args.url)
+            yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {body}"
     elif args.mode == "ndjson":
         for obj in iter_ndjson(args.url, params):
-            lat = measure_latency(obj["ts"])
-            body = obj.get("token", obj.get("pad", ""))
-            yield f"seq={obj['seq']:<6} {lat:8.2f} ms  {preview(body)}"
+            lat, body = read_message(obj, args.url)
+            yield f"seq={obj['seq']!s:<6} {lat:8.2f} ms  {body}"
     else:
         for received, data in enumerate(iter_chunks(args.url, params)):
             since = (time.time() - started) * 1000.0
@@ -193,9 +211,6 @@ def run_client(args: argparse.Namespace) -> int:
             # stream's whole point is to show each message when it arrives.
             print(line, flush=True)
             received += 1
-    except ClientError as error:
-        print(f"showcase client: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted after {received} items", file=sys.stderr)
         return 130
@@ -229,9 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SettingError as error:
             parser.exit(2, f"showcase serve: error: {error}\n")
         return 0  # not reached: serve() replaces the process
-    if args.command == "client":
-        return run_client(args)
-    return int(args.handler(args))
+    try:
+        if args.command == "client":
+            return run_client(args)
+        return int(args.handler(args))
+    except ClientError as error:
+        # One line, as argparse reports a usage error, and no traceback: a failure to read
+        # a stream is the user's to act on, not a bug (exit 1; usage errors exit 2).
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

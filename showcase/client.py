@@ -15,19 +15,26 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import ServerSentEvent, SSEParser
+from showcase.framing.ndjson import NDJSONError, NDJSONParser
+from showcase.framing.sse import ServerSentEvent, SSEError, SSEParser
 
 __all__ = [
+    "BrokenStreamError",
     "ClientError",
+    "ConnectError",
     "DEFAULT_BASE_URL",
     "HTTPStatusError",
+    "InvalidURLError",
+    "MalformedStreamError",
+    "ReadTimeoutError",
     "ReconnectError",
     "iter_chunks",
     "iter_ndjson",
     "iter_sse",
     "latency_ms",
+    "map_request_errors",
     "open_stream",
 ]
 
@@ -45,7 +52,32 @@ logger = logging.getLogger(__name__)
 
 
 class ClientError(Exception):
-    """A stream that could not be read: refused connection, non-2xx status, bad framing."""
+    """A stream that could not be read. Every failure of these clients is one of its
+    subclasses; its message is one line for a person (whitespace runs become a space)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class InvalidURLError(ClientError):
+    """The URL cannot be asked at all (no ``http://`` or ``https://``, no host)."""
+
+
+class ConnectError(ClientError):
+    """No connection: refused, unknown host, or none within ``CONNECT_TIMEOUT_S``."""
+
+
+class ReadTimeoutError(ClientError):
+    """The server sent nothing for the read timeout, before the headers or between reads."""
+
+
+class BrokenStreamError(ClientError):
+    """The body broke off: the connection was reset or a chunk was cut short."""
+
+
+class MalformedStreamError(ClientError):
+    """The body is not the stream it claims to be: a parser refused it (``SSEError``,
+    ``NDJSONError``) or a message lacks what the contract promises."""
 
 
 class HTTPStatusError(ClientError):
@@ -65,6 +97,75 @@ class ReconnectError(ClientError):
         super().__init__(message)
         self.attempts = attempts
         self.last_event_id = last_event_id
+
+
+# Failures that the same request would meet again: never retried by a reconnecting client.
+FINAL_ERRORS = (HTTPStatusError, InvalidURLError, MalformedStreamError)
+
+
+def root_reason(error: BaseException) -> str:
+    """The innermost cause of ``error`` in a few words (``Connection refused``), not the
+    pool, retry and adapter layers requests and urllib3 wrap around it."""
+    seen: list[BaseException] = [error]
+    while (inner := seen[-1].__cause__ or seen[-1].__context__) is not None and len(seen) < 20:
+        seen.append(inner)
+    for cause in reversed(seen):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    return str(seen[-1])[:200]
+
+
+@contextmanager
+def map_request_errors(base_url: str, read_timeout_s: float | None = None) -> Iterator[None]:
+    """Inside the block, every failure of requests (sending, connecting, reading the body)
+    and of the stream parsers becomes a ClientError subclass with one clear sentence; the
+    original is the ``__cause__``. ClientErrors pass through. ``read_timeout_s`` (default
+    ``READ_TIMEOUT_S``) is only for the message. The one place I/O errors are translated
+    (the pattern of httpx's ``map_httpcore_exceptions``)."""
+    try:
+        yield
+    except ClientError:
+        raise
+    except (
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidURL,
+        requests.exceptions.URLRequired,
+    ) as error:
+        raise InvalidURLError(
+            f"cannot open {base_url!r}: a URL here is http://HOST:PORT or https://HOST:PORT"
+        ) from error
+    except requests.ConnectTimeout as error:
+        raise ConnectError(
+            f"cannot connect to {base_url}: no connection within {CONNECT_TIMEOUT_S:g} s"
+        ) from error
+    except requests.ReadTimeout as error:
+        raise ReadTimeoutError(timeout_message(base_url, read_timeout_s)) from error
+    except (
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    ) as error:
+        raise BrokenStreamError(
+            f"the stream from {base_url} broke: {root_reason(error)}"
+        ) from error
+    except requests.ConnectionError as error:
+        # requests reports a read timeout in the body as a ConnectionError around urllib3's.
+        if error.args and isinstance(error.args[0], Urllib3ReadTimeout):
+            raise ReadTimeoutError(timeout_message(base_url, read_timeout_s)) from error
+        raise ConnectError(
+            f"cannot connect to {base_url}: {root_reason(error)} (is the server running?)"
+        ) from error
+    except requests.RequestException as error:
+        raise ClientError(f"request to {base_url} failed: {root_reason(error)}") from error
+    except UnicodeEncodeError as error:  # a header value http.client cannot send as Latin-1
+        raise ClientError(f"cannot send the request to {base_url}: {error}") from error
+    except (SSEError, NDJSONError) as error:
+        raise MalformedStreamError(f"malformed stream from {base_url}: {error}") from error
+
+
+def timeout_message(base_url: str, read_timeout_s: float | None) -> str:
+    seconds = READ_TIMEOUT_S if read_timeout_s is None else read_timeout_s
+    return f"{base_url} sent nothing for {seconds:g} s (read timeout)"
 
 
 def describe_error_body(response: requests.Response) -> str:
@@ -87,12 +188,12 @@ def open_stream(
 ) -> Iterator[requests.Response]:
     """The response of ``GET {base_url}/stream/{mode}``, status already checked.
 
-    Raises HTTPStatusError for a status outside 2xx, ClientError when the server cannot be
-    reached.
+    Raises HTTPStatusError for a status outside 2xx, another ClientError (see
+    ``map_request_errors``) when the request fails.
     """
     url = f"{base_url.rstrip('/')}/stream/{mode}"
     getter = session.get if session is not None else requests.get
-    try:
+    with map_request_errors(base_url):
         response = getter(
             url,
             params=dict(params or {}),
@@ -100,10 +201,6 @@ def open_stream(
             stream=True,
             timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
         )
-    except requests.ConnectionError as error:
-        raise ClientError(
-            f"cannot connect to {base_url}: is the server running? ({error})"
-        ) from None
     with response:
         if not 200 <= response.status_code < 300:
             detail = describe_error_body(response)
@@ -113,12 +210,13 @@ def open_stream(
         yield response
 
 
-def iter_body(response: requests.Response) -> Iterator[bytes]:
-    """Body bytes as they arrive, one item per read (per HTTP chunk when chunked)."""
-    try:
+def iter_body(
+    response: requests.Response, base_url: str, read_timeout_s: float | None = None
+) -> Iterator[bytes]:
+    """Body bytes as they arrive, one item per read (per HTTP chunk when chunked); failures
+    as ``map_request_errors`` maps them (``read_timeout_s`` for its message)."""
+    with map_request_errors(base_url, read_timeout_s):
         yield from response.iter_content(chunk_size=None)
-    except requests.RequestException as error:
-        raise ClientError(f"the stream broke: {error}") from None
 
 
 def iter_sse_connection(
@@ -138,8 +236,10 @@ def iter_sse_connection(
         if response.status_code == 204:
             return True
         try:
-            for data in iter_body(response):
-                yield from parser.feed(data)
+            for data in iter_body(response, base_url):
+                with map_request_errors(base_url):
+                    events = parser.feed(data)
+                yield from events
         finally:
             parser.close()  # an event cut off by the end of the body is never dispatched
     return False
@@ -162,7 +262,8 @@ def iter_sse(
     ``max_retry_ms``; ``DEFAULT_RETRY_MS`` before the server sent one) and reconnects with
     ``Last-Event-ID``, so the server resumes after the last event received; it stops when
     the server answers 204. A status outside 2xx raises HTTPStatusError at once, as
-    EventSource fails the connection instead of retrying. After ``max_attempts``
+    EventSource fails the connection instead of retrying; so do a URL that cannot be
+    opened (InvalidURLError) and a malformed stream (MalformedStreamError). After ``max_attempts``
     consecutive connections that brought no event it raises ReconnectError.
     """
     parser = SSEParser()
@@ -184,7 +285,7 @@ def iter_sse(
         except StopIteration as end:
             if end.value:
                 return  # 204: the server has nothing left after ``resume``
-        except HTTPStatusError:
+        except FINAL_ERRORS:
             raise
         except ClientError as error:
             failure = error
@@ -215,9 +316,13 @@ def iter_ndjson(
     """JSON values from ``/stream/ndjson``, one per line."""
     parser = NDJSONParser()
     with open_stream(base_url, "ndjson", params) as response:
-        for data in iter_body(response):
-            yield from parser.feed(data)
-        yield from parser.close()
+        for data in iter_body(response, base_url):
+            with map_request_errors(base_url):
+                values = parser.feed(data)
+            yield from values
+        with map_request_errors(base_url):
+            values = parser.close()
+        yield from values
 
 
 def iter_chunks(
@@ -225,7 +330,7 @@ def iter_chunks(
 ) -> Iterator[bytes]:
     """Raw body reads from ``/stream/chunked``: reads are not messages."""
     with open_stream(base_url, "chunked", params) as response:
-        yield from iter_body(response)
+        yield from iter_body(response, base_url)
 
 
 def latency_ms(ts: float, now: float | None = None) -> float:

@@ -12,20 +12,30 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import requests
 
+from showcase.client import (
+    BrokenStreamError,
+    ClientError,
+    HTTPStatusError,
+    MalformedStreamError,
+    iter_body,
+    map_request_errors,
+)
 from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEParser
+from showcase.framing.sse import ServerSentEvent, SSEParser
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 APIS = ("openai", "ndjson", "coze")
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0
+ERROR_BODY_CHARS = 200
 
 
-class ChatClientError(Exception):
+class ChatClientError(ClientError):
     """The server refused the question or the stream reported an error."""
 
 
@@ -47,33 +57,85 @@ def request_for(api: str, question: str, interval_ms: float | None) -> tuple[str
     return "/v3/chat", {**body, "additional_messages": coze_messages}
 
 
-def iter_tokens(response: requests.Response, api: str) -> Iterator[str]:
-    """The answer's text pieces as they arrive; ChatClientError for an error in the stream."""
-    if api == "ndjson":
-        lines = NDJSONParser()
-        for chunk in response.iter_content(chunk_size=None):
-            for line in lines.feed(chunk):
-                if "error" in line:
-                    raise ChatClientError(str(line["error"]))
-                if not line.get("done"):
-                    yield line["message"]["content"]
-        return
-    events = SSEParser()
-    for chunk in response.iter_content(chunk_size=None):
-        for event in events.feed(chunk):
-            if event.data == "[DONE]":
+@contextmanager
+def message_shape(base_url: str, api: str) -> Iterator[None]:
+    """A message without the fields its API promises (bad JSON, a missing key, a wrong
+    type) becomes MalformedStreamError, not a traceback."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        why = f"{type(error).__name__}: {error}"[:200]
+        raise MalformedStreamError(
+            f"malformed answer from {base_url}: a message not in the {api} API's shape ({why})"
+        ) from error
+
+
+def text_of(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {json.dumps(value)[:40]}")
+    return value
+
+
+def line_tokens(line: Any) -> tuple[list[str], bool]:
+    """The text pieces of one NDJSON chat line, and whether it is the last."""
+    if "error" in line:
+        raise ChatClientError(str(line["error"]))
+    if line["done"]:
+        return [], True
+    return [text_of(line["message"]["content"])], False
+
+
+def event_tokens(event: ServerSentEvent, api: str) -> tuple[list[str], bool]:
+    """The text pieces of one SSE event (openai or coze), and whether it is the last."""
+    if event.data == "[DONE]":
+        return [], True
+    body = json.loads(event.data)
+    if api == "openai":
+        if "error" in body:
+            raise ChatClientError(text_of(body["error"]["message"]))
+        return [
+            text_of(c["delta"]["content"]) for c in body["choices"] if c["delta"].get("content")
+        ], False
+    if event.event == "conversation.message.delta":
+        return [text_of(body["content"])], False
+    if event.event == "error":
+        raise ChatClientError(f"{body.get('reason')}: {body.get('msg')}")
+    return [], False
+
+
+def iter_tokens(response: requests.Response, api: str, base_url: str) -> Iterator[str]:
+    """The answer's text pieces as they arrive. ChatClientError for an error the stream
+    reports; every other failure a ClientError: MalformedStreamError for a message not in
+    the API's shape, BrokenStreamError when the body ends before the API's end marker."""
+    parser: NDJSONParser | SSEParser = NDJSONParser() if api == "ndjson" else SSEParser()
+    for chunk in iter_body(response, base_url, READ_TIMEOUT_S):
+        with map_request_errors(base_url):
+            items: list[Any] = list(parser.feed(chunk))
+        for item in items:
+            with message_shape(base_url, api):
+                tokens, last = line_tokens(item) if api == "ndjson" else event_tokens(item, api)
+            yield from tokens
+            if last:
                 return
-            body = json.loads(event.data)
-            if api == "openai":
-                if "error" in body:
-                    raise ChatClientError(body["error"]["message"])
-                for choice in body["choices"]:
-                    if choice["delta"].get("content"):
-                        yield choice["delta"]["content"]
-            elif event.event == "conversation.message.delta":
-                yield body["content"]
-            elif event.event == "error":
-                raise ChatClientError(f"{body.get('reason')}: {body.get('msg')}")
+    raise BrokenStreamError(f"the answer from {base_url} ended before its end marker")
+
+
+def describe_refusal(response: requests.Response) -> str:
+    """The message of an API's error body, whatever its shape; else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text[:ERROR_BODY_CHARS].split())
+    if isinstance(body, dict):
+        # OpenAI: {"error": {"message", "param", ...}}; NDJSON: {"error", "param"};
+        # Coze: {"code", "msg", "param"}
+        nested = body.get("error")
+        shape: dict[str, Any] = nested if isinstance(nested, dict) else body
+        message = shape.get("message", body.get("error", body.get("msg")))
+        param = shape.get("param")
+        if isinstance(message, str):
+            return f"{message} (param {param})" if param else message
+    return json.dumps(body)[:ERROR_BODY_CHARS]
 
 
 def run_chat(
@@ -85,22 +147,25 @@ def run_chat(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """Print the answer token by token; 0 when done, 1 on an error, 130 on Ctrl-C."""
+    """Print the answer token by token; 0 when done, 130 on Ctrl-C. Every failure raises
+    a ClientError (HTTPStatusError for a refusal), after ending the answer's line."""
     path, body = request_for(api, question, interval_ms)
+    url = base_url.rstrip("/") + path
     started = time.perf_counter()
     first: float | None = None
     tokens = 0
     try:
-        with requests.post(
-            base_url.rstrip("/") + path,
-            json=body,
-            stream=True,
-            timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-        ) as response:
+        with map_request_errors(base_url, READ_TIMEOUT_S):
+            response = requests.post(
+                url, json=body, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+            )
+        with response:
             if response.status_code != 200:
-                print(f"showcase chat: {response.status_code} {response.text}", file=err)
-                return 1
-            for token in iter_tokens(response, api):
+                raise HTTPStatusError(
+                    f"{url} answered {response.status_code}: {describe_refusal(response)}",
+                    response.status_code,
+                )
+            for token in iter_tokens(response, api, base_url):
                 if first is None:
                     first = time.perf_counter()
                 # Flushed per token: through a pipe stdout is block-buffered.
@@ -111,9 +176,11 @@ def run_chat(
         # Leaving the with-block closed the connection: the server ends its stream.
         print(f"\ninterrupted after {tokens} tokens", file=err, flush=True)
         return 130
-    except (requests.RequestException, ChatClientError) as error:
-        print(f"\nshowcase chat: {error}", file=err)
-        return 1
+    except ClientError:
+        if tokens:
+            out.write("\n")  # the error goes to stderr on a line of its own
+            out.flush()
+        raise
     ended = time.perf_counter()
     out.write("\n")
     out.flush()
@@ -146,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="showcase chat")
     add_chat(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["chat", *(sys.argv[1:] if argv is None else argv)])
-    return handle_chat(args)
+    try:
+        return handle_chat(args)
+    except ClientError as error:
+        print(f"showcase: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from showcase.json_body import JSONBodyError, decode_json_object
+
 MAX_BODY_BYTES = 256 * 1024  # a chat request beyond this gets 413
 MAX_MESSAGES = 256
 MAX_NAME_CHARS = 200  # model, bot_id, user_id
@@ -54,7 +56,9 @@ class ChatRequest:
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or ChatError (413 past ``MAX_BODY_BYTES``, 400 otherwise)."""
+    """The body as a JSON object, or ChatError: 413 past ``MAX_BODY_BYTES``, 400 for what
+    ``json_body.decode_json_object`` refuses (not JSON, nested past ``MAX_DEPTH``, not an
+    object, a lone surrogate: ``param`` its path), with that refusal's code."""
     if len(raw) > MAX_BODY_BYTES:
         raise ChatError(
             f"request body larger than {MAX_BODY_BYTES} bytes",
@@ -62,15 +66,9 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
             status=413,
         )
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise ChatError(
-            "We could not parse the JSON body of your request: it is not valid JSON.",
-            code="invalid_json",
-        ) from None
-    if not isinstance(body, dict):
-        raise ChatError("the request body must be a JSON object", code="invalid_type")
-    return body
+        return decode_json_object(raw)
+    except JSONBodyError as error:
+        raise ChatError(error.detail, param=error.field, code=error.code) from None
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool, default: str = "") -> str:

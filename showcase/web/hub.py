@@ -4,7 +4,6 @@ resumable) and ``GET /chat/events.ndjson`` (NDJSON, live only) stream it. docs/h
 from __future__ import annotations
 
 import hmac
-import json
 import re
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -15,6 +14,7 @@ from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.source import iter_room
+from showcase.json_body import JSONBodyError, decode_json_object
 from showcase.lifecycle import make_wait
 from showcase.modes import Mode
 from showcase.params import SERVICE_UNAVAILABLE, ParamError
@@ -70,7 +70,9 @@ def check_token(header: str | None, token: str) -> None:
 
 def read_message(max_text_bytes: int) -> tuple[str, str, str]:
     """``room``, ``user``, ``text`` of the JSON body, or ParamError: 415 for another content
-    type, 413 for a body or text over the limit, 400 for the rest. Reads at most the limit."""
+    type, 413 for a body or text over the limit, 400 for the rest: among them what
+    ``json_body.decode_json_object`` refuses (``field`` the path of a lone surrogate, else
+    ``body``). Reads at most the limit."""
     if request.mimetype != "application/json":
         raise ParamError(
             "Content-Type",
@@ -85,11 +87,9 @@ def read_message(max_text_bytes: int) -> tuple[str, str, str]:
     if len(raw) > limit:
         raise too_large
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ParamError("body", "expected a JSON object") from None
-    if not isinstance(body, dict):
-        raise ParamError("body", "expected a JSON object")
+        body = decode_json_object(raw)
+    except JSONBodyError as error:
+        raise ParamError(error.field or "body", error.detail) from None
     room = parse_name(body.get("room"), "room", ROOM_TEXT)
     user = parse_name(body.get("user"), "user", USER_TEXT)
     text = body.get("text")

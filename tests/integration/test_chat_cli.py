@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from showcase.launcher import RunningServer
+from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 DEADLINE_S = 15.0
@@ -64,3 +66,101 @@ def test_ctrl_c_exits_130_and_closes_the_stream(server: RunningServer) -> None:
                 process.kill()
                 process.wait(5)
     assert server.wait_open_streams(0, DEADLINE_S) == 0
+
+
+def run_chat(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit status 1 and one line ``showcase: error: ...`` on stderr: no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("showcase: error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("api", ["openai", "ndjson", "coze"])
+def test_chat_explains_a_refused_connection(api: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    assert_one_error_line(run_chat("hi", "--api", api, "--url", url), "cannot connect")
+
+
+def test_chat_explains_a_url_without_a_scheme() -> None:
+    result = run_chat("hi", "--url", "localhost:8000")
+    assert_one_error_line(result, "'localhost:8000'", "http://HOST:PORT")
+
+
+@pytest.mark.parametrize(("api", "param"), [("openai", "interval"), ("ndjson", "options.interval")])
+def test_chat_explains_a_refusal_in_the_apis_words(base_url: str, api: str, param: str) -> None:
+    result = run_chat("hi", "--api", api, "--url", base_url, "--interval", "999999")
+    assert_one_error_line(result, "400", param)
+    assert result.stdout == ""
+
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+NDJSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n"
+OPENAI_CHUNK = b'data: {"choices": [{"delta": {"content": "Hel"}}]}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("api", "answer", "words"),
+    [
+        ("openai", SSE_HEAD + b"data: {not json\n\n", ("malformed", "JSON")),
+        ("openai", SSE_HEAD + b'data: {"choices": 5}\n\n', ("malformed",)),
+        ("openai", SSE_HEAD + b"data: " + b"x" * (1 << 20) + b"\n\n", ("malformed", "longer")),
+        ("coze", SSE_HEAD + b"event: conversation.message.delta\ndata: []\n\n", ("malformed",)),
+        ("ndjson", NDJSON_HEAD + b'{"done": false, "message": {}}\n', ("malformed", "content")),
+        ("ndjson", NDJSON_HEAD + b"not json\n", ("malformed", "line 1")),
+        ("openai", SSE_HEAD + OPENAI_CHUNK, ("ended before",)),
+    ],
+    ids=[
+        "openai-not-json",
+        "openai-wrong-shape",
+        "openai-line-too-long",
+        "coze-wrong-shape",
+        "ndjson-wrong-shape",
+        "ndjson-not-json",
+        "openai-no-done",
+    ],
+)
+def test_chat_explains_a_malformed_or_cut_answer(
+    api: str, answer: bytes, words: tuple[str, ...]
+) -> None:
+    with HostileServer(answer) as hostile:
+        result = run_chat("hi", "--api", api, "--url", hostile.url)
+    assert_one_error_line(result, *words)
+
+
+def test_chat_ends_the_answers_line_before_the_error() -> None:
+    with HostileServer(SSE_HEAD + OPENAI_CHUNK) as hostile:
+        result = run_chat("hi", "--url", hostile.url)
+    assert result.stdout == "Hel\n"
+    assert_one_error_line(result, "ended before")
+
+
+def test_chat_explains_a_read_timeout_before_the_headers() -> None:
+    code = (
+        "import sys, showcase.chat.client as c; c.READ_TIMEOUT_S = 0.5; "
+        "from showcase.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    with HostileServer(None) as silent:
+        result = subprocess.run(
+            [sys.executable, "-c", code, "chat", "hi", "--url", silent.url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    assert_one_error_line(result, "0.5 s", silent.url)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from showcase.launcher import start_server
+from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -72,20 +73,90 @@ def test_client_resumes_after_last_event_id(base_url: str) -> None:
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["id=3", "id=4"]
 
 
+def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    """The process failed with exit status 1 and one line ``showcase: error: ...`` on stderr
+    holding ``words``: no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("showcase: error: ")
+    for word in words:
+        assert word in lines[0]
+    return lines[0]
+
+
 def test_client_explains_a_400(base_url: str) -> None:
     result = run_cli("client", "sse", "--url", base_url, "--count", "0")
-    assert result.returncode == 1
-    assert "400" in result.stderr and "count" in result.stderr
+    assert_one_error_line(result, "400", "count")
 
 
-def test_client_explains_a_refused_connection() -> None:
+def closed_port_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # bound but not listening: connections are refused
-        result = run_cli("client", "ndjson", "--url", f"http://127.0.0.1:{port}")
-    assert result.returncode == 1
-    assert "cannot connect" in result.stderr
-    assert "Traceback" not in result.stderr
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there now
+
+
+@pytest.mark.parametrize("mode", ["sse", "ndjson", "chunked"])
+def test_client_explains_a_refused_connection(mode: str) -> None:
+    result = run_cli("client", mode, "--url", closed_port_url())
+    assert_one_error_line(result, "cannot connect", "refused")
+
+
+def test_client_reconnecting_to_a_closed_port_gives_up_in_one_line() -> None:
+    argv = ["--url", closed_port_url(), "--reconnect", "--max-attempts", "1"]
+    result = run_cli("client", "sse", *argv)
+    assert_one_error_line(result, "gave up", "cannot connect")
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "127.0.0.1:8000", "ftp://127.0.0.1", "http://"])
+def test_client_explains_a_url_it_cannot_open(url: str) -> None:
+    result = run_cli("client", "sse", "--url", url)
+    assert_one_error_line(result, repr(url), "http://HOST:PORT")
+
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+NDJSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n"
+CUT_CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+    b"Connection: close\r\n\r\n5\r\nhello\r\n40\r\ncut"
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "answer", "words"),
+    [
+        ("sse", SSE_HEAD + b"data: " + b"x" * (1 << 20) + b"\n\n", ("malformed", "longer")),
+        ("sse", SSE_HEAD + b"id: 0\ndata: {not json\n\n", ("malformed", "JSON")),
+        ("sse", SSE_HEAD + b'id: 0\ndata: {"seq": 0}\n\n', ("malformed", "ts")),
+        ("ndjson", NDJSON_HEAD + b'{"seq": 0, "ts": 1}\nnot json\n', ("malformed", "line 2")),
+        ("chunked", CUT_CHUNKED, ("broke",)),
+    ],
+    ids=["sse-line-too-long", "sse-data-not-json", "sse-data-without-ts", "ndjson-bad-line", "cut"],
+)
+def test_client_explains_a_malformed_or_broken_stream(
+    mode: str, answer: bytes, words: tuple[str, ...]
+) -> None:
+    with HostileServer(answer) as hostile:
+        result = run_cli("client", mode, "--url", hostile.url)
+    assert_one_error_line(result, *words)
+
+
+def test_client_explains_a_read_timeout_before_the_headers() -> None:
+    # The real CLI with a short read timeout: 120 s is too long to wait for in a test.
+    code = (
+        "import sys, showcase.client as c; c.READ_TIMEOUT_S = 0.5; "
+        "from showcase.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    with HostileServer(None) as silent:
+        result = subprocess.run(
+            [sys.executable, "-c", code, "client", "sse", "--url", silent.url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    assert_one_error_line(result, "0.5 s", silent.url)
 
 
 def test_client_ends_cleanly_on_ctrl_c(base_url: str) -> None:

@@ -105,3 +105,29 @@ def test_bad_publishes_on_the_real_server(base_url: str) -> None:
     assert malformed.json()["field"] == "body"
     huge = requests.post(url, json={"room": "r", "user": "u", "text": "x" * 10_000}, timeout=10)
     assert huge.status_code == 413
+
+
+def test_a_subscriber_keeps_receiving_after_a_hostile_publish_was_refused(base_url: str) -> None:
+    room = new_room()
+    reader = RoomReader(base_url, room)
+    try:
+        reader.until_count(1)
+        with requests.Session() as session:
+            before = post(session, base_url, room, "before")
+            hostile = session.post(
+                f"{base_url}/chat/send",
+                data=b'{"room": "%s", "user": "tester", "text": "x\\ud800"}' % room.encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=10,
+            )
+            assert hostile.status_code == 400
+            assert hostile.json()["field"] == "text"
+            after = post(session, base_url, room, "after")
+            assert messages(reader.until_id(after)) == [(before, "before"), (after, "after")]
+        replay = RoomReader(base_url, room, last_event_id="0")  # the log holds no poison either
+        try:
+            assert messages(replay.until_id(after)) == [(before, "before"), (after, "after")]
+        finally:
+            replay.close()
+    finally:
+        reader.close()

@@ -22,6 +22,9 @@ PURE_MODULES = [
     "showcase.modes",
     "showcase.bodies",
     "showcase.files",
+    "showcase.json_body",
+    "showcase.settings",
+    "showcase.setting_kinds",
     # the LLM API shapes: framings of a token stream
     "showcase.chat.request",
     "showcase.chat.answer",
