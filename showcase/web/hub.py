@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
-from showcase.hub.broker import Broker, BrokerUnavailable
+from showcase.hub.broker import Broker, BrokerUnavailable, RoomsFull
 from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
-from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MemoryBroker
+from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MAX_ROOMS, MemoryBroker
 from showcase.hub.room import QUEUE_LIMIT
 from showcase.hub.source import iter_room
 from showcase.lifecycle import make_wait
@@ -32,6 +32,7 @@ CONFIG: dict[str, Any] = {
     "SHOWCASE_HUB_LOG_AGE_S": LOG_AGE_S,
     "SHOWCASE_HUB_QUEUE_LIMIT": QUEUE_LIMIT,
     "SHOWCASE_HUB_MAX_TEXT_BYTES": 4096,
+    "SHOWCASE_HUB_MAX_ROOMS": MAX_ROOMS,  # rooms one worker holds; a new one past it gets 503
 }
 ROOM_TEXT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 USER_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -49,6 +50,7 @@ def broker_of(app: Flask) -> Broker:
             "log_count": int(config["SHOWCASE_HUB_LOG_COUNT"]),
             "log_age_s": float(config["SHOWCASE_HUB_LOG_AGE_S"]),
             "queue_limit": int(config["SHOWCASE_HUB_QUEUE_LIMIT"]),
+            "max_rooms": int(config["SHOWCASE_HUB_MAX_ROOMS"]),
         }
         url = str(config["SHOWCASE_BROKER"])
         if url == "memory":
@@ -61,6 +63,16 @@ def broker_of(app: Flask) -> Broker:
             raise RuntimeError(f"SHOWCASE_BROKER: memory or a redis:// URL, got {url[:80]!r}")
         app.extensions[EXTENSION] = broker
     return broker
+
+
+def count_rooms(app: Flask) -> int:
+    """The rooms this worker holds (for /healthz); 0 before its broker was made."""
+    broker: Broker | None = app.extensions.get(EXTENSION)
+    return broker.count_rooms() if broker is not None else 0
+
+
+def rooms_full_response(error: RoomsFull) -> Response:
+    return error_response(ParamError("room", str(error), SERVICE_UNAVAILABLE), 503)
 
 
 def parse_name(value: object, field: str, pattern: re.Pattern[str]) -> str:
@@ -133,6 +145,8 @@ def send() -> Response:
         return response
     try:
         message_id = broker_of(current_app).publish(room, user, text)
+    except RoomsFull as error:
+        return rooms_full_response(error)
     except BrokerUnavailable as error:
         unavailable = ParamError("broker", str(error)[:200], SERVICE_UNAVAILABLE)
         return error_response(unavailable, 503)
@@ -142,15 +156,21 @@ def send() -> Response:
 
 
 def stream_room(mode: Mode) -> Response:
+    app = current_app
+    broker = broker_of(app)
     try:
         room = parse_name(request.args.to_dict().get("room"), "room", ROOM_TEXT)
+        # Refused here, before any byte: the join itself waits for the body's first next().
+        # Should the room be taken meanwhile, the join refuses it with an error event.
+        broker.check_room(room)
     except ParamError as error:
         return error_response(error)
+    except RoomsFull as error:
+        return rooms_full_response(error)
     last_event_id = request.environ.get("HTTP_LAST_EVENT_ID") if mode.resumable else None
-    app = current_app
     heartbeat_s = app.config["SHOWCASE_HEARTBEAT_S"]
     writer = socket_writer(request.environ, mode.name)
-    items = iter_room(broker_of(app), room, last_event_id, heartbeat_s, writer)
+    items = iter_room(broker, room, last_event_id, heartbeat_s, writer)
     body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
     return stream_response(body, mode.mimetype)
 
