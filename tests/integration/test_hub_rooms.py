@@ -33,7 +33,9 @@ RSS_SLACK_KIB = 8 * 1024
 
 
 @pytest.fixture(scope="module")
-def room_server(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[RunningServer]:
+def room_server(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+) -> Iterator[RunningServer]:
     running = start_server(
         tmp_path_factory.mktemp("hub-rooms") / "gunicorn.log",
         env={"SHOWCASE_DATA_DIR": str(data_dir), "SHOWCASE_HEARTBEAT_S": "1"},

@@ -105,9 +105,7 @@ def test_an_id_from_a_freed_room_gets_a_reset_in_its_next_life() -> None:
     assert int(new_ids[0]) > 3  # ids go on after the freed room's, never from 1 again
     replay = broker.subscribe("r", "2").replay
     assert replay[0].event == RESET
-    assert [e.data["text"] for e in replay if e.event == MESSAGE] == [
-        f"new {n}" for n in range(3)
-    ]
+    assert [e.data["text"] for e in replay if e.event == MESSAGE] == [f"new {n}" for n in range(3)]
     # The last id of the freed room is where the next life starts: nothing was missed.
     assert [e.data["text"] for e in broker.subscribe("r", "3").replay] == [
         f"new {n}" for n in range(3)
