@@ -68,6 +68,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return id
 """
 ID_TEXT = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
+PRESENCE_TEXT = re.compile(r"([0-9]{1,9}):([0-9]{1,16})")  # "count:ms", as _sync_presence writes
 
 
 def id_seq(entry_id: str) -> int:
@@ -350,23 +351,24 @@ class RedisBroker:
             pipe.hset(key, self._token, f"{count}:{now_ms:.0f}")
             pipe.expire(key, round(PRESENCE_STALE_S * 4))  # gone with the room's last process
             pipe.hgetall(key)
-        replies = pipe.execute()[len(left) :]
+        # A key of another type (not this code's) fails its own commands, not the others'.
+        replies = pipe.execute(raise_on_error=False)[len(left) :]
         others: dict[str, int] = {}
         stale = self.client.pipeline(transaction=False)
         for name, fields in zip(counts, replies[2::3], strict=True):
+            if isinstance(fields, Exception):
+                logger.warning("hub: skipped room %s presence: %s", name, fields)
+                continue
             total = 0
             for token, value in fields.items():
-                try:
-                    count_text, _, written_text = value.partition(":")
-                    count, written_ms = int(count_text), float(written_text)
-                except ValueError:  # not written by this code: skipped, and dropped
+                match = PRESENCE_TEXT.fullmatch(value)
+                if match is None:  # not written by this code: skipped, and dropped
                     logger.warning("hub: skipped room %s presence %s: %.40r", name, token, value)
                     stale.hdel(PRESENCE_PREFIX + name, token)
-                    continue
-                if now_ms - written_ms > PRESENCE_STALE_S * 1000.0:
+                elif abs(now_ms - int(match[2])) > PRESENCE_STALE_S * 1000.0:
                     stale.hdel(PRESENCE_PREFIX + name, token)
                 elif token != self._token:
-                    total += count
+                    total += int(match[1])
             others[name] = total
         if len(stale):
             stale.execute()
@@ -401,7 +403,7 @@ class RedisBroker:
                     return
                 last = n
                 local.broadcast(event)
-            if last is not None:
+            if last is not None and self._rooms.get(room) is local:  # not freed meanwhile
                 self._counts[room] = last
 
     def _fail_all(self, reason: str) -> None:

@@ -73,11 +73,13 @@ def test_foreign_entries_and_presence_values_are_skipped(
             "SHOWCASE_BROKER": redis_server.url,
         },
     )
-    room = new_room()
+    room, other_room = new_room(), new_room()
     try:
+        other = RoomReader(server.url, other_room)
         reader = RoomReader(server.url, room)
         try:
             reader.until(lambda e: e.event == "presence")
+            other.until(lambda e: e.event == "presence")
             with requests.Session() as session:
                 first = post(session, server.url, room, "first")
                 reader.until_id(first)
@@ -90,6 +92,10 @@ def test_foreign_entries_and_presence_values_are_skipped(
                 presence = PRESENCE_PREFIX + room
                 redis_cli(redis_server, "HSET", presence, "intruder-a", "many:1")
                 redis_cli(redis_server, "HSET", presence, "intruder-b", "2:soon")
+                redis_cli(redis_server, "HSET", presence, "intruder-c", "3:inf")
+                other_presence = PRESENCE_PREFIX + other_room  # a key of another type
+                redis_cli(redis_server, "DEL", other_presence)
+                redis_cli(redis_server, "SET", other_presence, "not a hash")
                 time.sleep(1.5)  # the presence sync (once a second) reads them
                 second = post(session, server.url, room, "second")
                 events = reader.until_id(second)
@@ -97,8 +103,13 @@ def test_foreign_entries_and_presence_values_are_skipped(
                 (second, "second")
             ]
             assert "error" not in [e.event for e in events]
+            with requests.Session() as session:
+                third = post(session, server.url, other_room, "third")
+            events = other.until_id(third)
+            assert "error" not in [e.event for e in events]
         finally:
             reader.close()
+            other.close()
         resumed = RoomReader(server.url, room, last_event_id=first)  # the replay skips them too
         try:
             events = resumed.until_id(second)
@@ -110,7 +121,8 @@ def test_foreign_entries_and_presence_values_are_skipped(
     log = server.log()
     for entry_id in foreign:
         assert f"room {room} entry {entry_id}" in log
-    assert "intruder-a" in log and "intruder-b" in log
+    assert "intruder-a" in log and "intruder-b" in log and "intruder-c" in log
+    assert f"room {other_room} presence: WRONGTYPE" in log
     assert "Traceback" not in log
 
 
