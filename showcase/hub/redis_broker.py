@@ -68,6 +68,7 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return id
 """
 ID_TEXT = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
+STREAM_TYPES = ("stream", "none")  # what TYPE may say of a room's key: none until a publish
 PRESENCE_TEXT = re.compile(r"([0-9]{1,9}):([0-9]{1,16})")  # "count:ms", as _sync_presence writes
 
 
@@ -301,9 +302,33 @@ class RedisBroker:
         while not self._closed.is_set():
             try:
                 self._read_once()
+            except redis.ResponseError as error:
+                if not self._drop_foreign_keys():  # else it was no key's fault
+                    self._fail_all(f"redis: {error}")
+                    self._closed.wait(RETRY_S)
             except redis.RedisError as error:
                 self._fail_all(f"redis: {error}")
                 self._closed.wait(RETRY_S)
+
+    def _drop_foreign_keys(self) -> bool:
+        """After an XREAD refused: end the rooms whose key is not a stream (something else
+        wrote it) with an error event, so the others read on. False when none is."""
+        with self._lock:
+            names = [n for n in self._positions if n in self._rooms]
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.type(KEY_PREFIX + name)
+        foreign = [n for n, t in zip(names, pipe.execute(), strict=True) if t not in STREAM_TYPES]
+        with self._lock:
+            for name in foreign:
+                logger.warning("hub: room %s: its key is not a stream; ending its streams", name)
+                local = self._rooms.get(name)
+                if local is not None:
+                    for subscription in list(local.subscribers):
+                        subscription.cut(f"room {name}: its Redis key is not a stream", error=True)
+                    local.subscribers.clear()
+                    self._free(local)
+        return bool(foreign)
 
     def _free(self, local: Room) -> None:
         """``local``'s last subscriber left (called holding the lock): this process lets the

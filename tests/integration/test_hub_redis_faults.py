@@ -126,6 +126,28 @@ def test_foreign_entries_and_presence_values_are_skipped(
     assert "Traceback" not in log
 
 
+def test_a_room_whose_key_is_not_a_stream_ends_alone(redis_server: RedisServer) -> None:
+    """Something SETs a room's stream key: that room's streams end with an error (its
+    publishes get 503), and every other room the process reads goes on."""
+    broker = RedisBroker(redis_server.url)
+    room, spoiled = new_room(), new_room()
+    try:
+        subscription = broker.subscribe(room, None)
+        victim = broker.subscribe(spoiled, None)
+        redis_cli(redis_server, "SET", KEY_PREFIX + spoiled, "not a stream")
+        deadline = time.monotonic() + DEADLINE_S
+        while victim.cut_reason is None and time.monotonic() < deadline:
+            victim.take(0.5)
+        assert victim.cut_error
+        assert victim.cut_reason == f"room {spoiled}: its Redis key is not a stream"
+        victim.close()
+        broker.publish(room, "u", "still here")
+        assert texts_until(subscription, "still here") == ["still here"]
+        subscription.close()
+    finally:
+        broker.close()
+
+
 def test_a_reader_that_fails_is_started_again(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
