@@ -161,7 +161,7 @@ def stream_room(mode: Mode) -> Response:
     try:
         room = parse_name(request.args.to_dict().get("room"), "room", ROOM_TEXT)
         # Refused here, before any byte: the join itself waits for the body's first next().
-        # Should the room be taken meanwhile, the join refuses it with an error event.
+        # Should the last place be taken meanwhile, the join ends it with an error event.
         broker.check_room(room)
     except ParamError as error:
         return error_response(error)

@@ -206,7 +206,8 @@ def test_redis_restarted_mid_run_loses_nothing_acknowledged(tmp_path: Path, data
     room = new_room()
     accepted: list[str] = []
     refused: list[int] = []
-    stop = threading.Event()
+    stop = threading.Event()  # the publisher stops
+    published = threading.Event()  # the publisher has stopped: ``accepted`` is final
     received: list[list[str]] = [[], []]
 
     def publish() -> None:
@@ -233,7 +234,7 @@ def test_redis_restarted_mid_run_loses_nothing_acknowledged(tmp_path: Path, data
         """Reconnect with the last id seen, as EventSource does, until told to stop."""
         last: str | None = None
         for _ in range(200):
-            if stop.is_set() and received[index][-1:] == accepted[-1:]:
+            if published.is_set() and received[index][-1:] == accepted[-1:]:
                 return
             try:
                 reader = RoomReader(server.url, room, last_event_id=last)
@@ -248,7 +249,7 @@ def test_redis_restarted_mid_run_loses_nothing_acknowledged(tmp_path: Path, data
                         last = event.id
                     elif event.event == "error":
                         break
-                    if stop.is_set() and received[index][-1:] == accepted[-1:]:
+                    if published.is_set() and received[index][-1:] == accepted[-1:]:
                         return
             except (AssertionError, StopIteration, requests.RequestException):
                 pass
@@ -275,11 +276,14 @@ def test_redis_restarted_mid_run_loses_nothing_acknowledged(tmp_path: Path, data
             time.sleep(0.1)
         stop.set()
         publisher.join(DEADLINE_S)
+        assert not publisher.is_alive()
+        published.set()
         for thread in readers:
             thread.join(DEADLINE_S)
             assert not thread.is_alive()
     finally:
         stop.set()
+        published.set()
         server.stop()
         store.stop()
     assert len(refused) >= 3 and len(accepted) >= 40
