@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from showcase.chat.request import MAX_INTERVAL_MS as MAX_CHAT_INTERVAL_MS
-from showcase.hub.memory import LOG_AGE_S, LOG_COUNT
+from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MAX_ROOMS
 from showcase.hub.room import QUEUE_LIMIT
 from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S
 from showcase.setting_kinds import (
@@ -190,6 +190,12 @@ SETTINGS: tuple[Setting, ...] = (
         Number(1, 1_000_000, integer=True),
         QUEUE_LIMIT,
         "messages waiting for one subscriber before it is cut as too slow",
+    ),
+    Setting(
+        "SHOWCASE_HUB_MAX_ROOMS",
+        Number(1, 1_000_000, integer=True),
+        MAX_ROOMS,
+        "rooms one worker holds; a stream or publish to a new room past it gets 503",
     ),
     Setting(
         "SHOWCASE_HUB_MAX_TEXT_BYTES",

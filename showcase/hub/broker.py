@@ -15,6 +15,11 @@ class BrokerUnavailable(RuntimeError):
     subscription ends with an error event, and its client reconnects and resumes."""
 
 
+class RoomsFull(BrokerUnavailable):
+    """This worker holds its limit of rooms: a room new to it is refused (503) until one is
+    freed; the rooms it holds go on as before."""
+
+
 class Broker(Protocol):
     def publish(self, room: str, user: str, text: str) -> str:
         """Store one message in the room's log and deliver it to the room's subscribers;
@@ -28,4 +33,13 @@ class Broker(Protocol):
 
     def oldest_id(self, room: str) -> str | None:
         """The first id the room's log still holds, None when it holds none."""
+        ...
+
+    def check_room(self, room: str) -> None:
+        """Raise RoomsFull when ``room`` is new to this worker and it holds its limit already
+        (``publish`` and ``subscribe`` raise it too, for the room they would make)."""
+        ...
+
+    def count_rooms(self) -> int:
+        """The rooms this worker holds now (having dropped those it no longer needs)."""
         ...

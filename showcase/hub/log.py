@@ -2,6 +2,7 @@
 
 Pure: no I/O. Ids are the decimal integers 1, 2, 3, … of one room (the memory broker's);
 they restart with the process, and an id the log never issued is answered with a reset.
+A room freed and made again goes on past its earlier ids (``last_seq``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class RoomLog:
         max_count: int,
         max_age_s: float,
         clock: Callable[[], float] = time.time,
+        last_seq: int = 0,
     ) -> None:
         self.room = room
         self.max_age_s = max_age_s
         self.clock = clock
         self.entries: deque[HubEvent] = deque(maxlen=max_count)
-        self.last_seq = 0  # ids issued so far; the next one is last_seq + 1
+        # The last id issued: the next one is last_seq + 1. A room made again after it was
+        # freed starts past every id its earlier life issued: none is taken for one of this.
+        self.last_seq = last_seq
 
     def append(self, user: str, text: str) -> HubEvent:
         now_ms = self.clock() * 1000.0
@@ -46,6 +50,10 @@ class RoomLog:
         entries = self.entries
         while entries and entries[0].ts < oldest_ms:
             entries.popleft()
+
+    def expires_at(self) -> float | None:
+        """When (the clock's seconds) the newest message ages out; None when empty."""
+        return self.entries[-1].ts / 1000.0 + self.max_age_s if self.entries else None
 
     def oldest_id(self) -> str | None:
         """The first id still held, None when the log is empty."""

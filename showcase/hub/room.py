@@ -205,10 +205,14 @@ class Room:
         name: str,
         lock: threading.Lock | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_empty: Callable[[Room], None] | None = None,
     ) -> None:
         self.name = name
         self.lock = lock if lock is not None else threading.Lock()
         self.clock = clock
+        # Called holding ``lock`` when the last local subscriber leaves or is cut: the broker
+        # frees the room then, or once its log has aged out.
+        self.on_empty = on_empty
         self.subscribers: set[Subscription] = set()
         self.presence_version = 0
         self.presence_woken_at = -PRESENCE_WAKE_S  # the last time every subscriber was woken
@@ -240,6 +244,8 @@ class Room:
             if subscription in self.subscribers:
                 self.subscribers.discard(subscription)
                 self._presence_changed()
+                if not self.subscribers and self.on_empty is not None:
+                    self.on_empty(self)
 
     def broadcast(self, event: HubEvent) -> int:
         """Write or queue ``event`` for every subscriber; cut the ones too slow or gone.
@@ -251,6 +257,8 @@ class Room:
         if slow:
             self.subscribers.difference_update(slow)
             self._presence_changed()
+            if not self.subscribers and self.on_empty is not None:
+                self.on_empty(self)
         return len(self.subscribers)
 
     def presence_due_in(self, subscription: Subscription) -> float | None:

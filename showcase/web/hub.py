@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from showcase.bodies import iter_body
-from showcase.hub.broker import Broker, BrokerUnavailable
+from showcase.hub.broker import Broker, BrokerUnavailable, RoomsFull
 from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import MemoryBroker
@@ -30,7 +30,8 @@ EXTENSION = "showcase.hub"
 
 def broker_of(app: Flask) -> Broker:
     """The app's broker, made on first use (in the worker, after the fork) from its settings:
-    ``SHOWCASE_BROKER`` ``memory`` (this process) or a ``redis://`` URL."""
+    ``SHOWCASE_BROKER`` ``memory`` (this process) or a Redis URL, validated when the server
+    started (showcase/settings.py)."""
     broker: Broker | None = app.extensions.get(EXTENSION)
     if broker is None:
         config = app.config
@@ -38,18 +39,27 @@ def broker_of(app: Flask) -> Broker:
             "log_count": int(config["SHOWCASE_HUB_LOG_COUNT"]),
             "log_age_s": float(config["SHOWCASE_HUB_LOG_AGE_S"]),
             "queue_limit": int(config["SHOWCASE_HUB_QUEUE_LIMIT"]),
+            "max_rooms": int(config["SHOWCASE_HUB_MAX_ROOMS"]),
         }
         url = str(config["SHOWCASE_BROKER"])
         if url == "memory":
             broker = MemoryBroker(**bounds)  # type: ignore[arg-type]
-        elif url.startswith(("redis://", "rediss://", "unix://")):
+        else:
             from showcase.hub.redis_broker import RedisBroker
 
             broker = RedisBroker(url, **bounds)  # type: ignore[arg-type]
-        else:
-            raise RuntimeError(f"SHOWCASE_BROKER: memory or a redis:// URL, got {url[:80]!r}")
         app.extensions[EXTENSION] = broker
     return broker
+
+
+def count_rooms(app: Flask) -> int:
+    """The rooms this worker holds (for /healthz); 0 before its broker was made."""
+    broker: Broker | None = app.extensions.get(EXTENSION)
+    return broker.count_rooms() if broker is not None else 0
+
+
+def rooms_full_response(error: RoomsFull) -> Response:
+    return error_response(ParamError("room", str(error), SERVICE_UNAVAILABLE), 503)
 
 
 def parse_name(value: object, field: str, pattern: re.Pattern[str]) -> str:
@@ -122,6 +132,8 @@ def send() -> Response:
         return response
     try:
         message_id = broker_of(current_app).publish(room, user, text)
+    except RoomsFull as error:
+        return rooms_full_response(error)
     except BrokerUnavailable as error:
         unavailable = ParamError("broker", str(error)[:200], SERVICE_UNAVAILABLE)
         return error_response(unavailable, 503)
@@ -131,15 +143,21 @@ def send() -> Response:
 
 
 def stream_room(mode: Mode) -> Response:
+    app = current_app
+    broker = broker_of(app)
     try:
         room = parse_name(request.args.to_dict().get("room"), "room", ROOM_TEXT)
+        # Refused here, before any byte: the join itself waits for the body's first next().
+        # Should the last place be taken meanwhile, the join ends it with an error event.
+        broker.check_room(room)
     except ParamError as error:
         return error_response(error)
+    except RoomsFull as error:
+        return rooms_full_response(error)
     last_event_id = request.environ.get("HTTP_LAST_EVENT_ID") if mode.resumable else None
-    app = current_app
     heartbeat_s = app.config["SHOWCASE_HEARTBEAT_S"]
     writer = socket_writer(request.environ, mode.name)
-    items = iter_room(broker_of(app), room, last_event_id, heartbeat_s, writer)
+    items = iter_room(broker, room, last_event_id, heartbeat_s, writer)
     body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait())
     return stream_response(body, mode.mimetype)
 

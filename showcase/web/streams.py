@@ -12,6 +12,7 @@ from showcase.lifecycle import make_wait, restart_notice
 from showcase.modes import MODES
 from showcase.params import ParamError, StreamParams, parse_last_event_id, parse_stream_params
 from showcase.sources import make_source
+from showcase.web.hub import count_rooms
 from showcase.web.responses import STREAM_HEADERS, error_response, health, stream_response
 
 bp = Blueprint("streams", __name__)
@@ -88,4 +89,4 @@ bp.add_url_rule("/stream/<mode>", view_func=stream, methods=["GET"])
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return jsonify(health())
+    return jsonify({**health(), "rooms": count_rooms(current_app)})

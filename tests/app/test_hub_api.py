@@ -15,6 +15,8 @@ from werkzeug.test import TestResponse
 from showcase.framing.sse import ServerSentEvent, SSEParser
 from showcase.hub.broker import BrokerUnavailable
 from showcase.hub.room import Subscription
+from showcase.settings import SettingError
+from showcase.web import create_app
 from showcase.web.hub import EXTENSION
 
 
@@ -191,6 +193,12 @@ class DownBroker:
     def oldest_id(self, room: str) -> str | None:
         raise BrokerUnavailable("redis: connection refused")
 
+    def check_room(self, room: str) -> None:
+        pass  # the cap is the worker's own count: no backend asked
+
+    def count_rooms(self) -> int:
+        return 0
+
 
 def test_broker_down_publish_is_503_and_stream_ends_with_an_error_event(
     hub: FlaskClient, hub_app: Flask
@@ -211,7 +219,42 @@ def test_broker_down_publish_is_503_and_stream_ends_with_an_error_event(
     ]
 
 
-def test_unknown_broker_setting_is_refused(hub: FlaskClient, hub_app: Flask) -> None:
-    hub_app.config["SHOWCASE_BROKER"] = "postgres://x"
-    with pytest.raises(RuntimeError, match="SHOWCASE_BROKER"):
-        send(hub)
+def test_unknown_broker_setting_is_refused_when_the_app_is_made() -> None:
+    with pytest.raises(SettingError, match="SHOWCASE_BROKER"):
+        create_app({"SHOWCASE_BROKER": "postgres://x"})
+
+
+def test_a_new_room_past_the_cap_is_503_before_any_byte(hub: FlaskClient, hub_app: Flask) -> None:
+    hub_app.config["SHOWCASE_HUB_MAX_ROOMS"] = 2
+    held = [hub.get(f"/chat/events?room=r{n}", buffered=False) for n in range(2)]
+    for response in held:
+        assert response.status_code == 200
+        next(iter(response.response))  # joined
+    for path in ("/chat/events?room=r2", "/chat/events.ndjson?room=r2"):
+        refused = hub.get(path)
+        assert refused.status_code == 503
+        assert refused.mimetype == "application/json"
+        assert refused.get_json() == {
+            "error": "service unavailable",
+            "field": "room",
+            "detail": "this worker holds its limit of 2 rooms; try again later",
+        }
+    published = send(hub, room="r2")
+    assert published.status_code == 503
+    assert published.get_json()["field"] == "room"
+    assert send(hub, room="r0").status_code == 202  # a room it holds takes messages
+    held[1].close()
+    assert send(hub, room="r2").status_code == 202  # a freed place is taken again
+    held[0].close()
+
+
+def test_healthz_counts_the_rooms_this_worker_holds(hub: FlaskClient) -> None:
+    assert hub.get("/healthz").get_json()["rooms"] == 0
+    response = hub.get("/chat/events?room=r", buffered=False)
+    assert response.status_code == 200
+    next(iter(response.response))
+    health = hub.get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json()["rooms"] == 1
+    response.close()
+    assert hub.get("/healthz").get_json()["rooms"] == 0
