@@ -435,7 +435,7 @@ def test_serve_refuses_bad_restart_options(argv: list[str]) -> None:
         check=False,
     )
     assert result.returncode == 2  # argparse's usage error, before gunicorn starts
-    assert "expected milliseconds from 0 to 600000" in result.stderr
+    assert "expected an integer from 0 to 600000" in result.stderr
 
 
 def test_restart_notice_bytes_and_settings() -> None:
