@@ -1,6 +1,6 @@
 """The JSON body of a request, decoded once for every JSON endpoint, hostile input refused.
 
-Pure: no Flask, no I/O. Every refusal is a ``JSONBodyError`` naming the field's path, which
+Pure: no Flask, no I/O. Every refusal is a ``Refusal`` naming the field's path, which
 each API answers in its own error shape.
 """
 
@@ -10,6 +10,8 @@ import json
 import re
 from itertools import accumulate
 from typing import Any
+
+from showcase.refusal import Refusal
 
 MAX_DEPTH = 64  # arrays and objects inside one another; a chat request needs 5 at most
 
@@ -22,18 +24,6 @@ BRACKET_DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
 # Only a \u escape of a surrogate (D800-DFFF) can put one in a decoded string: strict UTF-8
 # decoding refuses encoded surrogates. Without one in the text, no string needs a look.
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-
-class JSONBodyError(ValueError):
-    """A body refused: ``field`` is the path of the culprit (``messages.[0].content``; None:
-    the whole body), ``code`` one of ``invalid_json``, ``invalid_type``, ``too_deep``,
-    ``invalid_string``, ``detail`` the sentence for a person."""
-
-    def __init__(self, detail: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(f"{field}: {detail}" if field else detail)
-        self.detail = detail
-        self.code = code
-        self.field = field
 
 
 def measure_depth(text: str) -> int:
@@ -82,7 +72,7 @@ def is_encodable(text: str) -> bool:
 
 
 def decode_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
-    """``raw`` as a JSON object, or JSONBodyError.
+    """``raw`` as a JSON object, or Refusal.
 
     Refused, in this order: bytes that are not UTF-8 (RFC 8259 §8.1; a leading BOM is
     ignored) and text that is not JSON (``invalid_json``); arrays and objects nested more
@@ -94,26 +84,26 @@ def decode_json_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, A
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise JSONBodyError(
-            f"the body is not valid UTF-8 (byte {error.start})", code="invalid_json"
+        raise Refusal(
+            None, f"the body is not valid UTF-8 (byte {error.start})", code="invalid_json"
         ) from None
     if measure_depth(text) > max_depth:
-        raise JSONBodyError(
-            f"arrays and objects nest more than {max_depth} levels deep", code="too_deep"
+        raise Refusal(
+            None, f"arrays and objects nest more than {max_depth} levels deep", code="too_deep"
         )
     try:
         body = json.loads(text)
     except ValueError as error:
-        raise JSONBodyError(f"the body is not valid JSON: {error}", code="invalid_json") from None
+        raise Refusal(None, f"the body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(body, dict):
-        raise JSONBodyError("the body must be a JSON object", code="invalid_type")
+        raise Refusal(None, "the body must be a JSON object", code="invalid_type")
     if SURROGATE_ESCAPE.search(text):
         path = find_unencodable(body)
         if path is not None:
-            raise JSONBodyError(
+            raise Refusal(
+                path,
                 "a lone surrogate (\\ud800-\\udfff): not a Unicode character, cannot be "
                 "encoded as UTF-8",
                 code="invalid_string",
-                field=path,
             )
     return body

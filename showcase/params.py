@@ -1,6 +1,6 @@
 """The stream contract's query parameters, validated before any byte is sent. No Flask here.
 
-Every error names its field so the web layer can answer ``400`` with a useful JSON body.
+Every refusal (``showcase.refusal.Refusal``, 400) names its field.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from showcase.refusal import Refusal
 from showcase.sources import SOURCES
 
 MAX_COUNT = 1_000_000
@@ -25,13 +26,6 @@ ACCEL_POLICIES = ("send", "omit")
 COMPRESS_POLICIES = ("none", "naive", "sync")
 MAX_PARAM_CHARS = 32  # a number longer than this is not a number we accept
 
-# What went wrong, the "error" of the JSON body: HTTP's own reason phrase where one fits
-# (werkzeug's handler answers unrouted paths with the same words).
-INVALID_PARAMETER = "invalid parameter"
-INVALID_NAME = "invalid name"
-NOT_FOUND = "not found"
-SERVICE_UNAVAILABLE = "service unavailable"
-
 # One rule for every number: ASCII digits with an optional leading "-", and for a decimal one
 # "." between digits. Python's int() and float() take more ("1_000", "+5", "1e3", "inf",
 # " 5", non-ASCII digits), and a contract a browser, curl and a benchmark all speak should
@@ -39,22 +33,6 @@ SERVICE_UNAVAILABLE = "service unavailable"
 INTEGER_TEXT = re.compile(r"-?[0-9]+")
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 SURROUNDING_BLANKS = " \t"  # a pasted form value may carry them; nothing else is stripped
-
-
-class ParamError(ValueError):
-    """A request the server refuses: ``field`` names what, ``detail`` says why, and ``error``
-    (default ``"invalid parameter"``) what kind of refusal it is: ``"not found"`` for a file
-    that is not there, ``"invalid name"`` for a name that may not be asked for, …"""
-
-    def __init__(self, field: str, detail: str, error: str = INVALID_PARAMETER) -> None:
-        super().__init__(f"{field}: {detail}")
-        self.field = field
-        self.detail = detail
-        self.error = error
-
-    def to_json(self) -> dict[str, str]:
-        """The body of the error response: ``{"error", "field", "detail"}``."""
-        return {"error": self.error, "field": self.field, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,31 +62,31 @@ def number_text(
         return None
     text = raw.strip(SURROUNDING_BLANKS)
     if len(text) > MAX_PARAM_CHARS or not pattern.fullmatch(text):
-        raise ParamError(field, f"expected {expected}, got {raw[:40]!r}")
+        raise Refusal(field, f"expected {expected}, got {raw[:40]!r}")
     return text
 
 
 def parse_int(args: Mapping[str, str], field: str, default: int, low: int, high: int) -> int:
-    """``args[field]`` as an integer from ``low`` to ``high`` (INTEGER_TEXT), or ParamError."""
+    """``args[field]`` as an integer from ``low`` to ``high`` (INTEGER_TEXT), or Refusal."""
     text = number_text(args, field, INTEGER_TEXT, f"an integer from {low} to {high}")
     if text is None:
         return default
     value = int(text)
     if not low <= value <= high:
-        raise ParamError(field, f"must be from {low} to {high}, got {value}")
+        raise Refusal(field, f"must be from {low} to {high}, got {value}")
     return value
 
 
 def parse_float(
     args: Mapping[str, str], field: str, default: float | None, low: float, high: float
 ) -> float | None:
-    """``args[field]`` as a number from ``low`` to ``high`` (DECIMAL_TEXT), or ParamError."""
+    """``args[field]`` as a number from ``low`` to ``high`` (DECIMAL_TEXT), or Refusal."""
     text = number_text(args, field, DECIMAL_TEXT, f"a number from {low:g} to {high:g}")
     if text is None:
         return default
     value = float(text) + 0.0  # "-0" is 0.0, not -0.0
     if not low <= value <= high:
-        raise ParamError(field, f"must be from {low:g} to {high:g}, got {text}")
+        raise Refusal(field, f"must be from {low:g} to {high:g}, got {text}")
     return value
 
 
@@ -117,13 +95,13 @@ def parse_choice(
 ) -> str:
     raw = args.get(field, default)
     if raw not in choices:
-        raise ParamError(field, f"must be one of {', '.join(choices)}, got {raw[:40]!r}")
+        raise Refusal(field, f"must be one of {', '.join(choices)}, got {raw[:40]!r}")
     return raw
 
 
 def parse_stream_params(args: Mapping[str, str]) -> StreamParams:
     """``count``, ``interval``, ``size``, ``source`` (+ ``flush``, ``heartbeat``, ``accel``,
-    ``compress``) or ParamError."""
+    ``compress``) or Refusal."""
     interval = parse_float(args, "interval", 100.0, 0.0, MAX_INTERVAL_MS)
     assert interval is not None
     return StreamParams(
@@ -141,11 +119,11 @@ def parse_stream_params(args: Mapping[str, str]) -> StreamParams:
 def parse_last_event_id(raw: str | None) -> int:
     """The seq to resume at, from a ``Last-Event-ID`` header: n means n + 1; none or empty, 0.
 
-    An id that is not a non-negative integer is a ParamError: ids here are seqs.
+    An id that is not a non-negative integer is a Refusal: ids here are seqs.
     """
     if raw is None or raw.strip() == "":
         return 0
     raw = raw.strip()
     if len(raw) > MAX_PARAM_CHARS or not re.fullmatch(r"[0-9]+", raw):
-        raise ParamError("Last-Event-ID", f"expected a message seq (an integer), got {raw[:40]!r}")
+        raise Refusal("Last-Event-ID", f"expected a message seq (an integer), got {raw[:40]!r}")
     return int(raw) + 1

@@ -1,7 +1,7 @@
 """Chat requests of three APIs (OpenAI, NDJSON chat, Coze v3), validated before any byte.
 
-Pure: no Flask, no I/O. Every refusal is a ``ChatError`` naming its parameter, which the web
-layer answers with that API's error shape.
+Pure: no Flask, no I/O. Every refusal is a ``Refusal`` naming its parameter (``field``) with
+an OpenAI-style ``code``, which the web layer answers in that API's error shape.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from showcase.json_body import JSONBodyError, decode_json_object
+from showcase.json_body import decode_json_object
+from showcase.refusal import Refusal
 
 MAX_BODY_BYTES = 256 * 1024  # a chat request beyond this gets 413
 MAX_MESSAGES = 256
@@ -22,19 +23,6 @@ MAX_INTERVAL_MS = 5_000.0
 MIN_SPEED, MAX_SPEED = 0.01, 1_000.0
 OPENAI_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 COZE_ROLES = ("user", "assistant")
-
-
-class ChatError(ValueError):
-    """A request the API refuses: ``status`` (400, 413), ``param`` (None: the whole body)."""
-
-    def __init__(
-        self, message: str, *, param: str | None = None, code: str | None = None, status: int = 400
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.code = code
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,35 +44,31 @@ class ChatRequest:
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or ChatError: 413 past ``MAX_BODY_BYTES``, 400 for what
+    """The body as a JSON object, or Refusal: 413 past ``MAX_BODY_BYTES``, 400 for what
     ``json_body.decode_json_object`` refuses (not JSON, nested past ``MAX_DEPTH``, not an
-    object, a lone surrogate: ``param`` its path), with that refusal's code."""
+    object, a lone surrogate: ``field`` its path), with that refusal's code."""
     if len(raw) > MAX_BODY_BYTES:
-        raise ChatError(
+        raise Refusal(
+            None,
             f"request body larger than {MAX_BODY_BYTES} bytes",
             code="request_too_large",
             status=413,
         )
-    try:
-        return decode_json_object(raw)
-    except JSONBodyError as error:
-        raise ChatError(error.detail, param=error.field, code=error.code) from None
+    return decode_json_object(raw)
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool, default: str = "") -> str:
     value = body.get(name)
     if value is None:
         if required:
-            raise ChatError(
-                f"Missing required parameter: '{name}'.",
-                param=name,
-                code="missing_required_parameter",
+            raise Refusal(
+                name, f"Missing required parameter: '{name}'.", code="missing_required_parameter"
             )
         return default
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_CHARS:
-        raise ChatError(
+        raise Refusal(
+            name,
             f"'{name}' must be a non-empty string of at most {MAX_NAME_CHARS} characters",
-            param=name,
             code="invalid_type",
         )
     return value
@@ -95,27 +79,25 @@ def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ChatError(f"'{name}' must be a boolean", param=name, code="invalid_type")
+        raise Refusal(name, f"'{name}' must be a boolean", code="invalid_type")
     return value
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     # bool is an int subclass: "max_tokens": true is not 1.
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ChatError(
-            f"'{name}' must be an integer from {low} to {high}", param=name, code="invalid_value"
+        raise Refusal(
+            name, f"'{name}' must be an integer from {low} to {high}", code="invalid_value"
         )
     return value
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ChatError(f"'{name}' must be a number", param=name, code="invalid_type")
+        raise Refusal(name, f"'{name}' must be a number", code="invalid_type")
     number = float(value)
     if not math.isfinite(number) or not low <= number <= high:
-        raise ChatError(
-            f"'{name}' must be from {low:g} to {high:g}", param=name, code="invalid_value"
-        )
+        raise Refusal(name, f"'{name}' must be from {low:g} to {high:g}", code="invalid_value")
     return number
 
 
@@ -131,39 +113,37 @@ def _content_text(content: Any, param: str) -> str:
                 or part.get("type") != "text"
                 or not isinstance(part.get("text"), str)
             ):
-                raise ChatError(
+                raise Refusal(
+                    f"{param}[{index}]",
                     "only text content parts are supported",
-                    param=f"{param}[{index}]",
                     code="invalid_type",
                 )
             texts.append(part["text"])
         return "".join(texts)
-    raise ChatError("content must be a string or a list of text parts", param=param)
+    raise Refusal(param, "content must be a string or a list of text parts")
 
 
 def _messages(raw: Any, name: str, roles: tuple[str, ...]) -> tuple[str, int]:
     """(last user text, total characters) of a message list, every item checked."""
     if raw is None:
-        raise ChatError(
-            f"Missing required parameter: '{name}'.",
-            param=name,
-            code="missing_required_parameter",
+        raise Refusal(
+            name, f"Missing required parameter: '{name}'.", code="missing_required_parameter"
         )
     if not isinstance(raw, list) or not raw:
-        raise ChatError(f"'{name}' must be a non-empty array", param=name, code="invalid_type")
+        raise Refusal(name, f"'{name}' must be a non-empty array", code="invalid_type")
     if len(raw) > MAX_MESSAGES:
-        raise ChatError(f"'{name}' holds more than {MAX_MESSAGES} messages", param=name)
+        raise Refusal(name, f"'{name}' holds more than {MAX_MESSAGES} messages")
     prompt, total = "", 0
     for index, message in enumerate(raw):
         param = f"{name}.[{index}]"
         if not isinstance(message, dict):
-            raise ChatError("each message must be an object", param=param, code="invalid_type")
+            raise Refusal(param, "each message must be an object", code="invalid_type")
         role = message.get("role")
         if role not in roles:
             shown = json.dumps(role)[:40]
-            raise ChatError(
+            raise Refusal(
+                f"{param}.role",
                 f"Invalid value: {shown}. Supported values are: {', '.join(roles)}.",
-                param=f"{param}.role",
                 code="invalid_value",
             )
         text = _content_text(message.get("content"), f"{param}.content")
@@ -184,7 +164,7 @@ def parse_openai_request(body: Mapping[str, Any], default_stream: bool = False) 
     options = body.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
-            raise ChatError("'stream_options' must be an object", param="stream_options")
+            raise Refusal("stream_options", "'stream_options' must be an object")
         include_usage = _bool(options, "include_usage", False)
     max_tokens = None
     for name in ("max_completion_tokens", "max_tokens"):
@@ -207,7 +187,7 @@ def parse_ndjson_request(body: Mapping[str, Any]) -> ChatRequest:
     ``options.num_predict`` bounds the tokens; ``options.interval`` is ms per token."""
     options = body.get("options")
     if options is not None and not isinstance(options, dict):
-        raise ChatError("'options' must be an object", param="options")
+        raise Refusal("options", "'options' must be an object")
     options = options or {}
     parsed = parse_openai_request(
         {key: value for key, value in body.items() if key in ("model", "messages", "stream")},
@@ -235,20 +215,20 @@ def parse_coze_request(body: Mapping[str, Any]) -> ChatRequest:
     bot_id = _string(body, "bot_id", required=True)
     user_id = _string(body, "user_id", required=True)
     if not _bool(body, "stream", False):
-        raise ChatError('only "stream": true is supported here', param="stream")
+        raise Refusal("stream", 'only "stream": true is supported here')
     raw = body.get("additional_messages")
     if isinstance(raw, list):
         for index, message in enumerate(raw):
             kind = message.get("content_type", "text") if isinstance(message, dict) else None
             if kind != "text":
-                raise ChatError(
+                raise Refusal(
+                    f"additional_messages.[{index}].content_type",
                     'only content_type "text" is supported',
-                    param=f"additional_messages.[{index}].content_type",
                 )
             if not isinstance(message.get("content"), str):
-                raise ChatError(
+                raise Refusal(
+                    f"additional_messages.[{index}].content",
                     "content must be a string",
-                    param=f"additional_messages.[{index}].content",
                     code="invalid_type",
                 )
     prompt, chars = _messages(raw, "additional_messages", COZE_ROLES)

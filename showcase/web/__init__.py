@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
 from showcase.files import default_data_dir
+from showcase.refusal import Refusal
 from showcase.settings import check_value, read_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -58,7 +59,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def http_error_json(error: HTTPException) -> Response:
     """Errors the views did not answer themselves (404, 405, …) as the same JSON shape."""
     response = error.get_response()  # keeps headers such as a 416's Content-Range
-    body = {"error": error.name.lower(), "field": None, "detail": error.description}
-    response.set_data(json.dumps(body))
+    refusal = Refusal(
+        None, error.description or "", status=error.code or 500, error=error.name.lower()
+    )
+    response.set_data(json.dumps(refusal.to_json()))
     response.content_type = "application/json"
     return response

@@ -16,9 +16,10 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request
 
 from showcase.files import DOWNLOAD_CHUNK_BYTES, UnsafeName, resolve_download
-from showcase.params import INVALID_NAME, NOT_FOUND, ParamError, parse_stream_params
+from showcase.params import parse_stream_params
+from showcase.refusal import INVALID_NAME, Refusal
 from showcase.web.downloads import off_the_hub
-from showcase.web.responses import error_response
+from showcase.web.refusals import refusal_response
 
 bp = Blueprint("baseline", __name__, url_prefix="/baseline")
 
@@ -28,8 +29,8 @@ def sse() -> Response:
     """The tutorial SSE generator: same payload as ``/stream/sse?source=ticks``."""
     try:
         params = parse_stream_params(request.args)
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     count, interval_s, pad = params.count, params.interval_ms / 1000.0, "x" * params.size
 
     def generate() -> Iterator[str]:
@@ -51,9 +52,9 @@ def download(name: str) -> Response:
         path = off_the_hub(resolve_download, Path(current_app.config["SHOWCASE_DATA_DIR"]), name)
     except UnsafeName:
         detail = "not a plain file name in the data directory"
-        return error_response(ParamError("name", detail, INVALID_NAME))
+        return refusal_response(Refusal("name", detail, error=INVALID_NAME))
     except FileNotFoundError:
-        return error_response(ParamError("name", "no such file", NOT_FOUND), status=404)
+        return refusal_response(Refusal("name", "no such file", status=404))
 
     def generate() -> Iterator[bytes]:
         with path.open("rb") as handle:

@@ -12,14 +12,12 @@ from showcase.chat.answer import MODEL, answer_tokens, count_tokens, end_message
 from showcase.chat.ndjson import build_reply, ndjson_chat_mode
 from showcase.chat.openai import (
     build_completion,
-    error_body,
     model_list,
     new_completion,
     openai_mode,
 )
 from showcase.chat.request import (
     MAX_BODY_BYTES,
-    ChatError,
     ChatRequest,
     parse_json_body,
     parse_ndjson_request,
@@ -27,6 +25,8 @@ from showcase.chat.request import (
 )
 from showcase.lifecycle import ending_for, make_wait
 from showcase.modes import Mode
+from showcase.refusal import Refusal
+from showcase.web.refusals import refusal_response
 from showcase.web.responses import stream_response
 
 bp = Blueprint("chat", __name__)
@@ -38,8 +38,11 @@ def read_json_body() -> bytes:
     """The request body, never more than ``MAX_BODY_BYTES + 1`` bytes of it read."""
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
-        raise ChatError(
-            f"request body larger than {MAX_BODY_BYTES} bytes", code="request_too_large", status=413
+        raise Refusal(
+            None,
+            f"request body larger than {MAX_BODY_BYTES} bytes",
+            code="request_too_large",
+            status=413,
         )
     return request.stream.read(MAX_BODY_BYTES + 1)
 
@@ -73,9 +76,8 @@ def whole_answer(chat: ChatRequest) -> tuple[tuple[str, ...], str]:
 def completions() -> Response:
     try:
         chat = parse_openai_request(parse_json_body(read_json_body()))
-    except ChatError as error:
-        body = error_body(error.message, param=error.param, code=error.code)
-        return json_error(body, error.status)
+    except Refusal as error:
+        return refusal_response(error, "openai")
     completion = new_completion(chat.model, int(time.time()), include_usage=chat.include_usage)
     if chat.stream:
         return stream_answer(chat, openai_mode(completion))
@@ -92,18 +94,11 @@ def models() -> Response:
 def ndjson_chat() -> Response:
     try:
         chat = parse_ndjson_request(parse_json_body(read_json_body()))
-    except ChatError as error:
-        return json_error({"error": error.message, "param": error.param}, error.status)
+    except Refusal as error:
+        return refusal_response(error, "ndjson")
     if chat.stream:
         return stream_answer(chat, ndjson_chat_mode(chat.model))
     tokens, finish = whole_answer(chat)
     started = time.time() * 1000.0
     end = end_message(len(tokens), started, finish, count_tokens(chat.prompt_chars))
     return jsonify(build_reply(chat.model, tokens, end))
-
-
-def json_error(body: dict[str, object], status: int) -> Response:
-    """An API's error object as the whole answer, with ``status`` (before any stream byte)."""
-    response = jsonify(body)
-    response.status_code = status
-    return response

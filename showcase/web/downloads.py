@@ -19,8 +19,10 @@ from showcase.files import (
     list_downloads,
     resolve_download,
 )
-from showcase.params import INVALID_NAME, NOT_FOUND, ParamError, parse_int
-from showcase.web.responses import error_response, stream_response
+from showcase.params import parse_int
+from showcase.refusal import INVALID_NAME, Refusal
+from showcase.web.refusals import refusal_response
+from showcase.web.responses import stream_response
 
 bp = Blueprint("downloads", __name__)
 T = TypeVar("T")
@@ -44,8 +46,8 @@ def index() -> Response:
 def generated() -> Response:
     try:
         size = parse_int(request.args, "size", 1 << 20, 0, MAX_GENERATED_BYTES)
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     response = stream_response(iter_generated_bytes(size), "application/octet-stream")
     response.headers["Content-Disposition"] = "attachment; filename=generated.bin"
     return response
@@ -57,9 +59,9 @@ def download(name: str) -> Response:
         path = off_the_hub(resolve_download, data_dir(), name)
     except UnsafeName:
         detail = "not a plain file name in the data directory"
-        return error_response(ParamError("name", detail, INVALID_NAME))
+        return refusal_response(Refusal("name", detail, error=INVALID_NAME))
     except FileNotFoundError:
-        return error_response(ParamError("name", "no such file", NOT_FOUND), status=404)
+        return refusal_response(Refusal("name", "no such file", status=404))
     # send_file answers 304/206/416 and If-Range (RFC 9110 §13, §14) and hands gunicorn
     # its wsgi.file_wrapper, which gunicorn sends with sendfile().
     response = send_file(path, conditional=True, etag=True, max_age=0, as_attachment=True)

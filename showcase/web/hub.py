@@ -14,11 +14,12 @@ from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.source import iter_room
-from showcase.json_body import JSONBodyError, decode_json_object
+from showcase.json_body import decode_json_object
 from showcase.lifecycle import make_wait
 from showcase.modes import Mode
-from showcase.params import SERVICE_UNAVAILABLE, ParamError
-from showcase.web.responses import error_response, stream_response
+from showcase.refusal import Refusal
+from showcase.web.refusals import refusal_response
+from showcase.web.responses import stream_response
 
 bp = Blueprint("hub", __name__)
 
@@ -59,38 +60,38 @@ def count_rooms(app: Flask) -> int:
 
 
 def rooms_full_response(error: RoomsFull) -> Response:
-    return error_response(ParamError("room", str(error), SERVICE_UNAVAILABLE), 503)
+    return refusal_response(Refusal("room", str(error), status=503))
 
 
 def parse_name(value: object, field: str, pattern: re.Pattern[str]) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         shown = value[:40] if isinstance(value, str) else value
-        raise ParamError(field, f"expected {pattern.pattern}, got {shown!r}")
+        raise Refusal(field, f"expected {pattern.pattern}, got {shown!r}")
     return value
 
 
 def check_token(header: str | None, token: str) -> None:
-    """With a token configured, ``Authorization: Bearer <token>`` or ParamError (401)."""
+    """With a token configured, ``Authorization: Bearer <token>`` or Refusal (401)."""
     if not token:
         return
     given = (header or "").removeprefix("Bearer ").encode()
     if not (header or "").startswith("Bearer ") or not hmac.compare_digest(given, token.encode()):
-        raise ParamError("Authorization", "a valid Bearer token is required", "unauthorized")
+        raise Refusal("Authorization", "a valid Bearer token is required", status=401)
 
 
 def read_message(max_text_bytes: int) -> tuple[str, str, str]:
-    """``room``, ``user``, ``text`` of the JSON body, or ParamError: 415 for another content
+    """``room``, ``user``, ``text`` of the JSON body, or Refusal: 415 for another content
     type, 413 for a body or text over the limit, 400 for the rest: among them what
     ``json_body.decode_json_object`` refuses (``field`` the path of a lone surrogate, else
     ``body``). Reads at most the limit."""
     if request.mimetype != "application/json":
-        raise ParamError(
+        raise Refusal(
             "Content-Type",
             f"expected application/json, got {request.mimetype[:40]!r}",
-            "unsupported media type",
+            status=415,
         )
     limit = max_text_bytes + BODY_OVERHEAD_BYTES
-    too_large = ParamError("body", f"larger than {limit} bytes", "request entity too large")
+    too_large = Refusal("body", f"larger than {limit} bytes", status=413)
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     raw = request.stream.read(limit + 1)
@@ -98,25 +99,18 @@ def read_message(max_text_bytes: int) -> tuple[str, str, str]:
         raise too_large
     try:
         body = decode_json_object(raw)
-    except JSONBodyError as error:
-        raise ParamError(error.field or "body", error.detail) from None
+    except Refusal as error:
+        if error.field is not None:
+            raise
+        raise Refusal("body", error.detail, code=error.code) from None
     room = parse_name(body.get("room"), "room", ROOM_TEXT)
     user = parse_name(body.get("user"), "user", USER_TEXT)
     text = body.get("text")
     if not isinstance(text, str) or not text:
-        raise ParamError("text", "expected a non-empty string")
+        raise Refusal("text", "expected a non-empty string")
     if len(text.encode(errors="surrogatepass")) > max_text_bytes:
-        raise ParamError(
-            "text", f"longer than {max_text_bytes} bytes of UTF-8", "request entity too large"
-        )
+        raise Refusal("text", f"longer than {max_text_bytes} bytes of UTF-8", status=413)
     return room, user, text
-
-
-STATUS_OF_ERROR = {
-    "unauthorized": 401,
-    "request entity too large": 413,
-    "unsupported media type": 415,
-}
 
 
 @bp.post("/chat/send")
@@ -125,18 +119,14 @@ def send() -> Response:
     try:
         check_token(request.headers.get("Authorization"), config["SHOWCASE_HUB_TOKEN"])
         room, user, text = read_message(int(config["SHOWCASE_HUB_MAX_TEXT_BYTES"]))
-    except ParamError as error:
-        response = error_response(error, STATUS_OF_ERROR.get(error.error, 400))
-        if response.status_code == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    except Refusal as error:
+        return refusal_response(error)
     try:
         message_id = broker_of(current_app).publish(room, user, text)
     except RoomsFull as error:
         return rooms_full_response(error)
     except BrokerUnavailable as error:
-        unavailable = ParamError("broker", str(error)[:200], SERVICE_UNAVAILABLE)
-        return error_response(unavailable, 503)
+        return refusal_response(Refusal("broker", str(error)[:200], status=503))
     response = jsonify({"id": message_id})
     response.status_code = 202
     return response
@@ -150,8 +140,8 @@ def stream_room(mode: Mode) -> Response:
         # Refused here, before any byte: the join itself waits for the body's first next().
         # Should the last place be taken meanwhile, the join ends it with an error event.
         broker.check_room(room)
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     except RoomsFull as error:
         return rooms_full_response(error)
     last_event_id = request.environ.get("HTTP_LAST_EVENT_ID") if mode.resumable else None

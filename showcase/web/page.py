@@ -26,17 +26,15 @@ from showcase.params import (
     MAX_COUNT,
     MAX_INTERVAL_MS,
     MAX_SIZE_BYTES,
-    NOT_FOUND,
-    SERVICE_UNAVAILABLE,
     SURROUNDING_BLANKS,
-    ParamError,
     parse_int,
     parse_stream_params,
 )
 from showcase.proxy.locations import LOCATIONS
+from showcase.refusal import Refusal
 from showcase.sources import SOURCES
 from showcase.web import ROOT
-from showcase.web.responses import error_response
+from showcase.web.refusals import refusal_response
 from showcase.wire import (
     DEFAULT_LIMIT_BYTES,
     MAX_LIMIT_BYTES,
@@ -155,16 +153,16 @@ def wire(mode: str) -> Response:
     """JSON: the request sent, each read with its arrival time, and labelled byte ranges."""
     try:
         if mode not in MODES:
-            raise ParamError("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+            raise Refusal("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
         query = {**WIRE_DEFAULTS, **request.args.to_dict()}
         limit = parse_int(query, "limit", DEFAULT_LIMIT_BYTES, 1, MAX_LIMIT_BYTES)
         parse_stream_params(query)  # refuse here what the stream would refuse
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     address = own_address()
     if address is None:
         detail = "the wire view needs a real server socket (gunicorn or werkzeug)"
-        return error_response(ParamError("server", detail, SERVICE_UNAVAILABLE), status=503)
+        return refusal_response(Refusal("server", detail, status=503))
     host, port = address
     stream_query = {
         name: query[name].strip(SURROUNDING_BLANKS) for name in STREAM_FIELDS if name in query
@@ -210,7 +208,7 @@ def guide() -> Response | str:
     """docs/choosing.md as HTML; at ``/guide/`` so its ``img/…`` plots resolve below it."""
     if not GUIDE_PATH.is_file():
         detail = "docs/choosing.md has not been written yet"
-        return error_response(ParamError("guide", detail, NOT_FOUND), status=404)
+        return refusal_response(Refusal("guide", detail, status=404))
     text = GUIDE_PATH.read_text(encoding="utf-8")
     return render_template("guide.html", body=render_markdown(text))
 

@@ -15,14 +15,13 @@ from flask import Blueprint, Response, current_app, request
 
 from showcase.bodies import iter_body
 from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
-from showcase.chat.coze import ERROR_CODE, coze_mode, new_chat
+from showcase.chat.coze import coze_mode, new_chat
 from showcase.chat.forward import MIMETYPE as SSE_MIMETYPE
 from showcase.chat.forward import UpstreamError, iter_relayed
 from showcase.chat.hop_upstream import HopResponse, open_hop
 from showcase.chat.request import (
     MAX_SPEED,
     MIN_SPEED,
-    ChatError,
     parse_coze_request,
     parse_json_body,
 )
@@ -32,17 +31,18 @@ from showcase.lifecycle import STREAMS, ending_for, make_wait, restart_notice, u
 from showcase.message import Message, Pause
 from showcase.modes import Mode
 from showcase.params import (
-    ParamError,
     StreamParams,
     decimal_text,
     parse_float,
     parse_last_event_id,
     parse_stream_params,
 )
+from showcase.refusal import Refusal
 from showcase.sources import PAUSE_FACTORS
-from showcase.web.chat import json_error, read_json_body
+from showcase.web.chat import read_json_body
 from showcase.web.page import own_address
-from showcase.web.responses import error_response, stream_response
+from showcase.web.refusals import refusal_response
+from showcase.web.responses import stream_response
 
 bp = Blueprint("relay", __name__)
 
@@ -102,11 +102,11 @@ def upstream_mock() -> Response:
     try:
         prompt = request.args.get("q", "")
         if len(prompt) > MAX_PROMPT_CHARS:
-            raise ParamError("q", f"at most {MAX_PROMPT_CHARS} characters")
+            raise Refusal("q", f"at most {MAX_PROMPT_CHARS} characters")
         speed = parse_float(request.args, "speed", 1.0, MIN_SPEED, MAX_SPEED)
         assert speed is not None
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     chat = new_chat("mock", int(time.time()))
     return relay_response(
         None, iter_deltas("".join(answer_tokens(prompt)), speed=speed), coze_mode(chat)
@@ -117,9 +117,8 @@ def upstream_mock() -> Response:
 def coze_chat() -> Response:
     try:
         chat = parse_coze_request(parse_json_body(read_json_body()))
-    except ChatError as error:
-        body = {"code": 4000, "msg": error.message, "param": error.param}
-        return json_error(body, error.status)
+    except Refusal as error:
+        return refusal_response(error, "coze")
     mode = coze_mode(new_chat(chat.model, int(time.time())))
     query = {"q": chat.prompt[:UPSTREAM_PROMPT_CHARS], "speed": repr(chat.speed)}
     hop = None
@@ -130,8 +129,8 @@ def coze_chat() -> Response:
         if hop is not None:
             hop.close()
         # Before the first byte: a status says it (502, 504), not a 200 with an error event.
-        body = {"code": ERROR_CODE, "msg": error.detail, "reason": error.reason}
-        return json_error(body, error.status)
+        failure = Refusal("upstream", error.detail, status=error.status, error=error.reason)
+        return refusal_response(failure, "coze")
     items = iter_typed(
         hop.iter_chunks(), speed=chat.speed, prompt_tokens=count_tokens(chat.prompt_chars)
     )
@@ -148,8 +147,8 @@ def relay_sse() -> Response:
         params = parse_stream_params(request.args.to_dict())
         last_event_id = request.headers.get("Last-Event-ID")
         parse_last_event_id(last_event_id)
-    except ParamError as error:
-        return error_response(error)
+    except Refusal as error:
+        return refusal_response(error)
     # Only the contract's parameters go upstream, rebuilt from their parsed values.
     query = {
         "count": str(params.count),
@@ -178,8 +177,8 @@ def relay_sse() -> Response:
             hop.close()
         # Before the first byte, as nginx answers: an EventSource stops at a 502 or a 504,
         # where a 200 ending with an error event would make it reconnect for ever.
-        failure = ParamError("upstream", error.detail, error.reason)
-        return error_response(failure, status=error.status)
+        failure = Refusal("upstream", error.detail, status=error.status, error=error.reason)
+        return refusal_response(failure)
     body = iter_relayed(hop.iter_chunks(), stopping=server_stopping, ending=restart_notice)
     response = stream_response(body, SSE_MIMETYPE)
     # A HEAD's body is never iterated: its response's close resets the upstream then.

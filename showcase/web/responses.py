@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from greenlet import getcurrent
 from werkzeug.datastructures import Headers
 
 from showcase.lifecycle import STREAMS
-from showcase.params import ParamError
 
 # Proxies (nginx) buffer unless told not to; browsers may sniff text/plain before showing it.
 STREAM_HEADERS = {
@@ -89,12 +88,6 @@ def stream_response(
     return StreamResponse(
         TrackedBody(body), status=status, headers=header_list, direct_passthrough=True
     )
-
-
-def error_response(error: ParamError, status: int = 400) -> Response:
-    response = jsonify(error.to_json())
-    response.status_code = status
-    return response
 
 
 def health() -> dict[str, int]:

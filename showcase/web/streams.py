@@ -10,10 +10,12 @@ from showcase.bodies import iter_body
 from showcase.compression import choose_encoding, compress_chunks
 from showcase.lifecycle import make_wait, restart_notice
 from showcase.modes import MODES
-from showcase.params import ParamError, StreamParams, parse_last_event_id, parse_stream_params
+from showcase.params import StreamParams, parse_last_event_id, parse_stream_params
+from showcase.refusal import Refusal
 from showcase.sources import make_source
 from showcase.web.hub import count_rooms
-from showcase.web.responses import STREAM_HEADERS, error_response, health, stream_response
+from showcase.web.refusals import refusal_response
+from showcase.web.responses import STREAM_HEADERS, health, stream_response
 
 bp = Blueprint("streams", __name__)
 
@@ -33,7 +35,7 @@ HEADERS_BY_ACCEL = {
 def stream(mode: str) -> Response:
     try:
         if mode not in MODES:
-            raise ParamError("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+            raise Refusal("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
         framing = MODES[mode]
         # Plain dict and environ lookups: werkzeug's MultiDict.get and headers.get build a
         # BadRequestKeyError for every absent key, and most requests leave most keys out.
@@ -43,8 +45,8 @@ def stream(mode: str) -> Response:
             if framing.resumable
             else 0
         )
-    except ParamError as error:
-        response = error_response(error)
+    except Refusal as error:
+        response = refusal_response(error)
         response.headers.update(CORS_HEADERS)
         return response
     if start >= params.count:

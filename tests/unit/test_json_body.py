@@ -10,11 +10,11 @@ import pytest
 
 from showcase.json_body import (
     MAX_DEPTH,
-    JSONBodyError,
     decode_json_object,
     measure_depth,
     shown_key,
 )
+from showcase.refusal import Refusal
 
 
 def nested(depth: int) -> str:
@@ -49,7 +49,7 @@ def test_paired_surrogate_escapes_are_one_character() -> None:
     ],
 )
 def test_a_lone_surrogate_is_refused_with_its_path(raw: bytes, field: str) -> None:
-    with pytest.raises(JSONBodyError) as caught:
+    with pytest.raises(Refusal) as caught:
         decode_json_object(raw)
     assert caught.value.code == "invalid_string"
     assert caught.value.field == field
@@ -62,14 +62,14 @@ def test_an_escaped_backslash_before_u_is_no_surrogate() -> None:
 
 @pytest.mark.parametrize("raw", [b"\xff{}", b'{"text": "\xed\xa0\x80"}'])  # the 2nd: UTF-8 of D800
 def test_bytes_that_are_not_utf8_are_refused(raw: bytes) -> None:
-    with pytest.raises(JSONBodyError) as caught:
+    with pytest.raises(Refusal) as caught:
         decode_json_object(raw)
     assert caught.value.code == "invalid_json"
 
 
 @pytest.mark.parametrize("raw", [b"", b"{not json", b'{"a": }', b'{"a": "unterminated}'])
 def test_text_that_is_not_json_is_refused(raw: bytes) -> None:
-    with pytest.raises(JSONBodyError) as caught:
+    with pytest.raises(Refusal) as caught:
         decode_json_object(raw)
     assert caught.value.code == "invalid_json"
     assert caught.value.field is None
@@ -77,7 +77,7 @@ def test_text_that_is_not_json_is_refused(raw: bytes) -> None:
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"3", b"null"])
 def test_a_value_that_is_not_an_object_is_refused(raw: bytes) -> None:
-    with pytest.raises(JSONBodyError) as caught:
+    with pytest.raises(Refusal) as caught:
         decode_json_object(raw)
     assert caught.value.code == "invalid_type"
 
@@ -99,7 +99,7 @@ def test_nesting_up_to_the_bound_decodes() -> None:
     ],
 )
 def test_nesting_past_the_bound_is_refused_before_decoding(text: str) -> None:
-    with pytest.raises(JSONBodyError) as caught:
+    with pytest.raises(Refusal) as caught:
         decode_json_object(text.encode())
     assert caught.value.code == "too_deep"
     assert str(MAX_DEPTH) in caught.value.detail
@@ -107,7 +107,7 @@ def test_nesting_past_the_bound_is_refused_before_decoding(text: str) -> None:
 
 def test_the_bound_can_be_set_lower() -> None:
     assert decode_json_object(b'{"a": [[1]]}', max_depth=3) == {"a": [[1]]}
-    with pytest.raises(JSONBodyError):
+    with pytest.raises(Refusal):
         decode_json_object(b'{"a": [[[1]]]}', max_depth=3)
 
 
@@ -199,7 +199,7 @@ def test_random_bodies_are_decoded_or_refused_at_the_culprit() -> None:
             assert decode_json_object(text.encode()) == decoded
             continue
         refused += 1
-        with pytest.raises(JSONBodyError) as caught:
+        with pytest.raises(Refusal) as caught:
             decode_json_object(text.encode())
         assert caught.value.code == "invalid_string"
         assert caught.value.field is not None

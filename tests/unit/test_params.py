@@ -6,12 +6,11 @@ import pytest
 
 from showcase.params import (
     MAX_COUNT,
-    NOT_FOUND,
-    ParamError,
     StreamParams,
     parse_last_event_id,
     parse_stream_params,
 )
+from showcase.refusal import Refusal
 
 
 def test_defaults() -> None:
@@ -57,7 +56,7 @@ def test_valid_values() -> None:
     ],
 )
 def test_bad_values_name_their_field(args: dict[str, str], field: str) -> None:
-    with pytest.raises(ParamError) as caught:
+    with pytest.raises(Refusal) as caught:
         parse_stream_params(args)
     assert caught.value.field == field
     body = caught.value.to_json()
@@ -73,7 +72,7 @@ def test_last_event_id_resumes_after_it(header: str | None, start: int) -> None:
 
 @pytest.mark.parametrize("header", ["abc", "-1", "1.0", "1e3", "9" * 40])
 def test_last_event_id_must_be_a_seq(header: str) -> None:
-    with pytest.raises(ParamError) as caught:
+    with pytest.raises(Refusal) as caught:
         parse_last_event_id(header)
     assert caught.value.field == "Last-Event-ID"
 
@@ -86,7 +85,7 @@ NOT_NUMBERS += ["1 000", "5 .5", "- 5", "", " ", "--5", ".5", "5.", "1.2.3", "5,
 @pytest.mark.parametrize("raw", NOT_NUMBERS)
 @pytest.mark.parametrize("field", ["count", "size", "interval", "heartbeat"])
 def test_numbers_are_plain_digits_for_every_parameter(field: str, raw: str) -> None:
-    with pytest.raises(ParamError) as caught:
+    with pytest.raises(Refusal) as caught:
         parse_stream_params({field: raw})
     assert caught.value.field == field
     assert caught.value.to_json()["error"] == "invalid parameter"
@@ -108,15 +107,21 @@ def test_surrounding_blanks_are_ignored_alike(raw: str) -> None:
     assert (params.count, params.interval_ms, params.size) == (7, 7.0, 7)
 
 
-def test_error_names_what_happened() -> None:
-    assert ParamError("count", "too big").to_json() == {
+def test_a_refusal_carries_its_status_and_names_what_happened() -> None:
+    invalid = Refusal("count", "too big")
+    assert invalid.status == 400
+    assert invalid.to_json() == {
         "error": "invalid parameter",
         "field": "count",
         "detail": "too big",
     }
-    missing = ParamError("name", "no such file", NOT_FOUND)
+    missing = Refusal("name", "no such file", status=404)
     assert missing.to_json() == {"error": "not found", "field": "name", "detail": "no such file"}
     assert str(missing) == "name: no such file"
+    assert Refusal(None, "gone", status=503).error == "service unavailable"
+    assert (
+        Refusal("upstream", "x", status=504, error="upstream_timeout").error == "upstream_timeout"
+    )
 
 
 @pytest.mark.parametrize("value", [1e-05, 0.0001, 12345.678, 100.0, 0.0, 60000.0, 1e-07])
@@ -154,7 +159,7 @@ def test_accel_and_compress_values(accel: str, compress: str) -> None:
     ],
 )
 def test_accel_and_compress_refuse_other_values(args: dict[str, str], field: str) -> None:
-    with pytest.raises(ParamError) as caught:
+    with pytest.raises(Refusal) as caught:
         parse_stream_params(args)
     assert caught.value.field == field
     assert caught.value.to_json()["error"] == "invalid parameter"

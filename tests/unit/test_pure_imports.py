@@ -23,6 +23,7 @@ PURE_MODULES = [
     "showcase.bodies",
     "showcase.files",
     "showcase.json_body",
+    "showcase.refusal",
     "showcase.settings",
     "showcase.setting_kinds",
     # the LLM API shapes: framings of a token stream
