@@ -42,7 +42,7 @@ from benchmarks.infra.nginx import find_nginx, run_nginx
 from benchmarks.report.stats import median, ratio
 from benchmarks.report.tables import fmt, number_table
 from showcase.files import SAMPLES, resolve_download
-from showcase.wire import read_head
+from showcase.response_head import read_head
 
 RECV_BYTES = 1 << 20
 TIMEOUT_S = 120.0

@@ -18,7 +18,7 @@ import requests
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
 from showcase.framing.ndjson import NDJSONError, NDJSONParser
-from showcase.framing.sse import ServerSentEvent, SSEError, SSEParser
+from showcase.framing.sse import SSE_MEDIA_TYPE, ServerSentEvent, SSEError, SSEParser
 
 __all__ = [
     "BrokenStreamError",
@@ -229,7 +229,7 @@ def iter_sse_connection(
     the last event ID and retry across connections). Returns True when the server answered
     ``204 No Content``: nothing is left to send. Raises ClientError (HTTPStatusError for a
     non-2xx status) when the connection fails or breaks."""
-    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    headers = {"Accept": SSE_MEDIA_TYPE, "Cache-Control": "no-cache"}
     if last_event_id:  # §9.2.3: the header is sent only when the ID is not empty
         headers["Last-Event-ID"] = last_event_id
     with open_stream(base_url, "sse", params, headers) as response:

@@ -53,6 +53,20 @@ def wait_for_open_streams(
     return wait_for_health(url, "open_streams", predicate, timeout_s)
 
 
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Return once ``url/healthz`` answers 200; RuntimeError if ``process`` exits first or
+    ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the app did not answer at {url} (exit status {process.poll()})")
+
+
 class ServerError(RuntimeError):
     """The server did not start; the message carries its log."""
 

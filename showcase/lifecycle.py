@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from greenlet import getcurrent
 
 from showcase.bodies import Wait, wait_plain
-from showcase.framing.sse import encode_event
+from showcase.framing.sse import SSE_MEDIA_TYPE, encode_event
 from showcase.settings import RESTART_JITTER_MS, RESTART_RETRY_MS, read_setting
 
 # Streams told to stop get this long to end by themselves before they are cut: far more than
@@ -296,7 +296,7 @@ def unless_stopping(items: Iterable[T]) -> Iterator[T]:
 
 def ending_for(mimetype: str) -> Callable[[], bytes] | None:
     """``restart_notice`` for an SSE body (its clients take the ``retry:``), else None."""
-    return restart_notice if mimetype.startswith("text/event-stream") else None
+    return restart_notice if mimetype.startswith(SSE_MEDIA_TYPE) else None
 
 
 def restart_from_env(environ: Mapping[str, str] | None = None) -> RestartNotice:

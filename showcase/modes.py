@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from showcase.framing.sse import encode_comment, encode_event
+from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
 from showcase.message import Message
 
 RETRY_MS = 2000  # sent first on every SSE stream: how long EventSource waits to reconnect
@@ -55,7 +55,7 @@ class Mode:
 MODES: dict[str, Mode] = {
     "sse": Mode(
         name="sse",
-        mimetype="text/event-stream; charset=utf-8",
+        mimetype=SSE_MIMETYPE,
         encode=encode_sse,
         preamble=encode_event(retry=RETRY_MS),
         heartbeat=encode_comment("heartbeat"),

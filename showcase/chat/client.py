@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import requests
 
 from showcase.client import (
+    DEFAULT_BASE_URL,
     BrokenStreamError,
     ClientError,
     HTTPStatusError,
@@ -28,7 +29,6 @@ from showcase.client import (
 from showcase.framing.ndjson import NDJSONParser
 from showcase.framing.sse import ServerSentEvent, SSEParser
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 APIS = ("openai", "ndjson", "coze")
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0

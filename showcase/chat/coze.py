@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import encode_comment, encode_event
+from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import Mode
 
-MIMETYPE = "text/event-stream; charset=utf-8"
 DELTA = "conversation.message.delta"
 COMPLETED = "conversation.message.completed"
 DONE = encode_event("[DONE]", event="done")
@@ -52,7 +51,7 @@ def message_body(chat: CozeChat, content: str) -> dict[str, Any]:
     }
 
 
-def error_event(reason: str, detail: str) -> bytes:
+def coze_error_event(reason: str, detail: str) -> bytes:
     """``event: error`` with ``{"code", "msg", "reason"}``: the last event of a failed stream."""
     body = {"code": ERROR_CODE, "msg": detail, "reason": reason}
     return encode_event(encode_json(body), event="error")
@@ -71,11 +70,11 @@ def coze_mode(chat: CozeChat) -> Mode:
         if message.event == "end":
             body = message_body(chat, message.data["content"])
             return encode_event(encode_json(body), event=COMPLETED) + DONE
-        return error_event(message.data["reason"], message.data["detail"])
+        return coze_error_event(message.data["reason"], message.data["detail"])
 
     return Mode(
         name="coze",
-        mimetype=MIMETYPE,
+        mimetype=SSE_MIMETYPE,
         encode=encode,
         heartbeat=encode_comment("heartbeat"),
     )

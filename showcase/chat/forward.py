@@ -15,9 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEError, encode_event
+from showcase.framing.sse import MAX_EVENT_CHARS, MAX_LINE_CHARS, SSEError, encode_event
 
-MIMETYPE = "text/event-stream; charset=utf-8"
+# The parser's bounds, counted here in bytes (the forwarder never decodes): a block a
+# client's parser would refuse is refused here first.
+MAX_LINE_BYTES = MAX_LINE_CHARS
+MAX_EVENT_BYTES = MAX_EVENT_CHARS
+
 BAD_GATEWAY = 502
 GATEWAY_TIMEOUT = 504
 BOM = "\ufeff".encode()
@@ -43,7 +47,7 @@ class UpstreamError(Exception):
         return {"reason": self.reason, "detail": self.detail}
 
 
-def error_event(error: UpstreamError) -> bytes:
+def relay_error_event(error: UpstreamError) -> bytes:
     """The relay's own last event: ``event: error`` with ``{"reason", "detail"}``."""
     return encode_event(encode_json(error.to_json()), event="error")
 
@@ -149,6 +153,6 @@ def iter_relayed(
     except SSEError as error:
         failure = UpstreamError("upstream_invalid", str(error))
     if failure is not None and not stopping():
-        yield error_event(failure)
+        yield relay_error_event(failure)
     elif ending is not None:
         yield ending()

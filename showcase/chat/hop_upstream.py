@@ -27,7 +27,8 @@ from requests.structures import CaseInsensitiveDict
 from showcase.chat.forward import UpstreamError
 from showcase.chat.upstream import Upstream
 from showcase.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
-from showcase.wire import HeadError, read_head
+from showcase.framing.sse import SSE_MEDIA_TYPE
+from showcase.response_head import HeadError, read_head
 
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream's 204 or 4xx body passed through, at most
 RECV_BYTES = 64 * 1024
@@ -127,7 +128,7 @@ class HopResponse:
         sock.close()
 
 
-def build_request(
+def build_hop_request(
     parts_path: str, query: str, netloc: str, params: Mapping[str, str], headers: Mapping[str, str]
 ) -> bytes:
     """``GET`` with the configured URL's query and ``params``; ValueError for a header that
@@ -140,7 +141,7 @@ def build_request(
     lines = [
         f"GET {target} HTTP/1.1",
         f"Host: {netloc}",
-        "Accept: text/event-stream",
+        f"Accept: {SSE_MEDIA_TYPE}",
         "Accept-Encoding: identity",
         "Connection: close",
     ]
@@ -178,7 +179,7 @@ def open_hop(
     UpstreamError when the upstream refuses, times out or answers something else than HTTP."""
     parts = urlsplit(upstream.url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    request = build_request(parts.path, parts.query, parts.netloc, params, headers)
+    request = build_hop_request(parts.path, parts.query, parts.netloc, params, headers)
     try:
         sock = connect(host, port, upstream.connect_timeout_s)
     except TimeoutError:

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import encode_comment, encode_event
+from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import Mode
 
-MIMETYPE = "text/event-stream; charset=utf-8"
 DONE = encode_event("[DONE]")
 
 
@@ -60,7 +59,7 @@ def chunk(
     return body
 
 
-def encode_chunk(body: dict[str, Any]) -> bytes:
+def encode_completion_chunk(body: dict[str, Any]) -> bytes:
     return encode_event(encode_json(body))
 
 
@@ -77,21 +76,21 @@ def openai_mode(completion: Completion) -> Mode:
             return b"data: " + (head + encode_json(message.text) + tail).encode() + b"\n\n"
         if message.event == "end":
             data = message.data
-            parts = [encode_chunk(chunk(completion, {}, data["finish_reason"]))]
+            parts = [encode_completion_chunk(chunk(completion, {}, data["finish_reason"]))]
             if completion.include_usage:
                 body = chunk(completion, {})
                 body["choices"] = []
                 body["usage"] = usage(data["prompt_tokens"], data["completion_tokens"])
-                parts.append(encode_chunk(body))
+                parts.append(encode_completion_chunk(body))
             return b"".join([*parts, DONE])
         error = error_body(message.data["detail"], code=message.data["reason"], kind="server_error")
-        return encode_chunk(error) + DONE
+        return encode_completion_chunk(error) + DONE
 
     return Mode(
         name="openai",
-        mimetype=MIMETYPE,
+        mimetype=SSE_MIMETYPE,
         encode=encode,
-        preamble=encode_chunk(chunk(completion, {"role": "assistant", "content": ""})),
+        preamble=encode_completion_chunk(chunk(completion, {"role": "assistant", "content": ""})),
         heartbeat=encode_comment("heartbeat"),
     )
 

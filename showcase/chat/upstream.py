@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from showcase.chat.forward import UpstreamError
+from showcase.framing.sse import SSE_MEDIA_TYPE
 
 CONNECT_TIMEOUT_S = 5.0
 # Longer than the upstream's heartbeat (15 s by default): silence past this is a stall.
@@ -52,5 +53,5 @@ def check_event_stream(response: ResponseHead) -> None:
     if response.status_code != 200:
         raise UpstreamError("upstream_status", f"the upstream answered {response.status_code}")
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if media_type != "text/event-stream":
+    if media_type != SSE_MEDIA_TYPE:
         raise UpstreamError("upstream_invalid", f"the upstream sent {media_type or 'no type'}")

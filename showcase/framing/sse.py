@@ -15,8 +15,10 @@ __all__ = ["SSEError", "SSEParser", "ServerSentEvent", "encode_comment", "encode
 # U+2028, U+0085, \x0b, \x0c, ... which would corrupt data (cf. httpx-sse).
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
-MAX_LINE_BYTES = 1 << 20
-MAX_EVENT_BYTES = 16 << 20
+SSE_MEDIA_TYPE = "text/event-stream"
+SSE_MIMETYPE = f"{SSE_MEDIA_TYPE}; charset=utf-8"  # what every SSE response sends
+MAX_LINE_CHARS = 1 << 20
+MAX_EVENT_CHARS = 16 << 20
 # A retry field of more digits (leading zeros aside) is ignored: 10 digits already make
 # some 115 days of ms, and int() raises past 4,300 digits.
 MAX_RETRY_DIGITS = 10
@@ -108,17 +110,17 @@ class SSEParser:
     is returned. After ``close()`` the parser may be fed a reconnected stream: it keeps
     ``last_event_id`` and ``retry``, as an EventSource does.
 
-    Raises SSEError when a line exceeds ``max_line_bytes`` or an event's data exceeds
-    ``max_event_bytes`` (both counted in characters); discard the parser after that. A
+    Raises SSEError when a line exceeds ``max_line_chars`` or an event's data exceeds
+    ``max_event_chars``; discard the parser after that. A
     ``retry`` field of more than ``MAX_RETRY_DIGITS`` digits (leading zeros aside) is
     ignored, like one that is not all ASCII digits.
     """
 
     def __init__(
-        self, *, max_line_bytes: int = MAX_LINE_BYTES, max_event_bytes: int = MAX_EVENT_BYTES
+        self, *, max_line_chars: int = MAX_LINE_CHARS, max_event_chars: int = MAX_EVENT_CHARS
     ) -> None:
-        self._max_line = max_line_bytes
-        self._max_event = max_event_bytes
+        self._max_line = max_line_chars
+        self._max_event = max_event_chars
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._at_start = True  # no character decoded yet: a BOM here is stripped
         self._pending: list[str] = []  # pieces of the unterminated line so far

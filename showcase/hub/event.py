@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from showcase.framing.chunked import encode_chunk
 from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import encode_comment, encode_event
+from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
 from showcase.message import Message
 from showcase.modes import RETRY_MS, Mode
 
@@ -95,7 +95,7 @@ def reset_event(room: str, oldest: str | None, last_event_id: str, ts: float) ->
     return HubEvent(0, ts, RESET, data)
 
 
-def error_event(reason: str, ts: float) -> HubEvent:
+def hub_error_event(reason: str, ts: float) -> HubEvent:
     return HubEvent(0, ts, ERROR, {"reason": reason})
 
 
@@ -116,7 +116,7 @@ def encode_hub_ndjson(message: Message) -> bytes:
 
 HUB_SSE = Mode(
     name="sse",
-    mimetype="text/event-stream; charset=utf-8",
+    mimetype=SSE_MIMETYPE,
     encode=encode_hub_sse,
     preamble=encode_event(retry=RETRY_MS),
     heartbeat=HEARTBEAT_EVENT.sse_bytes,

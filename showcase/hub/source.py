@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 from showcase.hub.broker import Broker, BrokerUnavailable
-from showcase.hub.event import HEARTBEAT_EVENT, error_event, notice_event
+from showcase.hub.event import HEARTBEAT_EVENT, hub_error_event, notice_event
 from showcase.hub.room import Subscription, Writer
 from showcase.message import Message, Pause
 
@@ -36,7 +36,7 @@ def iter_room(
     try:
         subscription = broker.subscribe(room, last_event_id)
     except BrokerUnavailable as error:
-        yield error_event(str(error), time.time() * 1000.0)
+        yield hub_error_event(str(error), time.time() * 1000.0)
         return
     try:
         written = bool(subscription.replay)  # a FLUSH then writes the headers and the replay
@@ -59,7 +59,7 @@ def iter_room(
                 return
             sent = send_unsent(subscription)
             if subscription.cut_reason is not None:
-                last_words = error_event if subscription.cut_error else notice_event
+                last_words = hub_error_event if subscription.cut_error else notice_event
                 yield last_words(subscription.cut_reason, time.time() * 1000.0)
                 return
             written = True  # whatever comes next: the headers went out with the first

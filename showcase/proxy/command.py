@@ -18,8 +18,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-import requests
-
+from showcase.launcher import wait_until_answering
+from showcase.processes import stop_process
 from showcase.proxy.config import render_config
 from showcase.proxy.locations import LOCATIONS
 from showcase.proxy.nginx import NginxError, Proxy, die_with_parent, free_port, start_proxy
@@ -91,8 +91,8 @@ def port_in_use(url: str) -> bool:
 
 
 def deployment(direct: str, port: int, tls_port: int) -> dict[str, object]:
-    """``SHOWCASE_DEPLOY`` for the app: where the page finds each lane (docs: the spec of
-    issue 11). Known before nginx starts: the app starts first and nginx proxies to it."""
+    """``SHOWCASE_DEPLOY`` for the app: where the page's deployment view finds each lane.
+    Known before nginx starts: the app starts first and nginx proxies to it."""
     return {
         "direct": direct,
         "proxy": f"http://127.0.0.1:{port}",
@@ -116,29 +116,10 @@ def run_app(bind: str, workers: int, env: dict[str, str]) -> Iterator[subprocess
         preexec_fn=die_with_parent,
     )
     try:
-        wait_answering(app_url(bind), process)
+        wait_until_answering(app_url(bind), process, APP_START_TIMEOUT_S)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(APP_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
-def wait_answering(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Return once ``url/healthz`` answers 200; RuntimeError if the app exits or is slow."""
-    deadline = time.monotonic() + APP_START_TIMEOUT_S
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the app did not answer at {url} (exit status {process.poll()})")
+        stop_process(process, APP_STOP_TIMEOUT_S)
 
 
 def describe(proxy: Proxy, direct: str) -> list[str]:

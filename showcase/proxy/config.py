@@ -6,13 +6,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from showcase.framing.sse import SSE_MEDIA_TYPE
 from showcase.proxy.locations import LOCATIONS, STREAMING, Location
 from showcase.proxy.tls import certificate_paths
 
 UPSTREAM_NAME = "showcase_app"
 STREAMING_READ_TIMEOUT = "1h"
 SHORT_READ_TIMEOUT = "3s"
-GZIP_TYPES = ("text/event-stream", "application/x-ndjson", "text/plain")
+GZIP_TYPES = (SSE_MEDIA_TYPE, "application/x-ndjson", "text/plain")
 WORKER_CONNECTIONS = 4096
 OPEN_FILES = 2 * WORKER_CONNECTIONS
 UPSTREAM_KEEPALIVE = 16

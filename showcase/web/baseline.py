@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request
 
 from showcase.files import DOWNLOAD_CHUNK_BYTES, UnsafeName, resolve_download
+from showcase.framing.sse import SSE_MEDIA_TYPE
 from showcase.params import parse_stream_params
 from showcase.refusal import INVALID_NAME, Refusal
 from showcase.web.downloads import off_the_hub
@@ -40,7 +41,7 @@ def sse() -> Response:
             payload = {"seq": seq, "ts": round(time.time() * 1000.0, 3), "pad": pad}
             yield f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
-    return Response(generate(), mimetype="text/event-stream")
+    return Response(generate(), mimetype=SSE_MEDIA_TYPE)
 
 
 @bp.get("/download/<path:name>")

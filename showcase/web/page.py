@@ -38,7 +38,7 @@ from showcase.web.refusals import refusal_response
 from showcase.wire import (
     DEFAULT_LIMIT_BYTES,
     MAX_LIMIT_BYTES,
-    build_request,
+    build_wire_request,
     capture,
     label_segments,
 )
@@ -167,7 +167,7 @@ def wire(mode: str) -> Response:
     stream_query = {
         name: query[name].strip(SURROUNDING_BLANKS) for name in STREAM_FIELDS if name in query
     }
-    raw_request = build_request(host, port, url_for("streams.stream", mode=mode), stream_query)
+    raw_request = build_wire_request(host, port, url_for("streams.stream", mode=mode), stream_query)
     result = capture(host, port, raw_request, limit_bytes=limit)
     raw = result.raw
     return jsonify(

@@ -16,7 +16,6 @@ from flask import Blueprint, Response, current_app, request
 from showcase.bodies import iter_body
 from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
 from showcase.chat.coze import coze_mode, new_chat
-from showcase.chat.forward import MIMETYPE as SSE_MIMETYPE
 from showcase.chat.forward import UpstreamError, iter_relayed
 from showcase.chat.hop_upstream import HopResponse, open_hop
 from showcase.chat.request import (
@@ -27,6 +26,7 @@ from showcase.chat.request import (
 )
 from showcase.chat.typewriter import iter_typed
 from showcase.chat.upstream import Upstream, check_event_stream, check_url
+from showcase.framing.sse import SSE_MIMETYPE
 from showcase.lifecycle import STREAMS, ending_for, make_wait, restart_notice, unless_stopping
 from showcase.message import Message, Pause
 from showcase.modes import Mode

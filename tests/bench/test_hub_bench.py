@@ -18,7 +18,7 @@ from benchmarks.floor import measure_floor, wire_message
 from benchmarks.load.hub_client import Subscriber, SubscriberProtocol, parse_message
 from benchmarks.report import hub as hub_report
 from benchmarks.report.hub import floor_ms, summarize_runs
-from showcase.hub.event import error_event, message_event, presence_event
+from showcase.hub.event import hub_error_event, message_event, presence_event
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -73,7 +73,7 @@ def test_subscriber_reads_every_message_whatever_the_cuts() -> None:
 
 
 def test_an_error_event_or_the_server_ending_the_stream_is_an_error() -> None:
-    failed = HEAD + chunk(b"retry: 1000\n\n" + error_event("redis: gone", 1.0).sse_bytes)
+    failed = HEAD + chunk(b"retry: 1000\n\n" + hub_error_event("redis: gone", 1.0).sse_bytes)
     record = read_in_pieces([failed])
     assert record.status == 200 and record.error == 'event: error {"reason":"redis: gone"}'
 

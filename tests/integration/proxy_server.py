@@ -16,7 +16,7 @@ from pathlib import Path
 from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
 from showcase.launcher import RunningServer, start_server
 from showcase.proxy import Proxy, start_proxy
-from showcase.wire import read_head
+from showcase.response_head import read_head
 from tests.integration.wire import open_raw
 
 READ_TIMEOUT_S = 15.0  # longer than any gap a test makes (5 s), shorter than pytest's timeout

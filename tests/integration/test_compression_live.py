@@ -13,7 +13,7 @@ from showcase.compression import WBITS
 from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
 from showcase.framing.sse import SSEParser
 from showcase.launcher import RunningServer, start_server
-from showcase.wire import read_head
+from showcase.response_head import read_head
 from tests.integration.wire import fetch_raw, open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

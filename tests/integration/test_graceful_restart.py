@@ -29,7 +29,7 @@ from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
 from showcase.framing.sse import SSEParser
 from showcase.launcher import BOOTED, RunningServer, start_server
 from showcase.lifecycle import RestartNotice, restart_from_env
-from showcase.wire import read_head
+from showcase.response_head import read_head
 from tests.integration.wire import open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

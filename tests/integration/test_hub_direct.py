@@ -16,7 +16,7 @@ import requests
 
 from showcase.framing.chunked import Chunk, ChunkedDecoder
 from showcase.framing.sse import SSEParser
-from showcase.wire import read_head
+from showcase.response_head import read_head
 from tests.integration.hub_reader import post
 
 pytestmark = pytest.mark.integration

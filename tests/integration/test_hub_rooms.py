@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from showcase.launcher import RunningServer, start_server
-from showcase.wire import read_head
+from showcase.response_head import read_head
 from tests.integration.wire import open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

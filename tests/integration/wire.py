@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.wire import read_head
+from showcase.response_head import read_head
 
 SOCKET_TIMEOUT_S = 10.0
 

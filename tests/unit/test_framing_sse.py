@@ -262,22 +262,22 @@ def test_close_on_partial_utf8_does_not_raise() -> None:
 @pytest.mark.parametrize("raw", [b"data: " + b"x" * 20, b"data: " + b"x" * 20 + b"\n\n"])
 def test_line_limit(raw: bytes) -> None:
     with pytest.raises(SSEError, match="line longer than 16"):
-        _parse([raw], max_line_bytes=16)
+        _parse([raw], max_line_chars=16)
     with pytest.raises(SSEError):
-        _parse([raw[i : i + 1] for i in range(len(raw))], max_line_bytes=16)
+        _parse([raw[i : i + 1] for i in range(len(raw))], max_line_chars=16)
 
 
 def test_line_limit_allows_many_short_lines() -> None:
     raw = b"data: abc\n\n" * 100
-    assert feed_all_splits(raw[:110], max_line_bytes=16)[0] == [E(data="abc")] * 10
-    assert len(_parse([raw], max_line_bytes=16)[0]) == 100
+    assert feed_all_splits(raw[:110], max_line_chars=16)[0] == [E(data="abc")] * 10
+    assert len(_parse([raw], max_line_chars=16)[0]) == 100
 
 
 def test_event_limit() -> None:
     raw = b"data: 12345\n" * 5 + b"\n"
-    assert _parse([raw], max_event_bytes=30)[0] == [E(data="\n".join(["12345"] * 5))]
+    assert _parse([raw], max_event_chars=30)[0] == [E(data="\n".join(["12345"] * 5))]
     with pytest.raises(SSEError, match="data longer than 29"):
-        _parse([raw], max_event_bytes=29)
+        _parse([raw], max_event_chars=29)
 
 
 # --- round trip ------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 import pytest
 
 from showcase.chat.forward import UpstreamError
-from showcase.chat.hop_upstream import RECV_BYTES, build_request, connect, open_hop
+from showcase.chat.hop_upstream import RECV_BYTES, build_hop_request, connect, open_hop
 from showcase.chat.upstream import Upstream
-from showcase.wire import MAX_HEAD_BYTES
+from showcase.response_head import MAX_HEAD_BYTES
 
 OK_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -51,11 +51,11 @@ def chunks(*parts: bytes) -> bytes:
 
 
 def test_request_carries_the_configured_query_and_params_and_refuses_header_injection() -> None:
-    request = build_request("/s", "a=1", "h:1", {"count": "5"}, {"Last-Event-ID": "7"})
+    request = build_hop_request("/s", "a=1", "h:1", {"count": "5"}, {"Last-Event-ID": "7"})
     assert request.startswith(b"GET /s?a=1&count=5 HTTP/1.1\r\nHost: h:1\r\n")
     assert b"Last-Event-ID: 7\r\n" in request and request.endswith(b"\r\n\r\n")
     with pytest.raises(ValueError):
-        build_request("/s", "", "h", {}, {"Last-Event-ID": "7\r\nX-Evil: 1"})
+        build_hop_request("/s", "", "h", {}, {"Last-Event-ID": "7\r\nX-Evil: 1"})
 
 
 def test_a_chunked_body_is_decoded_read_by_read() -> None:

@@ -46,6 +46,7 @@ PURE_MODULES = [
 # Sockets or child processes by design, yet no web stack: they run outside the app too.
 NETWORK_MODULES = [
     "showcase.wire",  # an HTTP/1.1 response read from a raw socket
+    "showcase.response_head",  # its head, read by the relay hop too
     "showcase.proxy.locations",  # the proxy package starts nginx and finds free ports
     "showcase.proxy.config",
     "showcase.proxy.tls",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from showcase.framing.chunked import encode_chunk, encode_last_chunk
-from showcase.wire import build_request, capture, label_segments
+from showcase.wire import build_wire_request, capture, label_segments
 
 HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
 BODY = encode_chunk(b"tick 0\n") + encode_chunk(b"tick 1\n") + encode_last_chunk()
@@ -56,12 +56,12 @@ def test_a_broken_chunked_body_is_raw() -> None:
 
 
 def test_build_request_is_a_plain_get() -> None:
-    raw = build_request("127.0.0.1", 8000, "/stream/sse", {"count": "2", "source": "ticks"})
+    raw = build_wire_request("127.0.0.1", 8000, "/stream/sse", {"count": "2", "source": "ticks"})
     assert raw.startswith(
         b"GET /stream/sse?count=2&source=ticks HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
     )
     assert raw.endswith(b"Connection: close\r\n\r\n")
-    assert b"Host: [::1]:80\r\n" in build_request("::1", 80, "/", {})
+    assert b"Host: [::1]:80\r\n" in build_wire_request("::1", 80, "/", {})
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_capture_records_each_read_until_the_server_closes(
     tiny_server: tuple[int, list[bytes]],
 ) -> None:
     port, received = tiny_server
-    request = build_request("127.0.0.1", port, "/x", {})
+    request = build_wire_request("127.0.0.1", port, "/x", {})
     result = capture("127.0.0.1", port, request, limit_bytes=4096, timeout_s=5)
     assert result.error is None
     assert result.complete
@@ -108,7 +108,9 @@ def test_capture_records_each_read_until_the_server_closes(
 @pytest.mark.timeout(10)
 def test_capture_stops_at_the_limit(tiny_server: tuple[int, list[bytes]]) -> None:
     port, _ = tiny_server
-    result = capture("127.0.0.1", port, build_request("127.0.0.1", port, "/", {}), limit_bytes=10)
+    result = capture(
+        "127.0.0.1", port, build_wire_request("127.0.0.1", port, "/", {}), limit_bytes=10
+    )
     assert result.raw == HEAD[:10]
     assert not result.complete
 
