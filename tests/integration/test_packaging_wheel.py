@@ -5,6 +5,7 @@ failing with a traceback. Also what the wheel and the sdist carry."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -191,6 +192,12 @@ def test_an_installed_wheel_serves_the_page_its_files_the_guide_and_a_stream(
     plot = requests.get(f"{installed_server}/guide/img/latency.png", timeout=10)
     assert plot.status_code == 200
     assert plot.headers["Content-Type"] == "image/png"
+    linked = requests.get(f"{installed_server}/guide/chat.md", timeout=10)
+    assert linked.status_code == 200
+    assert "<h1>" in linked.text
+    result = requests.get(f"{installed_server}/guide/results/latency.json", timeout=10)
+    assert result.status_code == 200
+    assert result.json() == json.loads((ROOT / "docs" / "results" / "latency.json").read_bytes())
     stream = requests.get(f"{installed_server}/stream/ndjson?count=3&interval=0", timeout=10)
     assert stream.status_code == 200
     assert len(stream.text.splitlines()) == 3
