@@ -161,6 +161,12 @@ def test_the_sdist_carries_the_page_and_the_guide(built: Path) -> None:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for asset in (*ASSETS, "setup.py", "MANIFEST.in"):
         assert asset in names, asset
+    # A wheel built from the sdist (as `python -m build` does) finds every file it copies.
+    (wheel,) = built.glob("*.whl")
+    prefix = "showcase/_assets/"
+    listed = zipfile.ZipFile(wheel).namelist()
+    carried = {name.removeprefix(prefix) for name in listed if name.startswith(prefix)}
+    assert carried and carried <= names, carried - names
 
 
 def test_the_venv_imports_only_the_wheels_showcase(venv: Path, elsewhere: Path) -> None:
