@@ -36,14 +36,22 @@ def add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def import_benchmark(name: str) -> object:
-    """``benchmarks.<name>`` from the checkout this package lives in."""
+    """``benchmarks.<name>`` from the checkout this package lives in. An installed package
+    has none (the wheel leaves them out): say where they are, in one line."""
     if (ROOT / "benchmarks" / "__init__.py").is_file() and str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:
         return importlib.import_module(f"benchmarks.{name}")
     except ModuleNotFoundError as error:
+        if error.name is not None and error.name.split(".")[0] != "benchmarks":
+            raise SystemExit(
+                f"showcase bench: {error}; the benchmarks need the bench extra "
+                "(pip install -e '.[bench]' in the checkout, or make venv)"
+            ) from None
         raise SystemExit(
-            f"showcase bench: benchmarks/ not found next to {ROOT} ({error})"
+            f"showcase bench: benchmarks/ is not part of the installed package ({ROOT}): "
+            "run it from a checkout of the repository (make bench, or showcase bench there "
+            "after pip install -e '.[bench]')"
         ) from None
 
 

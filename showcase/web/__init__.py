@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
+from showcase.assets import find_asset_root, is_asset_root
 from showcase.files import default_data_dir
 from showcase.refusal import Refusal
 from showcase.settings import check_value, read_settings
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+# templates/, static/ and docs/: the checkout's, or the copy a wheel carries (showcase/assets.py).
+ROOT = find_asset_root()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables,
     each held to its declaration in showcase/settings.py (SettingError names a bad one).
 
-    Runs from a checkout: templates/, static/ and docs/ sit at the top of the repository (one
-    place for the page, the guide and the benchmarks that write it), not inside the package,
-    so a wheel installed elsewhere has no page. Refuse to start then, rather than serve 500s.
+    The page's templates/ and static/ come from ``ROOT``: the top of a checkout, or their copy
+    in an installed wheel. Without either, refuse to start rather than serve 500s.
     """
-    if not (ROOT / "templates").is_dir() or not (ROOT / "static").is_dir():
+    if not is_asset_root(ROOT):
         raise RuntimeError(
-            f"templates/ and static/ not found in {ROOT}: showcase runs from a checkout "
-            "(make run, or pip install -e . in a clone); see README, 'The server'"
+            f"templates/ and static/ not found in {ROOT}: run from a checkout (make run), "
+            "or install a wheel that pip built (see README, 'The server')"
         )
     app = Flask(
         __name__,

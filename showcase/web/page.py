@@ -1,10 +1,12 @@
 """The teaching page: ``GET /`` (every mode side by side), ``GET /wire/<mode>`` (raw bytes of a
-stream, read over a real socket to this server) and ``GET /guide`` (docs/choosing.md)."""
+stream, read over a real socket to this server) and ``GET /guide/`` (docs/choosing.md, with the
+plots, results and documents it links beside it)."""
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -19,6 +21,7 @@ from flask import (
 )
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from werkzeug.security import safe_join
 
 from showcase.files import SAMPLES
 from showcase.modes import MODES
@@ -217,6 +220,26 @@ def guide() -> Response | str:
 def guide_image(name: str) -> Response:
     """The guide's plots (docs/img/), by plain file name only."""
     return send_from_directory(GUIDE_PATH.parent / "img", name, max_age=0)
+
+
+@bp.get("/guide/<name>")
+def guide_document(name: str) -> Response | str:
+    """The files the guide links beside it (docs/chat.md, docs/nginx.conf, …), by plain file
+    name only: Markdown as HTML like the guide, anything else as plain text."""
+    docs = GUIDE_PATH.parent
+    if not name.endswith(".md"):
+        return send_from_directory(docs, name, max_age=0, mimetype="text/plain")
+    path = safe_join(str(docs), name)
+    if path is None or not Path(path).is_file():
+        return error_response(ParamError("guide", f"no document {name}", NOT_FOUND), status=404)
+    text = Path(path).read_text(encoding="utf-8")
+    return render_template("guide.html", body=render_markdown(text), title=name)
+
+
+@bp.get("/guide/results/<name>")
+def guide_result(name: str) -> Response:
+    """The committed results the guide's tables were written from (docs/results/)."""
+    return send_from_directory(GUIDE_PATH.parent / "results", name, max_age=0)
 
 
 def render_markdown(text: str) -> Markup:

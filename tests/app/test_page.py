@@ -214,6 +214,31 @@ def test_markdown_escapes_what_it_renders() -> None:
     assert "<th>a</th>" in html and "<th>b</th>" in html
 
 
+def test_every_link_of_the_guide_to_a_file_beside_it_answers(client: FlaskClient) -> None:
+    # The guide links its sources (results/*.json), chat.md, hub.md and nginx.conf beside it;
+    # a wheel carries them too, so each must be served, not only the plots.
+    assert GUIDE_PATH.is_file(), "docs/choosing.md is missing: run `make guide`"
+    html = client.get("/guide/").get_data(as_text=True)
+    links = {link for link in re.findall(r'<a href="([^"#:]+)"', html) if not link.startswith("/")}
+    assert {"chat.md", "hub.md", "nginx.conf", "results/latency.json"} <= links
+    for link in sorted(links):
+        with client.get(f"/guide/{link}") as response:
+            assert response.status_code == 200, link
+            if link.endswith(".md"):
+                assert response.content_type.startswith("text/html"), link
+                assert "<h1>" in response.get_data(as_text=True), link
+            elif link.endswith(".json"):
+                assert response.content_type == "application/json", link
+            else:
+                assert response.content_type.startswith("text/plain"), link
+
+
+def test_guide_documents_are_plain_names_only(client: FlaskClient) -> None:
+    for url in ("/guide/..%2Fsetup.cfg", "/guide/results/..%2F..%2Fsetup.cfg", "/guide/nope.md"):
+        with client.get(url) as response:
+            assert response.status_code == 404, url
+
+
 def test_guide_images_are_plain_names_only(client: FlaskClient) -> None:
     response = client.get("/guide/img/..%2F..%2Fsetup.cfg")
     assert response.status_code == 404

@@ -26,6 +26,7 @@ PURE_MODULES = [
     "showcase.refusal",
     "showcase.settings",
     "showcase.setting_kinds",
+    "showcase.assets",  # where the page's files are: paths only
     # the LLM API shapes: framings of a token stream
     "showcase.chat.request",
     "showcase.chat.answer",
