@@ -91,8 +91,8 @@ def port_in_use(url: str) -> bool:
 
 
 def deployment(direct: str, port: int, tls_port: int) -> dict[str, object]:
-    """``SHOWCASE_DEPLOY`` for the app: where the page finds each lane (docs: the spec of
-    issue 11). Known before nginx starts: the app starts first and nginx proxies to it."""
+    """``SHOWCASE_DEPLOY`` for the app: where the page finds each lane (README.md, settings).
+    Known before nginx starts: the app starts first and nginx proxies to it."""
     return {
         "direct": direct,
         "proxy": f"http://127.0.0.1:{port}",
