@@ -67,8 +67,8 @@ class Transfer:
 class ChunkCounter:
     """Counts the payload of a chunked body (RFC 9112 §7.1) in the receive buffer, without
     copying it: only chunk-size lines and trailers are read. The project's strict decoder
-    (``showcase.framing.chunked``) copies every byte, about 2 s per GiB here, which would make
-    the client, not the server, the bottleneck of a download benchmark."""
+    (``showcase.framing.chunked``) copies every byte in Python, which would make the client,
+    not the server, the bottleneck of a download benchmark."""
 
     def __init__(self) -> None:
         self.state = "size"  # size -> data -> data_end -> size ... -> trailer -> done

@@ -274,7 +274,8 @@ def check(ok: bool | None) -> str:
 
 
 def paced_target_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Issue 8: the cost of a paced message, and large payloads against the tutorial."""
+    """The paced-stream targets: the cost of a paced message, and large payloads against the
+    tutorial."""
     rows: list[list[str]] = []
     paced = results.get("latency", {}).get("summary", {}).get("1000x50ms/sse")
     if paced and paced.get("cpu_vs_baseline") is not None:
@@ -306,7 +307,7 @@ def paced_target_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
 
 
 def held_target_rows(summary: dict[str, Any]) -> list[list[str]]:
-    """Issue 8: memory and CPU of held streams, the connect storm, capacity."""
+    """The held-stream targets: memory and CPU of held streams, the connect storm, capacity."""
     rows: list[list[str]] = []
     held = summary.get("10000")
     if held:

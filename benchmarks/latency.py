@@ -32,7 +32,7 @@ from benchmarks.report.tables import fmt, number_table
 MODES = ("sse", "ndjson", "chunked", "baseline")
 # The tutorial generator: one write per message, no coalescing, no heartbeat (web/baseline.py).
 ROUTES = {"baseline": "/baseline/sse"}
-# (clients, interval ms): the four points.
+# (clients, interval ms): the four points of the guide's latency table.
 SCENARIOS = ((1, 50.0), (100, 50.0), (1000, 50.0), (1, 1.0))
 QUICK_SCENARIOS = ((1, 50.0), (100, 50.0), (1, 1.0))
 

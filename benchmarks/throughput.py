@@ -32,9 +32,10 @@ ROUTES: dict[str, tuple[str, str | None]] = {
 }
 SIZES = (16, 1024, 65536)
 CLIENTS = (1, 50)
-# Messages per point (all clients together), sized for about a second of work: at 64 KiB and
-# ~190 µs a message, 6,000 give the server over 100 clock ticks of CPU even where /proc has
-# no schedstat (procfs then reads 10 ms ticks; with schedstat it reads ns).
+# Messages per point (all clients together), sized for about a second of the server's work at
+# each size (its CPU per message: docs/results/throughput.json), so that a point spans many
+# clock ticks of CPU even where /proc has no schedstat (procfs then reads 10 ms ticks; with
+# schedstat it reads ns).
 TOTAL_MESSAGES = {16: 100_000, 1024: 40_000, 65536: 6_000}
 QUICK_DIVISOR = 10
 

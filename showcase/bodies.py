@@ -17,8 +17,9 @@ COALESCE_MAX_BYTES = 64 * 1024
 
 # A producer that never pauses lets other greenlets run after this many writes, or this many
 # bytes, whichever comes first: often enough to be fair, rarely enough that a switch per
-# large message does not cost more than the message (64 KiB messages, flush=auto, 50
-# clients: a switch after each made coalescing 0.56x as fast as flush=each).
+# large message does not cost more than coalescing saves: a switch after every 64 KiB message
+# made flush=auto slower than flush=each (``showcase bench throughput`` compares the two,
+# docs/results/throughput.json).
 YIELD_EVERY_WRITES = 64
 YIELD_EVERY_BYTES = 1 << 20
 
@@ -56,7 +57,7 @@ def iter_body(
     """
     # One generator, no nested ones: while a stream waits, its greenlet keeps a copy of the
     # C stack down to the wait, and every generator level in between adds to that copy
-    # (memory per held stream; measured with benchmarks/held_streams.py).
+    # (RSS per held stream: docs/results/held_streams.json, ``showcase bench held_streams``).
     batch: list[bytes] = []
     batched = written = unpaused = 0  # written, unpaused: since the last pause or yield
     due: float | None = None  # when the last pause was due to end

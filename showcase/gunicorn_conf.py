@@ -79,7 +79,8 @@ def reexec_args(args: list[str]) -> list[str]:
 # every full collection, whose cost grows with the objects it walks (gc.freeze). And collect
 # the young generation less often: a worker allocates in bursts (a fan-out to thousands of
 # subscribers, a storm of new streams) whose objects mostly die young anyway, and with the
-# default of 700 allocations a broadcast to 5,000 subscribers ran ~20 young collections.
+# default of 700 allocations one broadcast to thousands of subscribers ran a young collection
+# every 700 objects it made.
 GC_THRESHOLD = (50_000, 20, 100)
 
 

@@ -131,9 +131,10 @@ class PauseSlots:
 
     A timer per stream, restarted after each write (what ``gevent.sleep`` does), let a stream
     that came due during other streams' writes restart late and stay behind them for good:
-    a worker's streams clumped into bursts that grew as they ran (100 streams × 50 ms for
-    20 s: 1 ms windows of 9–15 messages where Poisson arrivals give 2, and a relay hop's
-    added p99 4.8–6.4 ms). With ``iter_body``'s schedule each stream keeps its own phase;
+    a worker's streams clumped into bursts that grew as they ran, far denser than
+    independent arrivals would give, and every message of a burst waited for the ones
+    before it (the tail latency of ``showcase bench latency`` and of a relay hop in
+    ``showcase bench relay``). With ``iter_body``'s schedule each stream keeps its own phase;
     the slots keep what clumping gave for free: many streams woken per loop turn.
     """
 
@@ -180,11 +181,11 @@ class Pacer:
     """How one stream pauses in a gevent worker: in the worker's ``PauseSlots``, or for a pause
     shorter than SLOTTED_FROM_S on a libev timer of its own, reused from pause to pause.
 
-    A reused timer costs about 2 µs of CPU a pause, against 3.5 µs for ``gevent.sleep`` (a
-    timer per call) and 14 µs for ``Event.wait(timeout)`` (a ``Timeout`` and a link as well):
-    1,000 greenlets × 20 pauses of 1 ms each, process time ÷ 20,000, this machine. A slot's
-    timer serves every stream due in it. The stack a held stream keeps at this point is 384
-    bytes (measured with the timer of its own; the slot path is as deep).
+    A reused timer is restarted, not built: ``gevent.sleep`` creates a timer per call, and
+    ``Event.wait(timeout)`` a ``Timeout`` and a link as well. A slot's timer serves every
+    stream due in it. The slot path is as deep as the timer's own, so the stack a held stream
+    keeps at a pause is the same either way (RSS per held stream:
+    docs/results/held_streams.json, ``showcase bench held_streams``).
     """
 
     __slots__ = ("_hub", "_slots", "_timer", "_seconds")

@@ -26,7 +26,7 @@ PAUSE_FACTORS = {",": 3.0, ";": 3.0, ":": 3.0, ".": 6.0, "!": 6.0, "?": 6.0, "\n
 def now_ms(clock: Clock = time.time) -> float:
     """Unix epoch milliseconds, to the microsecond."""
     if clock is time.time:
-        # Integer arithmetic on the ns clock: a quarter of round(time() * 1000, 3)'s cost.
+        # Integer arithmetic on the ns clock: no float multiply and no round() per message.
         return time.time_ns() // 1000 / 1000.0
     return round(clock() * 1000.0, 3)
 

@@ -3,8 +3,9 @@
 ``gunicorn -k showcase.worker.StreamWorker`` (set in ``gunicorn_conf``). gunicorn's gevent
 worker leaves client sockets with no timeout, so a write to a client that stopped reading
 waits for ever; and gevent's ``sendall`` asks the kernel for ``SO_SNDBUF`` on every call
-(7 % of a paced stream's worker CPU in a py-spy profile). Plain TCP client sockets become
-``ClientSocket``; TLS sockets are left exactly as they are.
+(one more system call on every write of every stream; ``showcase bench throughput`` reports
+the server's CPU per message). Plain TCP client sockets become ``ClientSocket``; TLS sockets
+are left exactly as they are.
 
 Every client socket also gets ``TCP_USER_TIMEOUT`` = the send deadline: data the client has
 not acknowledged for that long ends the connection. Without it a client that vanished without

@@ -17,7 +17,7 @@ from showcase.lifecycle import SendTimeout
 SENDFILE_MAX_BYTES = 1 << 30  # per call; the kernel caps one call near 2 GiB anyway
 # A fast loopback reader may never fill the socket, so the loop would never wait on the hub
 # and a 1 GiB file would hold the worker for its whole transfer: yield this often.
-YIELD_EVERY_BYTES = 8 << 20  # about 3 ms of loopback sendfile without a wait
+YIELD_EVERY_BYTES = 8 << 20  # few yields per file, short enough that other streams keep pace
 
 
 class GiveUp(Exception):

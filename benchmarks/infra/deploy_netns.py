@@ -23,8 +23,9 @@ NETNS_DIR = Path("/run/netns")
 # The black hole: an HTB class of 8 bit/s (tc's least rate) holding the packets in a queue
 # too long to fill. netem's ``loss 100%`` would be the textbook tool, but this kernel has no
 # sch_netem (nor u32, gact, prio); ``pfifo limit 0`` drops too, yet reports each drop to TCP
-# as local congestion (NET_XMIT_DROP), and TCP then gives up on the connection within ~9 s
-# instead of retransmitting for ~15 min as it does when packets vanish on a wire.
+# as local congestion (NET_XMIT_DROP), and TCP then gives up on the connection within
+# seconds instead of retransmitting for Linux's 15 retransmissions (about 15 minutes) as it
+# does when packets vanish on a wire.
 BLACK_HOLE = (
     "qdisc add dev lo root handle 1: htb default 1",
     "class add dev lo parent 1: classid 1:1 htb rate 8bit ceil 8bit burst 1 cburst 1",

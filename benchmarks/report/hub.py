@@ -14,7 +14,7 @@ from rich.console import Console
 from benchmarks.report.stats import median
 from benchmarks.report.tables import fmt, markdown_table, number_table
 
-# Issue 10's targets on this 2-core machine (item 6).
+# The hub's targets on this 2-core machine.
 TARGET_MEMORY = ("memory-10000x1", 100.0)  # every message, p99 within 100 ms of its publish
 TARGET_REDIS = ("redis-20000x4", 200.0)
 TARGET_RATE_PER_S = 1.0
@@ -80,7 +80,7 @@ def _known(value: float | None) -> bool:
 
 
 def check_targets(configs: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 10's three targets with the measured figures; ``met`` is None when the run did
+    """The hub's three targets with the measured figures; ``met`` is None when the run did
     not measure the target's configuration (a quick run, another rate)."""
     targets = []
     for (label, p99_ms), text in (
@@ -302,7 +302,7 @@ def hub_markdown(doc: dict[str, Any]) -> str:
                 shard_rows(cpu_us),
             ),
         ]
-    parts.append(markdown_table(("target (issue 10)", "measured", ""), hub_target_rows(doc)))
+    parts.append(markdown_table(("target", "measured", ""), hub_target_rows(doc)))
     parts.append("How the hub is built and what it does on a reconnect: [the hub](hub.md).")
     return "\n\n".join(parts)
 

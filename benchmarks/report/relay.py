@@ -195,7 +195,7 @@ def relay_markdown(doc: dict[str, Any]) -> str:
         "many events: a relay's CPU per event here is a fraction of a paced event's.",
         markdown_table(THROUGHPUT_HEADER, throughput_rows(summary)),
         *new_streams_part(summary, config),
-        markdown_table(("target (issue 9)", "measured", ""), relay_target_rows(doc)),
+        markdown_table(("target", "measured", ""), relay_target_rows(doc)),
         "How the relays are built, and what a disconnect or a failing upstream does across "
         "hops: [LLM streaming and relays](chat.md).",
     ]

@@ -5,9 +5,10 @@ connection); an upstream failure reaches this layer as ``UpstreamError`` and lea
 ``event: error``.
 
 A hop passes each whole event block on as the upstream wrote it, and holds only the block
-still arriving. Rebuilding every event (parse, one ``Message`` each, encode again) cost the
-hop about twice the CPU of a bare WSGI relay per event (benchmarks/relay.py); a client's
-parser reads the same events either way, since an event block is its own serialization.
+still arriving. Rebuilding every event (parse, one ``Message`` each, encode again) was work
+a bare WSGI relay never does, per event (the hop beside the bare relay: docs/results/relay.json,
+``showcase bench relay``); a client's parser reads the same events either way, since an
+event block is its own serialization.
 """
 
 from __future__ import annotations

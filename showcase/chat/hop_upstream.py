@@ -3,14 +3,15 @@ HTTP client library between the socket and the SSE parser.
 
 ``/relay/stream/sse`` forwards every event of its upstream, and a hop is on the path of every
 event of every stream it relays, so what it costs per event and per connection is the hop's
-cost (benchmarks/relay.py). Through requests (urllib3, http.client) opening the upstream
-cost 640 µs of CPU (measured in a plain process) and each event went through four reading
-layers; here a connection is a connect, one request write and a bounded head read, and each
-``recv`` goes to ``ChunkedDecoder`` and out as it came. The Coze relay reads its upstream
-here too: each read is bounded (``RECV_BYTES``) and returns what the socket has, whether the
-body is chunked (a chunk of any declared size comes out as it arrives), has a Content-Length
-or ends at the close. Under the gevent worker the socket is cooperative: a relay blocks its
-own greenlet on a read, never the worker.
+cost (docs/results/relay.json, ``showcase bench relay``). Through requests (urllib3,
+http.client) opening the upstream built a pool, a prepared request and a response object,
+and each event went through four reading layers; here a connection is a connect, one
+request write and a bounded head read, and each ``recv`` goes to ``ChunkedDecoder`` and out
+as it came. The Coze relay reads its upstream here too: each read is bounded
+(``RECV_BYTES``) and returns what the socket has, whether the body is chunked (a chunk of
+any declared size comes out as it arrives), has a Content-Length or ends at the close.
+Under the gevent worker the socket is cooperative: a relay blocks its own greenlet on a
+read, never the worker.
 """
 
 from __future__ import annotations
@@ -154,9 +155,9 @@ def build_hop_request(
 
 def connect(host: str, port: int, timeout_s: float) -> socket.socket:
     """A TCP connection to ``host:port``. An IP address is connected to as it is: under gevent
-    ``create_connection`` resolves even a literal address through its thread pool, which
-    doubled the CPU of a loopback connect (158 against 78 µs, 2,000 connects in a patched
-    process on this machine). A name is resolved as usual."""
+    ``create_connection`` resolves even a literal address through its thread pool: a hand-off
+    to another thread and back on every connect, for an answer known in advance. A name is
+    resolved as usual."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

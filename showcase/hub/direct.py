@@ -1,12 +1,13 @@
 """``SocketWriter``: a publish writes a message straight into each subscriber's socket.
 
-Waking one greenlet per subscriber to write the same bytes cost ~30 µs per delivery (the
-switch, the saved C stack copied back, the body and gunicorn's write loop): a fan-out to
-10,000 subscribers took ~300 ms. The publisher instead offers each parked subscriber's socket
-the room's bytes, already framed, in one non-blocking ``send``: a few µs, and the
-subscriber's greenlet stays asleep. It is woken only when the kernel did not take every byte
-(the rest is then its to send, with the send deadline, before anything else) or the socket is
-broken (it raises the error and ends).
+Waking one greenlet per subscriber to write the same bytes costs a context switch, the
+saved C stack copied back, the body and gunicorn's write loop for each delivery, so a
+fan-out's time grows with all of that times the room's size. The publisher instead offers
+each parked subscriber's socket the room's bytes, already framed, in one non-blocking
+``send``: one write, and the subscriber's greenlet stays asleep (CPU per delivery and
+fan-out latency: docs/results/hub.json, ``showcase bench hub``). It is woken only when the
+kernel did not take every byte (the rest is then its to send, with the send deadline, before
+anything else) or the socket is broken (it raises the error and ends).
 
 Only where the bytes on the wire are known exactly: gunicorn's plain TCP client sockets
 (``worker.ClientSocket``, never TLS), a GET (a HEAD's body is dropped by gunicorn, so no

@@ -20,8 +20,8 @@ from showcase.hub.event import HubEvent, presence_event
 QUEUE_LIMIT = 256  # messages waiting for one subscriber before it counts as too slow
 # A join or leave wakes every subscriber of the room to report the count: at most once in
 # PRESENCE_WAKE_S, and in a large room at most PRESENCE_WAKES_PER_S wake-ups a second (one
-# wake-up and one write each, ~50 µs). Waking on every one cost a 10,000-subscriber room
-# ~2 ms of CPU per join: a reconnect storm of the whole room took minutes.
+# wake-up and one write each). Waking on every one made each join cost a wake-up and a write
+# per subscriber: a reconnect storm of the whole room cost the room's size squared.
 PRESENCE_WAKE_S = 1.0
 PRESENCE_WAKES_PER_S = 1000.0
 

@@ -231,7 +231,7 @@ def guide_document(name: str) -> Response | str:
         return send_from_directory(docs, name, max_age=0, mimetype="text/plain")
     path = safe_join(str(docs), name)
     if path is None or not Path(path).is_file():
-        return error_response(ParamError("guide", f"no document {name}", NOT_FOUND), status=404)
+        return refusal_response(Refusal("guide", f"no document {name}", status=404))
     text = Path(path).read_text(encoding="utf-8")
     return render_template("guide.html", body=render_markdown(text), title=name)
 

@@ -54,11 +54,11 @@ class StreamResponse(Response):
 
     werkzeug's ``get_wsgi_headers`` copies every header into a new ``Headers`` and reads them
     all, looking for a Location to make absolute, a Content-Location to quote and a body whose
-    length it could count. A stream has none of these, so a plain 200 skips the copy. With
-    the headers built in one list, a stream's response costs 6 µs where it cost 12 (of
-    80–110 µs per new stream in the app, measured in one process on this machine). Any
-    other status (a 204 drops its Content-Length), or a view that set either location,
-    takes werkzeug's path.
+    length it could count. A stream has none of these, so a plain 200 skips the copy: the
+    headers are built once, in one list, and every new stream saves the copy and the lookups
+    (the worker's CPU per new stream is in docs/results/held_streams.json, the connect storm
+    of ``showcase bench held_streams``). Any other status (a 204 drops its Content-Length),
+    or a view that set either location, takes werkzeug's path.
     """
 
     def get_wsgi_headers(self, environ: Any) -> Headers:

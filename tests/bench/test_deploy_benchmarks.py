@@ -1,7 +1,7 @@
-"""The deployment benchmarks (issue 11, item 4): quick runs against real servers (and real
-nginx), the JSON they write, what each case measured (content and order, no timing
-threshold), and their guide sections. The disconnect run needs root and ``ip netns``: as
-any other user it is skipped, with the reason in the summary (``pytest -ra``)."""
+"""The deployment benchmarks: quick runs against real servers (and real nginx), the JSON
+they write, what each case measured (content and order, no timing threshold), and their
+guide sections. The disconnect run needs root and ``ip netns``: as any other user it is
+skipped, with the reason in the summary (``pytest -ra``)."""
 
 from __future__ import annotations
 

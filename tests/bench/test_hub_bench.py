@@ -269,7 +269,7 @@ def test_markdown_says_cost_redis_and_when_to_shard() -> None:
     assert "| 1 msg/s | 125,000 | 12,500 |" in text
     assert "| 10 msg/s | 12,500 | 12,500 |" in text
     assert "| 100 msg/s | 1,250 | 1,250 |" in text
-    assert "| target (issue 10) | measured |  |" in text
+    assert "| target | measured |  |" in text
 
 
 SMALL = ["--quick", "--runs", "1", "--no-pin", "--messages", "3", "--rate", "10"]

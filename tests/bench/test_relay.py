@@ -88,7 +88,7 @@ def test_quick_run_through_a_chain_of_two_relays(tmp_path: Path) -> None:
         assert one["messages_received"] == one["messages_expected"] == 2000
         assert len(one["server_cpu_us_per_event"]) == 2  # origin and relay, read from /proc
         assert one["events_per_s"] > 0
-    # Not issue 9's scenario (100 × 50 ms): the latency target is reported, not judged.
+    # Not the target's scenario (100 × 50 ms): the latency target is reported, not judged.
     latency_target, rate_target = summary["targets"]
     assert latency_target["met"] is None and "4 clients × 20 ms" in latency_target["measured"]
     assert rate_target["met"] in (True, False)

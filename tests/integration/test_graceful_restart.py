@@ -1,4 +1,4 @@
-"""Graceful restart (issue 11, item 5) against real gunicorn + gevent servers.
+"""Graceful restart against real gunicorn + gevent servers.
 
 SIGTERM: every open SSE stream, paused or busy writing, ends with ``: server restarting`` and
 a ``retry:`` of base + jitter (a busy one too, also when its write is waiting for its

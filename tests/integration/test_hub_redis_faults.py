@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 import requests
-from benchmarks.hub_redis import RedisServer, start_redis
 
+from benchmarks.infra.hub_redis import RedisServer, start_redis
 from showcase.hub.broker import RoomsFull
 from showcase.hub.event import MESSAGE
 from showcase.hub.redis_broker import COUNT_PREFIX, KEY_PREFIX, PRESENCE_PREFIX, RedisBroker
