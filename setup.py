@@ -2,7 +2,7 @@
 
 templates/, static/ and the guide (docs/) stay at the top of the repository, where a checkout
 serves them from; ``build_py`` copies them into ``showcase/_assets/`` of the build, so an
-installed wheel carries them (showcase/assets.py finds either). The rest is in setup.cfg.
+installed wheel carries them (showcase/web/assets.py finds either). The rest is in setup.cfg.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Deployment paths: the same SSE stream direct and through each nginx location of
-``showcase.proxy`` (with and without the app's ``X-Accel-Buffering: no``), and with each
+``showcase.tools.proxy`` (with and without the app's ``X-Accel-Buffering: no``), and with each
 compression setting (none, naive, sync; direct and via nginx's gzip location): latency
 p50/p99 and messages per read (1 = streamed, the count = batched to the end); then at
 interval 0, wire bytes and server CPU (app and nginx) per message of each compression.
@@ -31,7 +31,7 @@ from benchmarks.load.deploy_reader import StreamReads, read_stream
 from benchmarks.report.deploy import ACCEPT_ENCODING, BULK_HEADER, PATH_HEADER, bulk_rows, path_rows
 from benchmarks.report.stats import median, summarize
 from benchmarks.report.tables import number_table
-from showcase.proxy import LOCATIONS, Proxy, start_proxy
+from showcase.tools.proxy import LOCATIONS, Proxy, start_proxy
 
 PACED = {"count": 40, "interval": 50.0}
 QUICK_PACED = {"count": 10, "interval": 50.0}

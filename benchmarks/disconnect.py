@@ -34,7 +34,7 @@ from benchmarks.infra.harness import RESULTS_DIR, progress, write_result
 from benchmarks.report.disconnect import HEADER, LINUX_TCP_RETRIES2, retransmission_timeout_s, rows
 from benchmarks.report.stats import median
 from benchmarks.report.tables import number_table
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 
 HEARTBEATS_S = (1.0, 3.0, 5.0, 10.0)
 QUICK_HEARTBEATS_S = (1.0,)
@@ -55,7 +55,7 @@ SLACK_S = 5.0
 
 def give_up_s(retries2: int, send_timeout_s: float) -> float:
     """When TCP ends a connection whose data goes unacknowledged: the server sets
-    ``TCP_USER_TIMEOUT`` to its send deadline (showcase.worker), which replaces the
+    ``TCP_USER_TIMEOUT`` to its send deadline (showcase.runtime.worker), which replaces the
     ``tcp_retries2`` limit."""
     return min(retransmission_timeout_s(retries2), send_timeout_s)
 

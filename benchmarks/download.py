@@ -41,8 +41,8 @@ from benchmarks.infra.harness import (
 from benchmarks.infra.nginx import find_nginx, run_nginx
 from benchmarks.report.stats import median, ratio
 from benchmarks.report.tables import fmt, number_table
-from showcase.files import SAMPLES, resolve_download
-from showcase.response_head import read_head
+from showcase.runtime.files import SAMPLES, resolve_download
+from showcase.tools.response_head import read_head
 
 RECV_BYTES = 1 << 20
 TIMEOUT_S = 120.0
@@ -67,7 +67,7 @@ class Transfer:
 class ChunkCounter:
     """Counts the payload of a chunked body (RFC 9112 §7.1) in the receive buffer, without
     copying it: only chunk-size lines and trailers are read. The project's strict decoder
-    (``showcase.framing.chunked``) copies every byte in Python, which would make the client,
+    (``showcase.pure.framing.chunked``) copies every byte in Python, which would make the client,
     not the server, the bottleneck of a download benchmark."""
 
     def __init__(self) -> None:

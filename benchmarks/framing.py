@@ -1,7 +1,7 @@
 """Framing: wire bytes per message and framing overhead (wire ÷ payload − 1) of every mode at
 16 B, 1 KiB and 64 KiB of padding, chunk-size lines, ``data:`` prefixes and line ends
 included; and the client-side parse cost per message: the project's parsers alone
-(``showcase.framing``), fed the body in the reads it arrived in.
+(``showcase.pure.framing``), fed the body in the reads it arrived in.
 
 The payload of a message is its compact JSON (``{"seq":…,"ts":…,"pad":…}``) in every mode,
 so plain text, which drops the keys, can come out below 0 %.
@@ -25,9 +25,9 @@ from rich.console import Console
 from benchmarks.infra.harness import add_common_args, open_target, progress, report
 from benchmarks.report.stats import median
 from benchmarks.report.tables import fmt, number_table
-from showcase.framing.chunked import Chunk, ChunkedDecoder
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEParser
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import SSEParser
 
 MODES = ("sse", "ndjson", "chunked")
 SIZES = (16, 1024, 65536)
@@ -97,7 +97,7 @@ def parse_reads(mode: str, reads: list[bytes]) -> int:
     """What a client of ``mode`` does with the project's parsers, and nothing else: every
     read through ``ChunkedDecoder``, the chunks through ``SSEParser`` (each ``data`` through
     ``json.loads``, so both JSON modes end with values) or ``NDJSONParser`` (which loads
-    its lines). Plain text has no framing, and showcase.framing no parser for it: its work
+    its lines). Plain text has no framing, and showcase.pure.framing no parser for it: its work
     ends at the chunks. Returns the messages (sse, ndjson) or chunk pieces (chunked) made."""
     decoder = ChunkedDecoder()
     made = 0

@@ -443,7 +443,7 @@ def sources() -> dict[str, str]:
 def nginx_streaming_location() -> str:
     """The streaming ``location /`` block of the config ``showcase proxy`` generates, quoted
     from docs/nginx.conf's generator so the guide cannot drift from it."""
-    from showcase.proxy.config import render_config
+    from showcase.tools.proxy.config import render_config
 
     config = render_config("127.0.0.1:8000", 8080, 8443, Path("/tmp/showcase-proxy"))
     start = config.index("        location / {")

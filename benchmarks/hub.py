@@ -358,7 +358,7 @@ def hub_server(args: argparse.Namespace, config: Config) -> Iterator[tuple[Targe
         settings = {"own": False, "url": args.url}
         yield Target(args.url.rstrip("/"), list(args.server_pid), settings), None
         return
-    from showcase.launcher import start_server
+    from showcase.tools.launcher import start_server
 
     cpu = SERVER_CPU if pinning_wanted(args) else None
     name = f"hub-{config.label}-{os.getpid()}-{time.time_ns()}"

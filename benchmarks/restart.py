@@ -25,9 +25,9 @@ from benchmarks.load.deploy_clients import Follow, start_clients
 from benchmarks.report.restart import BROWSER_RETRY_MS, HEADER, rows
 from benchmarks.report.stats import median, summarize
 from benchmarks.report.tables import number_table
-from showcase.launcher import start_server, wait_for_open_streams
-from showcase.lifecycle import RESTART_JITTER_MS, RESTART_RETRY_MS
-from showcase.modes import RETRY_MS
+from showcase.pure.modes import RETRY_MS
+from showcase.runtime.lifecycle import RESTART_JITTER_MS, RESTART_RETRY_MS
+from showcase.tools.launcher import start_server, wait_for_open_streams
 
 CLIENTS = 500
 PROCESSES = 2

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from showcase.cli import main
+from showcase.tools.cli import main
 
 sys.exit(main())

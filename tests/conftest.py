@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.infra import procfs
 from benchmarks.infra.harness import CLIENT_CPU, RESULTS_DIR, SERVER_CPU, Target, pinning_wanted
 
-DEFAULT_WORKER_CONNECTIONS = 20000  # showcase/gunicorn_conf.py
-GUNICORN_BACKLOG = 4096  # showcase/gunicorn_conf.py ``backlog``
+DEFAULT_WORKER_CONNECTIONS = 20000  # showcase/runtime/gunicorn_conf.py
+GUNICORN_BACKLOG = 4096  # showcase/runtime/gunicorn_conf.py ``backlog``
 
 
 def read_int(path: str) -> int | None:
@@ -68,7 +68,7 @@ def open_workers(
     if args.url:
         yield Target(args.url.rstrip("/"), list(args.server_pid), {"own": False, "url": args.url})
         return
-    from showcase.launcher import start_server
+    from showcase.tools.launcher import start_server
 
     cpu = SERVER_CPU if pinning_wanted(args) else None
     log_path = RESULTS_DIR / "logs" / f"{name}-{os.getpid()}-{time.time_ns()}.log"

@@ -62,7 +62,7 @@ def open_chain(
         given = [Hop(0, url, "/stream/sse", (pids,)), Hop(1, url, HOP_ROUTE, (pids,))]
         yield given[: depth + 1], {"own": False, "url": url, "chain": "one server"}
         return
-    from showcase.launcher import start_server
+    from showcase.tools.launcher import start_server
 
     cpu = SERVER_CPU if pinning_wanted(args) else None
     logs = RESULTS_DIR / "logs"
@@ -107,7 +107,7 @@ def open_bare_relay(args: argparse.Namespace, chain: Sequence[Hop]) -> Iterator[
     if not args.bare or args.url or len(chain) < 2:
         yield None
         return
-    from showcase.launcher import start_server
+    from showcase.tools.launcher import start_server
 
     origin = chain[0]
     log = RESULTS_DIR / "logs" / f"bare-relay-{os.getpid()}-{time.time_ns()}.log"

@@ -89,7 +89,7 @@ def open_target(
     if args.url:
         yield Target(args.url.rstrip("/"), list(args.server_pid), {"own": False, "url": args.url})
         return
-    from showcase.launcher import start_server
+    from showcase.tools.launcher import start_server
 
     cpu = SERVER_CPU if pinning_wanted(args) else None
     log_path = RESULTS_DIR / "logs" / f"{name}-{os.getpid()}-{time.time_ns()}.log"

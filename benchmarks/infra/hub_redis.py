@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from showcase.processes import stop_process
+from showcase.tools.processes import stop_process
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0

@@ -15,7 +15,7 @@ import requests
 
 from benchmarks.infra.harness import Target
 from benchmarks.load.wire import Plan, StreamRecord, run_plan_split
-from showcase.launcher import wait_for_health, wait_for_open_streams
+from showcase.tools.launcher import wait_for_health, wait_for_open_streams
 
 IDLE_TIMEOUT_S = 15.0
 CPU_SAMPLE_S = 0.1  # server CPU is read this often; the steady window spans many samples

@@ -1,5 +1,5 @@
 """Debian's nginx as the reference file server of the download benchmark: our own config,
-run with ``showcase.proxy.nginx`` (found or installed, a non-daemon child, stopped by PID)."""
+run with ``showcase.tools.proxy.nginx`` (found or installed, a non-daemon child, stopped by PID)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from showcase.proxy.nginx import (
+from showcase.tools.proxy.nginx import (
     PORT_ATTEMPTS,
     find_nginx,
     free_port,

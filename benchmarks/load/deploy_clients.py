@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.load.wire import raise_fd_limit
-from showcase.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
-from showcase.framing.sse import SSEParser
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
+from showcase.pure.framing.sse import SSEParser
 
 RESTART_NOTICE = b": server restarting"
 CONNECT_TIMEOUT_S = 10.0

@@ -12,8 +12,8 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder
-from showcase.framing.sse import SSEParser
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder
+from showcase.pure.framing.sse import SSEParser
 
 RECV_BYTES = 64 * 1024
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}

@@ -1,5 +1,5 @@
 """A chat-answer client for the benchmarks: POST one question to a chat API and stamp the
-arrival of each token as it comes off the socket (asyncio, httptools, ``showcase.framing``).
+arrival of each token as it comes off the socket (asyncio, httptools, ``showcase.pure.framing``).
 
 Per request it records TTFB, the arrival of every token (``received_at``, its first in
 ``t_first_message``) and whether the API's last record came (``[DONE]``, ``"done": true``).
@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from benchmarks.load.wire import StreamProtocol, StreamRecord, connect_protocol
 from benchmarks.report.stats import median, summarize
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import ServerSentEvent, SSEParser
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
 
 APIS = ("openai", "ndjson", "coze")
 ROUTES = {"openai": "/v1/chat/completions", "ndjson": "/api/chat", "coze": "/v3/chat"}

@@ -7,7 +7,7 @@ and the project's (parsing, re-encoding, resume, heartbeats); what it spends its
 server's, the event loop's and the kernel's.
 
     BARE_RELAY_UPSTREAM=http://127.0.0.1:8000/stream/sse \\
-        python -m gunicorn -c python:showcase.gunicorn_conf --bind 127.0.0.1:0 \\
+        python -m gunicorn -c python:showcase.runtime.gunicorn_conf --bind 127.0.0.1:0 \\
         benchmarks.reference.bare_relay:app
 
 ``GET /relay/stream/sse?<query>`` opens ``BARE_RELAY_UPSTREAM`` (an ``http://`` URL with an

@@ -5,7 +5,7 @@ worker class as ``showcase serve``: what a new stream costs when the app does no
 parse two query fields and yield paced ``data:`` lines. Whatever the showcase (or any Flask
 app) spends above it is the framework's and the app's; what it spends itself is the server's.
 
-    python -m gunicorn -c python:showcase.gunicorn_conf --bind 127.0.0.1:0 \\
+    python -m gunicorn -c python:showcase.runtime.gunicorn_conf --bind 127.0.0.1:0 \\
         benchmarks.reference.bare_wsgi:app
 
 It answers ``GET /healthz`` with ``{"open_streams": N, "open_connections": N}`` (the
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from showcase.lifecycle import STREAMS  # the worker (StreamWorker) counts connections there
+from showcase.runtime.lifecycle import STREAMS  # the worker (StreamWorker) counts connections there
 
 MAX_COUNT = 100_000
 MAX_INTERVAL_MS = 60_000.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.report.tables import fmt
-from showcase.modes import RETRY_MS
+from showcase.pure.modes import RETRY_MS
 
 BROWSER_RETRY_MS = 3000  # Chromium's EventSource default before a retry: field arrives
 HEADER: tuple[str, ...] = ("restart", "clients", "reconnected", "first s", "p50 s", "p95 s")

@@ -12,8 +12,8 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 
-from showcase.message import Message, Pause
-from showcase.sources import PAUSE_FACTORS, Clock, now_ms, passage_tokens
+from showcase.pure.message import Message, Pause
+from showcase.pure.sources import PAUSE_FACTORS, Clock, now_ms, passage_tokens
 
 MODEL = "showcase-typist"
 
@@ -45,7 +45,7 @@ def tokenize(text: str) -> tuple[str, ...]:
 
 def answer_tokens(prompt: str) -> tuple[str, ...]:
     """The answer to ``prompt``: Chinese for a Chinese prompt, a canned answer for a known
-    word, else the bundled passage (``showcase.sources.passage_tokens``)."""
+    word, else the bundled passage (``showcase.pure.sources.passage_tokens``)."""
     if _CJK.search(prompt):
         return tokenize(CHINESE_ANSWER)
     words = set(re.findall(r"[a-z]+", prompt.lower()))

@@ -17,7 +17,9 @@ from typing import Any, TextIO
 
 import requests
 
-from showcase.client import (
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
+from showcase.tools.client import (
     DEFAULT_BASE_URL,
     BrokenStreamError,
     ClientError,
@@ -26,8 +28,6 @@ from showcase.client import (
     iter_body,
     map_request_errors,
 )
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import ServerSentEvent, SSEParser
 
 APIS = ("openai", "ndjson", "coze")
 CONNECT_TIMEOUT_S = 5.0

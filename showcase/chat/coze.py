@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
-from showcase.message import Message
-from showcase.modes import Mode
+from showcase.pure.framing.ndjson import encode_json
+from showcase.pure.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
+from showcase.pure.message import Message
+from showcase.pure.modes import Mode
 
 DELTA = "conversation.message.delta"
 COMPLETED = "conversation.message.completed"

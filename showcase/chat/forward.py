@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import MAX_EVENT_CHARS, MAX_LINE_CHARS, SSEError, encode_event
+from showcase.pure.framing.ndjson import encode_json
+from showcase.pure.framing.sse import MAX_EVENT_CHARS, MAX_LINE_CHARS, SSEError, encode_event
 
 # The parser's bounds, counted here in bytes (the forwarder never decodes): a block a
 # client's parser would refuse is refused here first.

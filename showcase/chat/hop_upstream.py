@@ -27,9 +27,9 @@ from requests.structures import CaseInsensitiveDict
 
 from showcase.chat.forward import UpstreamError
 from showcase.chat.upstream import Upstream
-from showcase.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
-from showcase.framing.sse import SSE_MEDIA_TYPE
-from showcase.response_head import HeadError, read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, ChunkedError
+from showcase.pure.framing.sse import SSE_MEDIA_TYPE
+from showcase.tools.response_head import HeadError, read_head
 
 MAX_ERROR_BODY_BYTES = 64 * 1024  # an upstream's 204 or 4xx body passed through, at most
 RECV_BYTES = 64 * 1024

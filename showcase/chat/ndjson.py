@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from showcase.framing.ndjson import encode_json, encode_line
-from showcase.message import Message
-from showcase.modes import Mode
+from showcase.pure.framing.ndjson import encode_json, encode_line
+from showcase.pure.message import Message
+from showcase.pure.modes import Mode
 
 MIMETYPE = "application/x-ndjson"
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from showcase.json_body import decode_json_object
-from showcase.refusal import Refusal
+from showcase.pure.json_body import decode_json_object
+from showcase.pure.refusal import Refusal
 
 MAX_BODY_BYTES = 256 * 1024  # a chat request beyond this gets 413
 MAX_MESSAGES = 256

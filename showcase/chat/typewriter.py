@@ -17,9 +17,9 @@ from showcase.chat.answer import end_message
 from showcase.chat.answer import error_message as answer_error
 from showcase.chat.coze import DELTA
 from showcase.chat.forward import UpstreamError
-from showcase.framing.sse import SSEError, SSEParser
-from showcase.message import Message, Pause
-from showcase.sources import Clock, now_ms
+from showcase.pure.framing.sse import SSEError, SSEParser
+from showcase.pure.message import Message, Pause
+from showcase.pure.sources import Clock, now_ms
 
 SENTENCE_END_CHARS = frozenset(".!?…\n。！？")
 CLAUSE_CHARS = frozenset(",;:，、；：")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from showcase.chat.forward import UpstreamError
-from showcase.framing.sse import SSE_MEDIA_TYPE
+from showcase.pure.framing.sse import SSE_MEDIA_TYPE
 
 CONNECT_TIMEOUT_S = 5.0
 # Longer than the upstream's heartbeat (15 s by default): silence past this is a stall.

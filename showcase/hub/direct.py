@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from showcase.hub.event import HubEvent
-from showcase.lifecycle import STREAMS
+from showcase.runtime.lifecycle import STREAMS
 
 # One tuple per framing, shared by every writer: ``HubEvent.wire``'s cache key.
 FRAMINGS = {(m, c): (m, c) for m in ("sse", "ndjson") for c in (True, False)}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from showcase.framing.chunked import encode_chunk
-from showcase.framing.ndjson import encode_json
-from showcase.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
-from showcase.message import Message
-from showcase.modes import RETRY_MS, Mode
+from showcase.pure.framing.chunked import encode_chunk
+from showcase.pure.framing.ndjson import encode_json
+from showcase.pure.framing.sse import SSE_MIMETYPE, encode_comment, encode_event
+from showcase.pure.message import Message
+from showcase.pure.modes import RETRY_MS, Mode
 
 MESSAGE = "message"
 PRESENCE = "presence"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from showcase.hub.broker import Broker, BrokerUnavailable
 from showcase.hub.event import HEARTBEAT_EVENT, hub_error_event, notice_event
 from showcase.hub.room import Subscription, Writer
-from showcase.message import Message, Pause
+from showcase.pure.message import Message, Pause
 
 # Yielded before blocking: iter_body flushes what it has batched at a pause, so a replay or a
 # burst goes out in few writes and nothing waits in the batch while the queue is empty.

@@ -10,18 +10,18 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
-from showcase.assets import find_asset_root, is_asset_root
-from showcase.files import default_data_dir
-from showcase.refusal import Refusal
-from showcase.settings import check_value, read_settings
+from showcase.pure.refusal import Refusal
+from showcase.pure.settings import check_value, read_settings
+from showcase.runtime.files import default_data_dir
+from showcase.web.assets import find_asset_root, is_asset_root
 
-# templates/, static/ and docs/: the checkout's, or the copy a wheel carries (showcase/assets.py).
+# templates/, static/ and docs/: the checkout's, or the copy a wheel carries (web/assets.py).
 ROOT = find_asset_root()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Settings come from ``config``, then ``SHOWCASE_*`` environment variables,
-    each held to its declaration in showcase/settings.py (SettingError names a bad one).
+    each held to its declaration in showcase/pure/settings.py (SettingError names a bad one).
 
     The page's templates/ and static/ come from ``ROOT``: the top of a checkout, or their copy
     in an installed wheel. Without either, refuse to start rather than serve 500s.

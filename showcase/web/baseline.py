@@ -15,10 +15,10 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
 
-from showcase.files import DOWNLOAD_CHUNK_BYTES, UnsafeName, resolve_download
-from showcase.framing.sse import SSE_MEDIA_TYPE
-from showcase.params import parse_stream_params
-from showcase.refusal import INVALID_NAME, Refusal
+from showcase.pure.framing.sse import SSE_MEDIA_TYPE
+from showcase.pure.params import parse_stream_params
+from showcase.pure.refusal import INVALID_NAME, Refusal
+from showcase.runtime.files import DOWNLOAD_CHUNK_BYTES, UnsafeName, resolve_download
 from showcase.web.downloads import off_the_hub
 from showcase.web.refusals import refusal_response
 

@@ -7,7 +7,6 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from showcase.bodies import iter_body
 from showcase.chat.answer import MODEL, answer_tokens, count_tokens, end_message, iter_answer
 from showcase.chat.ndjson import build_reply, ndjson_chat_mode
 from showcase.chat.openai import (
@@ -23,9 +22,10 @@ from showcase.chat.request import (
     parse_ndjson_request,
     parse_openai_request,
 )
-from showcase.lifecycle import ending_for, make_wait
-from showcase.modes import Mode
-from showcase.refusal import Refusal
+from showcase.pure.bodies import iter_body
+from showcase.pure.modes import Mode
+from showcase.pure.refusal import Refusal
+from showcase.runtime.lifecycle import ending_for, make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import stream_response
 

@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
-from showcase.files import (
+from showcase.pure.params import parse_int
+from showcase.pure.refusal import INVALID_NAME, Refusal
+from showcase.runtime.files import (
     DOWNLOAD_CHUNK_BYTES,
     MAX_GENERATED_BYTES,
     UnsafeName,
@@ -19,8 +21,6 @@ from showcase.files import (
     list_downloads,
     resolve_download,
 )
-from showcase.params import parse_int
-from showcase.refusal import INVALID_NAME, Refusal
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import stream_response
 

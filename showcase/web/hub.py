@@ -8,16 +8,16 @@ import re
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from showcase.bodies import iter_body
 from showcase.hub.broker import Broker, BrokerUnavailable, RoomsFull
 from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_NDJSON, HUB_SSE
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.source import iter_room
-from showcase.json_body import decode_json_object
-from showcase.lifecycle import make_wait
-from showcase.modes import Mode
-from showcase.refusal import Refusal
+from showcase.pure.bodies import iter_body
+from showcase.pure.json_body import decode_json_object
+from showcase.pure.modes import Mode
+from showcase.pure.refusal import Refusal
+from showcase.runtime.lifecycle import make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import stream_response
 
@@ -32,7 +32,7 @@ EXTENSION = "showcase.hub"
 def broker_of(app: Flask) -> Broker:
     """The app's broker, made on first use (in the worker, after the fork) from its settings:
     ``SHOWCASE_BROKER`` ``memory`` (this process) or a Redis URL, validated when the server
-    started (showcase/settings.py)."""
+    started (showcase/pure/settings.py)."""
     broker: Broker | None = app.extensions.get(EXTENSION)
     if broker is None:
         config = app.config

@@ -23,9 +23,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from werkzeug.security import safe_join
 
-from showcase.files import SAMPLES
-from showcase.modes import MODES
-from showcase.params import (
+from showcase.pure.modes import MODES
+from showcase.pure.params import (
     MAX_COUNT,
     MAX_INTERVAL_MS,
     MAX_SIZE_BYTES,
@@ -33,18 +32,19 @@ from showcase.params import (
     parse_int,
     parse_stream_params,
 )
-from showcase.proxy.locations import LOCATIONS
-from showcase.refusal import Refusal
-from showcase.sources import SOURCES
-from showcase.web import ROOT
-from showcase.web.refusals import refusal_response
-from showcase.wire import (
+from showcase.pure.refusal import Refusal
+from showcase.pure.sources import SOURCES
+from showcase.runtime.files import SAMPLES
+from showcase.tools.proxy.locations import LOCATIONS
+from showcase.tools.wire import (
     DEFAULT_LIMIT_BYTES,
     MAX_LIMIT_BYTES,
     build_wire_request,
     capture,
     label_segments,
 )
+from showcase.web import ROOT
+from showcase.web.refusals import refusal_response
 
 bp = Blueprint("page", __name__)
 
@@ -100,7 +100,7 @@ def read_deploy(text: str | None) -> dict[str, Any] | None:
     origins and ``locations`` mapping each nginx location's name to its prefix (``/`` or
     ``/name/``), in order. The result keeps the three origins (no trailing slash) and lists
     the locations as ``{"name", "prefix", "summary", "fix"}``, the last two from
-    ``showcase.proxy.LOCATIONS`` (empty for a name it does not know). A malformed value is
+    ``showcase.tools.proxy.LOCATIONS`` (empty for a name it does not know). A malformed value is
     ignored, not an error: the page still serves, with the direct lanes only.
     """
     if not text:

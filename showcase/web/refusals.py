@@ -11,7 +11,7 @@ from flask import Response, jsonify
 
 from showcase.chat.coze import ERROR_CODE as COZE_SERVER_ERROR
 from showcase.chat.openai import error_body
-from showcase.refusal import Refusal
+from showcase.pure.refusal import Refusal
 
 COZE_REQUEST_ERROR = 4000  # Coze's code for a request it refuses (4xx)
 

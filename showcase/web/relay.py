@@ -13,7 +13,6 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, current_app, request
 
-from showcase.bodies import iter_body
 from showcase.chat.answer import answer_tokens, count_tokens, iter_deltas
 from showcase.chat.coze import coze_mode, new_chat
 from showcase.chat.forward import UpstreamError, iter_relayed
@@ -26,19 +25,26 @@ from showcase.chat.request import (
 )
 from showcase.chat.typewriter import iter_typed
 from showcase.chat.upstream import Upstream, check_event_stream, check_url
-from showcase.framing.sse import SSE_MIMETYPE
-from showcase.lifecycle import STREAMS, ending_for, make_wait, restart_notice, unless_stopping
-from showcase.message import Message, Pause
-from showcase.modes import Mode
-from showcase.params import (
+from showcase.pure.bodies import iter_body
+from showcase.pure.framing.sse import SSE_MIMETYPE
+from showcase.pure.message import Message, Pause
+from showcase.pure.modes import Mode
+from showcase.pure.params import (
     StreamParams,
     decimal_text,
     parse_float,
     parse_last_event_id,
     parse_stream_params,
 )
-from showcase.refusal import Refusal
-from showcase.sources import PAUSE_FACTORS
+from showcase.pure.refusal import Refusal
+from showcase.pure.sources import PAUSE_FACTORS
+from showcase.runtime.lifecycle import (
+    STREAMS,
+    ending_for,
+    make_wait,
+    restart_notice,
+    unless_stopping,
+)
 from showcase.web.chat import read_json_body
 from showcase.web.page import own_address
 from showcase.web.refusals import refusal_response

@@ -9,7 +9,7 @@ from flask import Response
 from greenlet import getcurrent
 from werkzeug.datastructures import Headers
 
-from showcase.lifecycle import STREAMS
+from showcase.runtime.lifecycle import STREAMS
 
 # Proxies (nginx) buffer unless told not to; browsers may sniff text/plain before showing it.
 STREAM_HEADERS = {

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from showcase.bodies import iter_body
-from showcase.compression import choose_encoding, compress_chunks
-from showcase.lifecycle import make_wait, restart_notice
-from showcase.modes import MODES
-from showcase.params import StreamParams, parse_last_event_id, parse_stream_params
-from showcase.refusal import Refusal
-from showcase.sources import make_source
+from showcase.pure.bodies import iter_body
+from showcase.pure.compression import choose_encoding, compress_chunks
+from showcase.pure.modes import MODES
+from showcase.pure.params import StreamParams, parse_last_event_id, parse_stream_params
+from showcase.pure.refusal import Refusal
+from showcase.pure.sources import make_source
+from showcase.runtime.lifecycle import make_wait, restart_notice
 from showcase.web.hub import count_rooms
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, health, stream_response

@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from showcase.chat.request import MAX_BODY_BYTES
-from showcase.framing.sse import SSEParser
-from showcase.sources import passage_tokens
+from showcase.pure.framing.sse import SSEParser
+from showcase.pure.sources import passage_tokens
 
 GOOD = {"model": "m", "messages": [{"role": "user", "content": "tell me"}]}
 

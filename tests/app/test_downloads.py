@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from showcase.files import iter_sample_bytes
+from showcase.runtime.files import iter_sample_bytes
 
 
 def fetch(

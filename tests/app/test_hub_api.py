@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from showcase.framing.sse import ServerSentEvent, SSEParser
 from showcase.hub.broker import BrokerUnavailable
 from showcase.hub.room import Subscription
-from showcase.settings import SettingError
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
+from showcase.pure.settings import SettingError
 from showcase.web import create_app
 from showcase.web.hub import EXTENSION
 

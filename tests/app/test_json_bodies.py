@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from showcase.json_body import MAX_DEPTH
+from showcase.pure.json_body import MAX_DEPTH
 
 Field = Callable[[dict[str, Any]], object]
 

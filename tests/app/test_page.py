@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from showcase.tools.wire import WireCapture, WireRead
 from showcase.web import ROOT, page
 from showcase.web.page import GUIDE_PATH, render_markdown
-from showcase.wire import WireCapture, WireRead
 
 STATIC = ROOT / "static"
 ASSET_URL = re.compile(r"""(?:src|href)="(/static/[^"]+)"|import[^"]*"(/static/[^"]+)\"""")

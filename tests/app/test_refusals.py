@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from showcase.refusal import Refusal
+from showcase.pure.refusal import Refusal
 from showcase.web.refusals import refusal_response
 
 ROOT = Path(__file__).resolve().parents[2]

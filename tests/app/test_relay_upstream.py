@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from showcase.params import parse_stream_params
+from showcase.pure.params import parse_stream_params
 from showcase.web.relay import asked_silence_s, configured_upstream
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEParser
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import SSEParser
 from showcase.web.responses import STREAMS, StreamResponse, stream_response
 from showcase.web.streams import HEADERS_BY_ACCEL
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from benchmarks import download, framing, held_streams, latency, throughput
-from showcase.cli import main as showcase_main
-from showcase.launcher import RunningServer
+from showcase.tools.cli import main as showcase_main
+from showcase.tools.launcher import RunningServer
 
 pytestmark = pytest.mark.integration
 

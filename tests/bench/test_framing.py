@@ -1,4 +1,4 @@
-"""The framing benchmark's parse cost times the project's parsers (showcase.framing) on the
+"""The framing benchmark's parse cost times the project's parsers (showcase.pure.framing) on the
 reads as they came off the socket, and nothing of the harness's own."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from benchmarks import framing
-from showcase.framing import ChunkedDecoder, encode_chunk, encode_event, encode_last_chunk
-from showcase.framing.ndjson import encode_line
+from showcase.pure.framing import ChunkedDecoder, encode_chunk, encode_event, encode_last_chunk
+from showcase.pure.framing.ndjson import encode_line
 
 
 def body_of(pieces: list[bytes]) -> bytes:
@@ -31,7 +31,7 @@ def test_parse_reads_counts_what_the_project_parsers_give() -> None:
     text = body_of([b"tick 0 1.5 x\ntick 1 1.5 x\n", b"tick 2 1.5 x\n"])
     assert framing.parse_reads("sse", reads_of(sse, [7, 60])) == 3
     assert framing.parse_reads("ndjson", reads_of(ndjson, [5])) == 3
-    # Plain text has no framing in showcase.framing: its client's work ends at the chunks.
+    # Plain text has no framing in showcase.pure.framing: its client's work ends at the chunks.
     assert framing.parse_reads("chunked", [text]) == 2
 
 

@@ -24,7 +24,7 @@ from benchmarks.load.wire import (
     run_plan_split,
 )
 from benchmarks.report.capacity import capacity_markdown, project, stopped_by
-from showcase.launcher import start_server
+from showcase.tools.launcher import start_server
 
 ACCESS_LINE = re.compile(r'^(127\.\d+\.\d+\.\d+) .*"GET /stream/sse\?count=2\S* HTTP/1\.1" 200 ')
 

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import guide, relay, suite
 from benchmarks.report.relay import relay_markdown, relay_target_rows
-from showcase.launcher import RunningServer
+from showcase.tools.launcher import RunningServer
 
 SMALL = [
     "--quick",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from showcase.launcher import wait_for_open_streams
+from showcase.tools.launcher import wait_for_open_streams
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What a headless root in a container needs; nothing that phones home or updates itself.

@@ -23,8 +23,8 @@ from typing import Any
 from browserkit import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from playwright.sync_api import Page, sync_playwright
 
-from showcase.client import iter_ndjson, latency_ms
-from showcase.launcher import start_server, wait_for_open_streams
+from showcase.tools.client import iter_ndjson, latency_ms
+from showcase.tools.launcher import start_server, wait_for_open_streams
 
 STREAM_MODES = ("sse", "sse-fetch", "ndjson", "chunked")
 # (label, panels started, download file, read rate MB/s: "0" is as fast as possible)

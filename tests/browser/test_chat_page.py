@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from showcase.chat.answer import CANNED
-from showcase.launcher import RunningServer
-from showcase.sources import passage_tokens
+from showcase.pure.sources import passage_tokens
+from showcase.tools.launcher import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 WAIT_MS = 20_000

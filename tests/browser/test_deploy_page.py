@@ -15,10 +15,10 @@ import pytest
 from browserkit import DESKTOP, WAIT_MS
 from playwright.sync_api import Browser, Page
 
-from showcase.launcher import RunningServer, start_server
-from showcase.proxy import LOCATIONS, Proxy, start_proxy
-from showcase.proxy.command import deployment
-from showcase.proxy.nginx import free_port
+from showcase.tools.launcher import RunningServer, start_server
+from showcase.tools.proxy import LOCATIONS, Proxy, start_proxy
+from showcase.tools.proxy.command import deployment
+from showcase.tools.proxy.nginx import free_port
 from showcase.web.page import read_deploy
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

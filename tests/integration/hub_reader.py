@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from showcase.framing.sse import ServerSentEvent, SSEParser
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
 
 READ_TIMEOUT_S = 10.0  # heartbeats come every second on the test servers
 MAX_EVENTS = 5000

@@ -1,4 +1,4 @@
-"""The app with real nginx in front (``showcase.proxy.start_proxy`` on free ports), and a raw
+"""The app with real nginx in front (``showcase.tools.proxy.start_proxy`` on free ports), and a raw
 HTTP/1.1 reader that keeps each socket read apart, so a test can tell messages that arrived
 one by one from messages that arrived together."""
 
@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.launcher import RunningServer, start_server
-from showcase.proxy import Proxy, start_proxy
-from showcase.response_head import read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.tools.launcher import RunningServer, start_server
+from showcase.tools.proxy import Proxy, start_proxy
+from showcase.tools.response_head import read_head
 from tests.integration.wire import open_raw
 
 READ_TIMEOUT_S = 15.0  # longer than any gap a test makes (5 s), shorter than pytest's timeout

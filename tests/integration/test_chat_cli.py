@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from showcase.launcher import RunningServer
+from showcase.tools.launcher import RunningServer
 from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -153,7 +153,7 @@ def test_chat_ends_the_answers_line_before_the_error() -> None:
 def test_chat_explains_a_read_timeout_before_the_headers() -> None:
     code = (
         "import sys, showcase.chat.client as c; c.READ_TIMEOUT_S = 0.5; "
-        "from showcase.cli import main; sys.exit(main(sys.argv[1:]))"
+        "from showcase.tools.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     with HostileServer(None) as silent:
         result = subprocess.run(

@@ -17,9 +17,9 @@ import requests
 
 from showcase.chat.answer import CHINESE_ANSWER
 from showcase.chat.typewriter import pause_class
-from showcase.framing.sse import ServerSentEvent, SSEParser
-from showcase.launcher import RunningServer
-from showcase.sources import passage_tokens
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
+from showcase.pure.sources import passage_tokens
+from showcase.tools.launcher import RunningServer
 from tests.integration.wire import SOCKET_TIMEOUT_S, read_head
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

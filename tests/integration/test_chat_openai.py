@@ -9,8 +9,8 @@ import openai
 import pytest
 import requests
 
-from showcase.framing.ndjson import NDJSONParser
-from showcase.sources import passage_tokens
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.sources import passage_tokens
 from tests.integration.wire import SOCKET_TIMEOUT_S
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

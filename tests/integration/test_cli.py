@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from showcase.launcher import start_server
+from showcase.tools.launcher import start_server
 from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -145,8 +145,8 @@ def test_client_explains_a_malformed_or_broken_stream(
 def test_client_explains_a_read_timeout_before_the_headers() -> None:
     # The real CLI with a short read timeout: 120 s is too long to wait for in a test.
     code = (
-        "import sys, showcase.client as c; c.READ_TIMEOUT_S = 0.5; "
-        "from showcase.cli import main; sys.exit(main(sys.argv[1:]))"
+        "import sys, showcase.tools.client as c; c.READ_TIMEOUT_S = 0.5; "
+        "from showcase.tools.cli import main; sys.exit(main(sys.argv[1:]))"
     )
     with HostileServer(None) as silent:
         result = subprocess.run(

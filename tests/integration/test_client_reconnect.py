@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from showcase.client import iter_sse
+from showcase.tools.client import iter_sse
 from tests.integration.wire import CutProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

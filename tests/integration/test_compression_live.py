@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from showcase.compression import WBITS
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.framing.sse import SSEParser
-from showcase.launcher import RunningServer, start_server
-from showcase.response_head import read_head
+from showcase.pure.compression import WBITS
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.pure.framing.sse import SSEParser
+from showcase.tools.launcher import RunningServer, start_server
+from showcase.tools.response_head import read_head
 from tests.integration.wire import fetch_raw, open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

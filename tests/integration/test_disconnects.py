@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from showcase.launcher import RunningServer
+from showcase.tools.launcher import RunningServer
 from tests.integration.wire import open_raw, read_head
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

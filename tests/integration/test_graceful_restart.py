@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from showcase.client import iter_sse
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.framing.sse import SSEParser
-from showcase.launcher import BOOTED, RunningServer, start_server
-from showcase.lifecycle import RestartNotice, restart_from_env
-from showcase.response_head import read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.pure.framing.sse import SSEParser
+from showcase.runtime.lifecycle import RestartNotice, restart_from_env
+from showcase.tools.client import iter_sse
+from showcase.tools.launcher import BOOTED, RunningServer, start_server
+from showcase.tools.response_head import read_head
 from tests.integration.wire import open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -280,7 +280,7 @@ RESUMING = {"SHOWCASE_RESTART_RETRY_MS": "100", "SHOWCASE_RESTART_JITTER_MS": "4
 
 
 class Clients:
-    """``CLIENTS`` reconnecting SSE clients (``showcase.client.iter_sse``, as EventSource
+    """``CLIENTS`` reconnecting SSE clients (``showcase.tools.client.iter_sse``, as EventSource
     does) in threads; each keeps the ids it received and how often it reconnected."""
 
     def __init__(self, url: str) -> None:
@@ -288,8 +288,8 @@ class Clients:
         self.errors: list[BaseException] = []
         self.reconnects: dict[str, int] = {}
         self.handler = CountReconnects(self.reconnects)
-        logging.getLogger("showcase.client").addHandler(self.handler)
-        logging.getLogger("showcase.client").setLevel(logging.INFO)
+        logging.getLogger("showcase.tools.client").addHandler(self.handler)
+        logging.getLogger("showcase.tools.client").setLevel(logging.INFO)
         self.threads = [
             threading.Thread(target=self.read, args=(url, n), name=f"client-{n}", daemon=True)
             for n in range(CLIENTS)
@@ -316,7 +316,7 @@ class Clients:
             for thread in self.threads:
                 thread.join(WAIT_S)
         finally:
-            logging.getLogger("showcase.client").removeHandler(self.handler)
+            logging.getLogger("showcase.tools.client").removeHandler(self.handler)
         assert not any(thread.is_alive() for thread in self.threads)
 
     def assert_nothing_lost_or_repeated(self) -> None:

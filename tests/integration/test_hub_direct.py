@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder
-from showcase.framing.sse import SSEParser
-from showcase.response_head import read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder
+from showcase.pure.framing.sse import SSEParser
+from showcase.tools.response_head import read_head
 from tests.integration.hub_reader import post
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
 from tests.integration.test_stalled_readers import health, wait_until
 from tests.integration.wire import stalled_client

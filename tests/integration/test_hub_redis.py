@@ -12,7 +12,7 @@ import requests
 
 from benchmarks.infra.hub_redis import RedisServer, start_redis
 from showcase.hub.redis_broker import RedisBroker
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.hub_reader import RoomReader, data, messages, post
 from tests.integration.wire import stalled_client
 

@@ -22,7 +22,7 @@ from showcase.hub.broker import RoomsFull
 from showcase.hub.event import MESSAGE
 from showcase.hub.redis_broker import COUNT_PREFIX, KEY_PREFIX, PRESENCE_PREFIX, RedisBroker
 from showcase.hub.room import Subscription
-from showcase.launcher import start_server
+from showcase.tools.launcher import start_server
 from tests.integration.hub_reader import RoomReader, data, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

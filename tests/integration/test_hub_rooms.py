@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.launcher import RunningServer, start_server
-from showcase.response_head import read_head
+from showcase.tools.launcher import RunningServer, start_server
+from showcase.tools.response_head import read_head
 from tests.integration.wire import open_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

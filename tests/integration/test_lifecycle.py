@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from showcase.client import iter_ndjson, iter_sse
-from showcase.launcher import start_server
+from showcase.tools.client import iter_ndjson, iter_sse
+from showcase.tools.launcher import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 FIRST_MESSAGE_TIMEOUT_S = 15.0  # a bound on waiting, not a speed target

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from benchmarks.infra.procfs import io_counters, rss_bytes
-from showcase.launcher import RunningServer
+from showcase.tools.launcher import RunningServer
 from tests.integration.wire import fetch_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -8,10 +8,10 @@ import time
 import pytest
 import requests
 
-from showcase.client import iter_chunks, iter_ndjson, iter_sse
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.framing.sse import SSEParser
-from showcase.launcher import RunningServer
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.pure.framing.sse import SSEParser
+from showcase.tools.client import iter_chunks, iter_ndjson, iter_sse
+from showcase.tools.launcher import RunningServer
 from tests.integration.wire import fetch_raw, open_raw, read_head
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.launcher import LISTENING
-from showcase.processes import stop_process
+from showcase.tools.launcher import LISTENING
+from showcase.tools.processes import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

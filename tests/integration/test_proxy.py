@@ -1,4 +1,4 @@
-"""Real nginx in front of the app (``showcase.proxy``): what each location does to a stream,
+"""Real nginx in front of the app (``showcase.tools.proxy``): what each location does to a stream,
 asserted on batching (messages completed per socket read) and order, not on time.
 
 A 2 s stream (10 messages, 200 ms apart) is read read by read: one or two reads carrying
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.proxy import LOCATIONS, NginxError, start_proxy
-from showcase.proxy.nginx import free_port
+from showcase.tools.proxy import LOCATIONS, NginxError, start_proxy
+from showcase.tools.proxy.nginx import free_port
 from tests.integration.proxy_server import (
     ProxiedApp,
     StreamReads,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.framing.sse import ServerSentEvent, SSEParser
-from showcase.launcher import RunningServer, start_server
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
+from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.wire import SOCKET_TIMEOUT_S, fetch_raw, open_raw, read_head
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from showcase.framing.sse import SSEParser
-from showcase.launcher import RunningServer, start_server
+from showcase.pure.framing.sse import SSEParser
+from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.wire import SOCKET_TIMEOUT_S, fetch_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 SAMPLE = "64MiB.bin"

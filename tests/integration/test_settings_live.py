@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:showcase.gunicorn_conf"]
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:showcase.runtime.gunicorn_conf"]
 SERVE = [sys.executable, "-m", "showcase", "serve"]
 
 

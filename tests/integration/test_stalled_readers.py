@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.client import iter_sse
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.client import iter_sse
+from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.wire import stalled_client
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.response_head import read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.tools.response_head import read_head
 
 SOCKET_TIMEOUT_S = 10.0
 

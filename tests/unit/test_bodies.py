@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from showcase.bodies import COALESCE_MAX_BYTES, YIELD_EVERY_BYTES, iter_body
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEParser
-from showcase.message import Message, Pause
-from showcase.modes import MODES, RETRY_MS
-from showcase.sources import iter_text, iter_ticks
+from showcase.pure.bodies import COALESCE_MAX_BYTES, YIELD_EVERY_BYTES, iter_body
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import SSEParser
+from showcase.pure.message import Message, Pause
+from showcase.pure.modes import MODES, RETRY_MS
+from showcase.pure.sources import iter_text, iter_ticks
 
 
 class FakeWait:

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import pytest
 
-from showcase.bodies import iter_body
 from showcase.chat.answer import CHINESE_ANSWER, answer_tokens, iter_answer, iter_deltas, tokenize
 from showcase.chat.coze import coze_mode, new_chat
 from showcase.chat.forward import SSEForwarder, UpstreamError, iter_relayed
@@ -24,10 +23,11 @@ from showcase.chat.typewriter import (
     pause_after,
     pause_class,
 )
-from showcase.framing.ndjson import NDJSONParser
-from showcase.framing.sse import SSEError, SSEParser
-from showcase.message import Message, Pause
-from showcase.sources import passage_tokens
+from showcase.pure.bodies import iter_body
+from showcase.pure.framing.ndjson import NDJSONParser
+from showcase.pure.framing.sse import SSEError, SSEParser
+from showcase.pure.message import Message, Pause
+from showcase.pure.sources import passage_tokens
 
 TRICKY = ("Hello", ' "quoted"', " line\nbreak", " \u2028sep", " 流式", "\\", "\0")
 

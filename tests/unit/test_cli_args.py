@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from showcase.cli import build_parser, main
-from showcase.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S
+from showcase.pure.params import MAX_HEARTBEAT_S, MIN_HEARTBEAT_S
+from showcase.tools.cli import build_parser, main
 
 
 class Exec(Exception):

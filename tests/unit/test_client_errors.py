@@ -13,8 +13,10 @@ import pytest
 import requests
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
-import showcase.client
-from showcase.client import (
+import showcase.tools.client
+from showcase.pure.framing.ndjson import NDJSONError
+from showcase.pure.framing.sse import SSEError
+from showcase.tools.client import (
     BrokenStreamError,
     ClientError,
     ConnectError,
@@ -27,8 +29,6 @@ from showcase.client import (
     iter_sse,
     map_request_errors,
 )
-from showcase.framing.ndjson import NDJSONError
-from showcase.framing.sse import SSEError
 from tests.hostile_server import HostileServer
 
 pytestmark = pytest.mark.timeout(20)
@@ -120,7 +120,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         else:
             real_sleep(seconds)
 
-    monkeypatch.setattr(showcase.client.time, "sleep", sleep)
+    monkeypatch.setattr(showcase.tools.client.time, "sleep", sleep)
     yield recorded
 
 
@@ -140,7 +140,7 @@ def test_reconnecting_does_not_retry_a_malformed_stream(sleeps: list[float]) -> 
 def test_a_silent_server_is_a_read_timeout_before_the_headers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(showcase.client, "READ_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(showcase.tools.client, "READ_TIMEOUT_S", 0.3)
     with HostileServer(None) as silent:
         with pytest.raises(ReadTimeoutError, match="0.3 s") as caught:
             list(iter_sse(silent.url, {}))
@@ -150,7 +150,7 @@ def test_a_silent_server_is_a_read_timeout_before_the_headers(
 def test_a_server_that_stops_sending_is_a_read_timeout_in_the_body(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(showcase.client, "READ_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(showcase.tools.client, "READ_TIMEOUT_S", 0.3)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         received: list[str] = []
@@ -195,11 +195,11 @@ def test_a_refused_connection_is_a_connect_error() -> None:
 
 
 def test_the_error_classes_are_exported() -> None:
-    exported = set(showcase.client.__all__)
+    exported = set(showcase.tools.client.__all__)
     for name in ("InvalidURLError", "ConnectError", "ReadTimeoutError", "BrokenStreamError"):
         assert name in exported
     assert "MalformedStreamError" in exported and "map_request_errors" in exported
     for name in exported:
-        value = getattr(showcase.client, name)
+        value = getattr(showcase.tools.client, name)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, ClientError), name

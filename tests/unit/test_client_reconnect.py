@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import showcase.client
-from showcase.client import (
+import showcase.tools.client
+from showcase.tools.client import (
     DEFAULT_RETRY_MS,
     MAX_RETRY_MS,
     ClientError,
@@ -95,7 +95,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         else:
             real_sleep(seconds)
 
-    monkeypatch.setattr(showcase.client.time, "sleep", sleep)
+    monkeypatch.setattr(showcase.tools.client.time, "sleep", sleep)
     yield recorded
 
 
@@ -190,6 +190,6 @@ def test_without_reconnect_a_cut_stream_raises_and_a_whole_one_ends() -> None:
 
 
 def test_the_errors_are_exported() -> None:
-    exported = set(showcase.client.__all__)
+    exported = set(showcase.tools.client.__all__)
     assert {"ClientError", "HTTPStatusError", "ReconnectError", "iter_sse"} <= exported
-    assert all(hasattr(showcase.client, name) for name in exported)
+    assert all(hasattr(showcase.tools.client, name) for name in exported)

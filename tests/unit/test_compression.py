@@ -1,4 +1,4 @@
-"""showcase.compression: the coding a client accepts, and compressed chunks that either stay
+"""showcase.pure.compression: the coding a client accepts, and compressed chunks that either stay
 one decodable chunk per write (sync) or batch until the end (naive)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from showcase.compression import WBITS, choose_encoding, compress_chunks
+from showcase.pure.compression import WBITS, choose_encoding, compress_chunks
 
 MESSAGES = [b'event: ticks\nid: %d\ndata: {"seq":%d}\n\n' % (n, n) for n in range(50)]
 

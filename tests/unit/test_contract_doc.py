@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from showcase.modes import MODES
-from showcase.params import (
+from showcase.pure.modes import MODES
+from showcase.pure.params import (
     MAX_COUNT,
     MAX_HEARTBEAT_S,
     MAX_INTERVAL_MS,

@@ -1,8 +1,8 @@
-"""The public API of showcase.framing is exactly its __all__ (cf. httpx test_exported_members)."""
+"""The public API of showcase.pure.framing is exactly its __all__ (as httpx tests its own)."""
 
 from __future__ import annotations
 
-import showcase.framing as framing
+import showcase.pure.framing as framing
 
 PUBLIC = {
     "Chunk",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from showcase.framing.chunked import (
+from showcase.pure.framing.chunked import (
     Chunk,
     ChunkedDecoder,
     ChunkedError,

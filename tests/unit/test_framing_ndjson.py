@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from showcase.framing.ndjson import NDJSONError, NDJSONParser, encode_line
+from showcase.pure.framing.ndjson import NDJSONError, NDJSONParser, encode_line
 
 
 @pytest.mark.parametrize(

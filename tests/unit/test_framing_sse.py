@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from showcase.framing.sse import (
+from showcase.pure.framing.sse import (
     MAX_RETRY_DIGITS,
     ServerSentEvent,
     SSEError,

@@ -14,7 +14,7 @@ import pytest
 from showcase.chat.forward import UpstreamError
 from showcase.chat.hop_upstream import RECV_BYTES, build_hop_request, connect, open_hop
 from showcase.chat.upstream import Upstream
-from showcase.response_head import MAX_HEAD_BYTES
+from showcase.tools.response_head import MAX_HEAD_BYTES
 
 OK_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from showcase.framing.sse import SSEParser
 from showcase.hub.event import (
     HUB_NDJSON,
     HUB_SSE,
@@ -16,6 +15,7 @@ from showcase.hub.event import (
 )
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.room import Room
+from showcase.pure.framing.sse import SSEParser
 
 
 class Clock:

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder
-from showcase.framing.sse import SSEParser
 from showcase.hub.direct import socket_writer
 from showcase.hub.event import HUB_SSE, MESSAGE, HubEvent, message_event
 from showcase.hub.memory import MemoryBroker
 from showcase.hub.room import Subscription
 from showcase.hub.source import iter_room, send_unsent
-from showcase.lifecycle import SendTimeout
-from showcase.message import Pause
-from showcase.worker import ClientSocket
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder
+from showcase.pure.framing.sse import SSEParser
+from showcase.pure.message import Pause
+from showcase.runtime.lifecycle import SendTimeout
+from showcase.runtime.worker import ClientSocket
 
 
 class FakeWriter:

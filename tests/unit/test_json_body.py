@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from showcase.json_body import (
+from showcase.pure.json_body import (
     MAX_DEPTH,
     decode_json_object,
     measure_depth,
     shown_key,
 )
-from showcase.refusal import Refusal
+from showcase.pure.refusal import Refusal
 
 
 def nested(depth: int) -> str:

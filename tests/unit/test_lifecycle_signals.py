@@ -15,7 +15,7 @@ import pytest
 
 SCRIPT = """
 import ctypes, signal
-from showcase import lifecycle
+from showcase.runtime import lifecycle
 
 SA_RESTART = 0x10000000
 libc = ctypes.CDLL(None, use_errno=True)

@@ -8,10 +8,10 @@ import time
 import gevent
 import pytest
 
-from showcase.bodies import iter_body
-from showcase.lifecycle import PACE_SLOT_S, Pacer, PauseSlots
-from showcase.message import Message, Pause
-from showcase.modes import MODES
+from showcase.pure.bodies import iter_body
+from showcase.pure.message import Message, Pause
+from showcase.pure.modes import MODES
+from showcase.runtime.lifecycle import PACE_SLOT_S, Pacer, PauseSlots
 
 
 class Clock:

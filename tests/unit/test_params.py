@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from showcase.params import (
+from showcase.pure.params import (
     MAX_COUNT,
     StreamParams,
     parse_last_event_id,
     parse_stream_params,
 )
-from showcase.refusal import Refusal
+from showcase.pure.refusal import Refusal
 
 
 def test_defaults() -> None:
@@ -127,7 +127,7 @@ def test_a_refusal_carries_its_status_and_names_what_happened() -> None:
 @pytest.mark.parametrize("value", [1e-05, 0.0001, 12345.678, 100.0, 0.0, 60000.0, 1e-07])
 def test_decimal_text_round_trips_through_the_one_number_rule(value: float) -> None:
     """What the relay and the CLI send upstream must be what parse_float accepts: no exponent."""
-    from showcase.params import decimal_text, parse_float
+    from showcase.pure.params import decimal_text, parse_float
 
     text = decimal_text(value)
     assert "e" not in text.lower()

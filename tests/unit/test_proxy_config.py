@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from showcase.proxy import LOCATIONS, Proxy, find_location, render_config
-from showcase.proxy.command import (
+from showcase.tools.proxy import LOCATIONS, Proxy, find_location, render_config
+from showcase.tools.proxy.command import (
     DEFAULT_PORT,
     DEFAULT_TLS_PORT,
     app_url,
     deployment,
 )
-from showcase.proxy.config import upstream_address
-from showcase.server import DEFAULT_BIND
+from showcase.tools.proxy.config import upstream_address
+from showcase.tools.server import DEFAULT_BIND
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_RUN_DIR = Path("/tmp/showcase-proxy")  # the run directory docs/nginx.conf names

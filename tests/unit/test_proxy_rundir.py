@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from showcase.proxy.command import DEFAULT_RUN_DIR
-from showcase.proxy.nginx import run_directory, spawn_nginx
-from showcase.proxy.rundir import RunDirError, write_private_file
-from showcase.proxy.tls import ensure_certificate
+from showcase.tools.proxy.command import DEFAULT_RUN_DIR
+from showcase.tools.proxy.nginx import run_directory, spawn_nginx
+from showcase.tools.proxy.rundir import RunDirError, write_private_file
+from showcase.tools.proxy.tls import ensure_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_UID = 65534  # nobody

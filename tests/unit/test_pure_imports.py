@@ -14,19 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WEB_STACK = ("flask", "werkzeug", "gevent", "gunicorn", "requests", "urllib3", "http.client")
 NETWORK = ("redis", "socket", "ssl", "select", "selectors")
+# Every module of the pure folder, found on disk: a new one is checked without being listed.
+PURE_FOLDER_MODULES = sorted(
+    "showcase." + ".".join(path.relative_to(ROOT / "showcase").with_suffix("").parts)
+    for path in (ROOT / "showcase" / "pure").rglob("*.py")
+    if path.name != "__init__.py"
+)
 PURE_MODULES = [
-    "showcase.framing",
-    "showcase.message",
-    "showcase.sources",
-    "showcase.params",
-    "showcase.modes",
-    "showcase.bodies",
-    "showcase.files",
-    "showcase.json_body",
-    "showcase.refusal",
-    "showcase.settings",
-    "showcase.setting_kinds",
-    "showcase.assets",  # where the page's files are: paths only
+    "showcase.pure",
+    *PURE_FOLDER_MODULES,
+    "showcase.runtime.files",  # the download directory: files, no network
     # the LLM API shapes: framings of a token stream
     "showcase.chat.request",
     "showcase.chat.answer",
@@ -46,12 +43,12 @@ PURE_MODULES = [
 ]
 # Sockets or child processes by design, yet no web stack: they run outside the app too.
 NETWORK_MODULES = [
-    "showcase.wire",  # an HTTP/1.1 response read from a raw socket
-    "showcase.response_head",  # its head, read by the relay hop too
-    "showcase.proxy.locations",  # the proxy package starts nginx and finds free ports
-    "showcase.proxy.config",
-    "showcase.proxy.tls",
-    "showcase.proxy.nginx",
+    "showcase.tools.wire",  # an HTTP/1.1 response read from a raw socket
+    "showcase.tools.response_head",  # its head, read by the relay hop too
+    "showcase.tools.proxy.locations",  # the proxy package starts nginx and finds free ports
+    "showcase.tools.proxy.config",
+    "showcase.tools.proxy.tls",
+    "showcase.tools.proxy.nginx",
     "showcase.hub.redis_broker",  # Redis Streams through redis-py's sockets
 ]
 
@@ -87,3 +84,8 @@ def test_pure_module_imports_no_web_stack_redis_or_sockets(module: str) -> None:
 @pytest.mark.parametrize("module", NETWORK_MODULES)
 def test_network_module_imports_no_web_stack(module: str) -> None:
     assert _imported_by(module, WEB_STACK) == []
+
+
+def test_the_pure_folder_is_found_on_disk() -> None:
+    assert "showcase.pure.framing.sse" in PURE_FOLDER_MODULES
+    assert "showcase.pure.params" in PURE_FOLDER_MODULES

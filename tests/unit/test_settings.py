@@ -1,5 +1,6 @@
-"""Settings are declared once (showcase/settings.py): every variable the code reads is declared,
-every bad value is refused naming its variable, and the README's table is the declaration's."""
+"""Settings are declared once (showcase/pure/settings.py): every variable the code reads is
+declared, every bad value is refused naming its variable, and the README's table is the
+declaration's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from showcase.settings import (
+from showcase.pure.settings import (
     SETTINGS,
     SettingError,
     check_value,

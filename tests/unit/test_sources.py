@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from showcase.message import Message, Pause
-from showcase.sources import PAUSE_FACTORS, iter_text, iter_ticks, make_source, passage_tokens
+from showcase.pure.message import Message, Pause
+from showcase.pure.sources import PAUSE_FACTORS, iter_text, iter_ticks, make_source, passage_tokens
 
 
 def fixed_clock() -> float:

@@ -1,4 +1,4 @@
-"""showcase.wire: labelled segments cover every byte of a capture, and capture() records
+"""showcase.tools.wire: labelled segments cover every byte of a capture, and capture() records
 each read from a real loopback socket within its byte limit."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from showcase.framing.chunked import encode_chunk, encode_last_chunk
-from showcase.wire import build_wire_request, capture, label_segments
+from showcase.pure.framing.chunked import encode_chunk, encode_last_chunk
+from showcase.tools.wire import build_wire_request, capture, label_segments
 
 HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
 BODY = encode_chunk(b"tick 0\n") + encode_chunk(b"tick 1\n") + encode_last_chunk()

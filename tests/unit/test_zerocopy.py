@@ -11,8 +11,8 @@ SCRIPT = r"""
 from gevent import monkey
 monkey.patch_all()
 import io, os, socket, tempfile
-from showcase import zerocopy
-from showcase.worker import ClientSocket
+from showcase.runtime import zerocopy
+from showcase.runtime.worker import ClientSocket
 
 left, right = socket.socketpair()
 left.__class__ = ClientSocket
