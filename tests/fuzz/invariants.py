@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from showcase.framing.sse import ServerSentEvent, SSEParser
@@ -86,16 +85,17 @@ def count_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-@dataclass
 class Target:
-    """A server under fuzz, its watcher and its baseline (taken after a warm-up)."""
+    """A server under fuzz, its watcher and its baseline (taken after a warm-up). Not a
+    dataclass: Hypothesis prints a failing example's arguments, and this one in one line."""
 
-    server: RunningServer
-    watcher: Watcher
-    worker_pid: int
-    open_streams: int = 0
-    fds: int = 0
-    module_started: float = field(default_factory=time.monotonic)
+    def __init__(self, server: RunningServer, watcher: Watcher, worker_pid: int) -> None:
+        self.server = server
+        self.watcher = watcher
+        self.worker_pid = worker_pid
+        self.open_streams = 0
+        self.fds = 0
+        self.module_started = time.monotonic()
 
     @property
     def url(self) -> str:

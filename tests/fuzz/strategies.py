@@ -123,8 +123,12 @@ last_event_id = st.one_of(
 
 
 # JSON: every type, huge numbers, deep nesting, strings with lone surrogates and NULs.
+surrogate_text = st.text(
+    st.characters(categories=["Cs"]) | st.characters(codec="ascii"), min_size=1, max_size=10
+).filter(lambda text: any(0xD800 <= ord(char) <= 0xDFFF for char in text))
 json_text = st.one_of(
     st.text(max_size=30),  # may hold lone surrogates: json.dumps escapes them as \udXXX
+    surrogate_text,
     st.sampled_from(["", "\0", "a\0b", "\ud800", "\udfff", "x\udc00y", "\ufeff", "\u2028"]),
 )
 json_leaf = st.one_of(
@@ -151,9 +155,11 @@ def deep(depth: int, opener: str = "[") -> str:
     return opener * depth + closer * depth
 
 
-deep_json = st.tuples(st.integers(min_value=100, max_value=100_000), st.sampled_from("[{")).map(
-    lambda pair: deep(*pair)
+depth = st.one_of(
+    st.sampled_from([500, 1000, 2000, 3000, 10_000, 100_000]),
+    st.integers(min_value=100, max_value=100_000),
 )
+deep_json = st.tuples(depth, st.sampled_from("[{")).map(lambda pair: deep(*pair))
 
 
 def dumps(value: object) -> bytes:
