@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -141,12 +142,27 @@ class Target:
             time.sleep(0.05)
 
 
+# The last exception line of a traceback ("ValueError: ..."), to name what the server raised.
+RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b", re.M)
+LOGGED_ERRORS: dict[str, type[AssertionError]] = {}
+
+
+def logged_error(name: str) -> type[AssertionError]:
+    """An AssertionError subclass per exception the server logged: Hypothesis reports
+    failures of different types as distinct bugs, and shrinks each, instead of one of them."""
+    kind = name.rsplit(".", 1)[-1]
+    return LOGGED_ERRORS.setdefault(kind, type(f"ServerLogged{kind}", (AssertionError,), {}))
+
+
 def check_log(server: RunningServer, offset: int) -> None:
     with server.log_path.open("rb") as log:
         log.seek(offset)
         written = log.read().decode(errors="replace")
     for mark in LOG_MARKS:
-        assert mark not in written, f"the server logged {mark!r}:\n{written[-4000:]}"
+        if mark in written:
+            raised = RAISED.findall(written)
+            error = logged_error(raised[-1] if raised else "Traceback")
+            raise error(f"the server logged {mark!r}:\n{written[-4000:]}")
 
 
 def check_status(answer: Answer, statuses: set[int] | frozenset[int]) -> None:
