@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from showcase.launcher import RunningServer, start_server
 from tests.fuzz.exchange import exchange
-from tests.fuzz.invariants import Target, Watcher
+from tests.fuzz.invariants import MAX_GAP_S, Target, Watcher
 
 DEFAULT_EXAMPLES = 25
 SECONDS_PER_EXAMPLE = 2.0  # the timeout's share per example: most take a few milliseconds
@@ -95,6 +95,6 @@ def watch(server: RunningServer, warm: Callable[[str], None]) -> Iterator[Target
         yield fuzzed
         gap = watcher.max_gap_s(fuzzed.module_started)
         assert watcher.error is None, watcher.error
-        assert gap <= 2.0, f"the watched stream went silent for {gap:.2f} s in this module"
+        assert gap <= MAX_GAP_S, f"the watched stream went silent for {gap:.2f} s in this module"
     finally:
         watcher.close()

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from showcase.framing.sse import ServerSentEvent, SSEParser
 from showcase.launcher import RunningServer
@@ -238,10 +237,3 @@ def read_sse(data: bytes, complete: bool) -> list[ServerSentEvent]:
     except ValueError as error:
         raise AssertionError(f"the project's SSE parser cannot read the stream: {error}") from None
     return events
-
-
-def json_or_none(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
