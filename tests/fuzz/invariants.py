@@ -142,7 +142,7 @@ class Target:
 
 
 # The last exception line of a traceback ("ValueError: ..."), to name what the server raised.
-RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b", re.M)
+RAISED = re.compile(r"^([A-Za-z_][\w.]*)(?=: |$)", re.M)
 LOGGED_ERRORS: dict[str, type[AssertionError]] = {}
 
 

@@ -110,6 +110,8 @@ last_event_id = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.integers(min_value=30, max_value=4000).map(lambda n: "9" * n),
     header_number,
+    # Whitespace HTTP does not strip (only SP and HTAB are OWS), around a seq or alone.
+    st.sampled_from(["\xa0", "\x85", "\xa05", "5\xa0", "\x855"]),
     st.tuples(st.sampled_from(["", " ", "\t", "  "]), st.integers(0, 30).map(str)).map(
         lambda pair: pair[0] + pair[1] + pair[0]
     ),
