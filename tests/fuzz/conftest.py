@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from showcase.launcher import RunningServer, start_server
+from showcase.tools.launcher import RunningServer, start_server
 from tests.fuzz.exchange import exchange
 from tests.fuzz.invariants import MAX_GAP_S, Target, Watcher
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from showcase.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.wire import read_head
+from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
+from showcase.tools.wire import read_head
 
 CONNECT_TIMEOUT_S = 10.0
 RECV_BYTES = 64 * 1024

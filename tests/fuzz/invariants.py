@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from showcase.framing.sse import ServerSentEvent, SSEParser
-from showcase.launcher import RunningServer
+from showcase.pure.framing.sse import ServerSentEvent, SSEParser
+from showcase.tools.launcher import RunningServer
 from tests.fuzz.exchange import Answer
 
 MAX_GAP_S = 2.0  # generous: two cores shared with other jobs; a blocked worker stalls far longer

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from showcase.params import ParamError, parse_stream_params
+from showcase.pure.params import ParamError, parse_stream_params
 from tests.fuzz.conftest import FUZZ, HEARTBEAT_S
 from tests.fuzz.exchange import exchange
 from tests.fuzz.invariants import CONTRACT, SETTLE_S, Target, check_answer

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 
-from showcase.launcher import RunningServer
+from showcase.tools.launcher import RunningServer
 from tests.fuzz.conftest import FUZZ, start_fuzz_server, watch
 from tests.fuzz.exchange import Answer, exchange
 from tests.fuzz.invariants import CONTRACT, COZE, Target, check_answer, check_status
