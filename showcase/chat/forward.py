@@ -101,9 +101,21 @@ class SSEForwarder:
         else:
             out = data[:end]
         self._line_len = 0
+        if len(out) > self._max_line:  # rare: only then can a whole block break a limit
+            self._check_blocks(out)
         if end < len(data):
             self._hold(data[end:])
         return out
+
+    def _check_blocks(self, blocks: bytes) -> None:
+        """SSEError if a whole block (one that came in a single read) holds a line longer
+        than ``max_line_bytes`` or is longer than ``max_event_bytes``."""
+        if max(map(len, blocks.split(b"\n"))) > self._max_line:
+            raise SSEError(f"SSE line longer than {self._max_line} bytes")
+        if len(blocks) > self._max_event and any(
+            len(block) > self._max_event for block in blocks.split(b"\n\n")
+        ):
+            raise SSEError(f"SSE event longer than {self._max_event} bytes")
 
     def _hold(self, data: bytes) -> None:
         self._held += data

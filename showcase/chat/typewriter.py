@@ -18,6 +18,7 @@ from showcase.chat.answer import error_message as answer_error
 from showcase.chat.coze import DELTA
 from showcase.chat.forward import UpstreamError
 from showcase.pure.framing.sse import SSEError, SSEParser
+from showcase.pure.json_body import is_encodable
 from showcase.pure.message import Message, Pause
 from showcase.pure.sources import Clock, now_ms
 
@@ -106,4 +107,6 @@ def delta_content(data: str) -> str:
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str):
         raise UpstreamError("upstream_invalid", "a delta event has no string content")
+    if not is_encodable(content):  # a lone surrogate escape: no stream could encode it
+        raise UpstreamError("upstream_invalid", "a delta event's content is not Unicode text")
     return content

@@ -121,9 +121,10 @@ def parse_last_event_id(raw: str | None) -> int:
 
     An id that is not a non-negative integer is a Refusal: ids here are seqs.
     """
-    if raw is None or raw.strip() == "":
+    # Only HTTP's own blanks (RFC 9110 §5.6.3): str.strip() would also take NBSP and U+0085.
+    raw = None if raw is None else raw.strip(SURROUNDING_BLANKS)
+    if not raw:
         return 0
-    raw = raw.strip()
     if len(raw) > MAX_PARAM_CHARS or not re.fullmatch(r"[0-9]+", raw):
         raise Refusal("Last-Event-ID", f"expected a message seq (an integer), got {raw[:40]!r}")
     return int(raw) + 1

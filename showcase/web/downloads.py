@@ -79,8 +79,22 @@ def off_the_hub(function: Callable[..., T], *args: Any) -> T:
         return function(*args)
     if not monkey.is_module_patched("socket"):
         return function(*args)
-    result: T = get_hub().threadpool.apply(function, args)
+    # An exception raised in the pool is printed by gevent as an unhandled error (a traceback
+    # in the log for every missing file): carry it back as a value and raise it here.
+    outcome: tuple[bool, Any] = get_hub().threadpool.apply(capture_outcome, (function, *args))
+    succeeded, value = outcome
+    if not succeeded:
+        raise value
+    result: T = value
     return result
+
+
+def capture_outcome(function: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, exception)``: ``function(*args)`` never raising."""
+    try:
+        return True, function(*args)
+    except Exception as error:  # re-raised by the caller, in its own greenlet
+        return False, error
 
 
 def seek_range(response: Response, path: Path) -> None:

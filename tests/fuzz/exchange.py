@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from showcase.pure.framing.chunked import Chunk, ChunkedDecoder, EndOfBody
-from showcase.tools.wire import read_head
+from showcase.tools.response_head import read_head
 
 CONNECT_TIMEOUT_S = 10.0
 RECV_BYTES = 64 * 1024

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from showcase.pure.params import ParamError, parse_stream_params
+from showcase.pure.params import parse_stream_params
+from showcase.pure.refusal import Refusal
 from tests.fuzz.conftest import FUZZ, HEARTBEAT_S
 from tests.fuzz.exchange import exchange
 from tests.fuzz.invariants import CONTRACT, SETTLE_S, Target, check_answer
@@ -42,7 +43,7 @@ def quiet_s(query: str) -> float:
         args.setdefault(key, value)
     try:
         params = parse_stream_params(args)
-    except ParamError:
+    except Refusal:
         return 0.0
     heartbeat_s = params.heartbeat_s or float(HEARTBEAT_S)
     return min(params.interval_ms / 1000.0, heartbeat_s)

@@ -240,6 +240,11 @@ def test_typewriter_retypes_every_character_at_every_cut() -> None:
         (b'event: conversation.message.delta\ndata: {"content": "ab"}\n\n', "upstream_broken"),
         (b"event: conversation.message.delta\ndata: {oops\n\n", "upstream_invalid"),
         (b'event: conversation.message.delta\ndata: {"content": 5}\n\n', "upstream_invalid"),
+        # A lone surrogate escape decodes, but no stream could encode it: refused at once.
+        (
+            b'event: conversation.message.delta\ndata: {"content": "0\\ud800"}\n\n',
+            "upstream_invalid",
+        ),
         (b'event: error\ndata: {"code": 1}\n\n', "upstream_error"),
     ],
 )
@@ -259,3 +264,18 @@ def test_typewriter_pauses_by_class() -> None:
         draws = {c: pause_after(c, speed, rng) for c in "a，。"}
         assert draws["a"] < draws["，"] < draws["。"]
         assert BASE_PAUSE_S[0] / speed <= draws["a"] <= BASE_PAUSE_S[1] / speed
+
+
+@pytest.mark.parametrize("where", ["a data line", "an event"])
+def test_forwarding_refuses_a_whole_block_past_the_limits_in_one_read(where: str) -> None:
+    """A block that arrives whole in one read is held to the limits as one that is held."""
+    forwarder = SSEForwarder(max_line_bytes=100, max_event_bytes=150)
+    if where == "a data line":
+        block = b"data: " + b"x" * 200 + b"\n\n"
+    else:
+        block = b"data: " + b"x" * 80 + b"\ndata: " + b"y" * 80 + b"\n\n"
+    with pytest.raises(SSEError):
+        forwarder.feed(b"data: ok\n\n" + block)
+    assert SSEForwarder(max_line_bytes=100, max_event_bytes=150).feed(b"data: ok\n\n") == (
+        b"data: ok\n\n"
+    )

@@ -64,13 +64,14 @@ def test_bad_values_name_their_field(args: dict[str, str], field: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "start"), [(None, 0), ("", 0), ("0", 1), ("41", 42), (" 7 ", 8)]
+    ("header", "start"), [(None, 0), ("", 0), ("0", 1), ("41", 42), (" 7 ", 8), ("\t3\t", 4)]
 )
 def test_last_event_id_resumes_after_it(header: str | None, start: int) -> None:
     assert parse_last_event_id(header) == start
 
 
-@pytest.mark.parametrize("header", ["abc", "-1", "1.0", "1e3", "9" * 40])
+# Only SP and HTAB are HTTP's blanks: NBSP and NEL are not "no id".
+@pytest.mark.parametrize("header", ["abc", "-1", "1.0", "1e3", "9" * 40, "\xa0", "\x85", "5\xa0"])
 def test_last_event_id_must_be_a_seq(header: str) -> None:
     with pytest.raises(Refusal) as caught:
         parse_last_event_id(header)

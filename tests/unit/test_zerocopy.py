@@ -60,3 +60,13 @@ def test_sendfile_is_zero_copy_and_falls_back_when_refused() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_file_work_off_the_hub_raises_its_error_in_the_caller() -> None:
+    """An error of the pooled work comes back as a value and is raised by the caller, so
+    gevent's pool never prints it as an unhandled error (a traceback per missing file)."""
+    from showcase.web.downloads import capture_outcome
+
+    assert capture_outcome(int, "7") == (True, 7)
+    succeeded, error = capture_outcome(int, "x")
+    assert not succeeded and isinstance(error, ValueError)
