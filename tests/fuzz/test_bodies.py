@@ -63,6 +63,17 @@ def has_lone_surrogate(text: str) -> bool:
     return any(0xD800 <= ord(char) <= 0xDFFF for char in text)
 
 
+def holds_lone_surrogate(value: Any) -> bool:
+    """Some string or key anywhere in ``value`` holds a lone surrogate."""
+    if isinstance(value, str):
+        return has_lone_surrogate(value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_lone_surrogate(item) for item in value)
+    return False
+
+
 def hub_statuses(content_type: str, raw: bytes, body: Any) -> set[int]:
     """What ``POST /chat/send`` answers (docs/hub.md), checked in the order the API does."""
     if content_type.split(";")[0].strip().lower() != "application/json":
@@ -71,6 +82,8 @@ def hub_statuses(content_type: str, raw: bytes, body: Any) -> set[int]:
         return {413}
     if not isinstance(body, dict):
         return {400}
+    if holds_lone_surrogate(body):  # any string or key of the body, refused at decoding
+        return {400}
     for name, pattern in (("room", ROOM), ("user", USER)):
         value = body.get(name)
         if not isinstance(value, str) or not pattern.fullmatch(value):
@@ -78,10 +91,7 @@ def hub_statuses(content_type: str, raw: bytes, body: Any) -> set[int]:
     text = body.get("text")
     if not isinstance(text, str) or not text:
         return {400}
-    too_long = len(text.encode(errors="surrogatepass")) > HUB_TEXT_BYTES
-    if has_lone_surrogate(text):  # not Unicode text: no subscriber could be sent it
-        return {400, 413} if too_long else {400}
-    return {413} if too_long else {202}
+    return {413} if len(text.encode()) > HUB_TEXT_BYTES else {202}
 
 
 message_fields = fields_of(
