@@ -39,8 +39,24 @@ class Kind(Protocol):
     def text_of(self, value: Any) -> str: ...
 
 
+class BaseKind:
+    """What every kind shares: a refusal says what was expected; a value is its own text
+    unless the kind writes it otherwise."""
+
+    __slots__ = ()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def text_of(self, value: Any) -> str:
+        return str(value)
+
+    def refuse(self, raw: str) -> ValueError:
+        return ValueError(f"expected {self.describe()}, got {shown(raw)}")
+
+
 @dataclass(frozen=True, slots=True)
-class Number:
+class Number(BaseKind):
     """An integer or a decimal number by the stream parameters' rule (plain ASCII digits),
     from ``low`` (excluded when ``above_low``) to ``high``."""
 
@@ -53,10 +69,10 @@ class Number:
         text = raw.strip(" \t")
         pattern = INTEGER_TEXT if self.integer else DECIMAL_TEXT
         if len(text) > MAX_PARAM_CHARS or not pattern.fullmatch(text):
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         value: int | float = int(text) if self.integer else float(text) + 0.0
         if not self.low <= value <= self.high or (self.above_low and value == self.low):
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return value
 
     def describe(self) -> str:
@@ -71,23 +87,20 @@ class Number:
 
 
 @dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(BaseKind):
     choices: tuple[str, ...]
 
     def parse(self, raw: str) -> str:
         if raw not in self.choices:
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return raw
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.choices)
 
-    def text_of(self, value: Any) -> str:
-        return str(value)
-
 
 @dataclass(frozen=True, slots=True)
-class Text:
+class Text(BaseKind):
     """Any printable text up to ``max_chars`` (no control characters: they would reach
     headers and logs)."""
 
@@ -95,37 +108,31 @@ class Text:
 
     def parse(self, raw: str) -> str:
         if len(raw) > self.max_chars or any(ord(c) < 32 or ord(c) == 127 for c in raw):
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return raw
 
     def describe(self) -> str:
         return f"text, at most {self.max_chars} characters"
 
-    def text_of(self, value: Any) -> str:
-        return str(value)
-
 
 @dataclass(frozen=True, slots=True)
-class Path:
+class Path(BaseKind):
     """A file or folder path (no NUL or control character)."""
 
     def parse(self, raw: str) -> str:
         if len(raw) > 4096 or any(ord(c) < 32 for c in raw):
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return raw
 
     def describe(self) -> str:
         return "a path"
-
-    def text_of(self, value: Any) -> str:
-        return str(value)
 
 
 BIND_TEXT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 
 @dataclass(frozen=True, slots=True)
-class Bind:
+class Bind(BaseKind):
     """``HOST:PORT`` (``[v6]:PORT`` too) or ``unix:PATH``, as gunicorn's ``--bind`` takes."""
 
     def parse(self, raw: str) -> str:
@@ -133,14 +140,11 @@ class Bind:
             return raw
         match = BIND_TEXT.fullmatch(raw)
         if match is None or int(match.group(1)) > 65535:
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return raw
 
     def describe(self) -> str:
         return "HOST:PORT or unix:PATH"
-
-    def text_of(self, value: Any) -> str:
-        return str(value)
 
 
 def is_http_url(raw: str, schemes: tuple[str, ...]) -> bool:
@@ -156,23 +160,20 @@ def is_http_url(raw: str, schemes: tuple[str, ...]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamURL:
+class UpstreamURL(BaseKind):
     """``self`` (this server) or an absolute http(s) URL."""
 
     def parse(self, raw: str) -> str:
         if raw == "self" or is_http_url(raw, ("http", "https")):
             return raw
-        raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+        raise self.refuse(raw)
 
     def describe(self) -> str:
         return "self, or an http(s) URL"
 
-    def text_of(self, value: Any) -> str:
-        return str(value)
-
 
 @dataclass(frozen=True, slots=True)
-class Broker:
+class Broker(BaseKind):
     """``memory`` or a Redis URL (``redis://``, ``rediss://``, ``unix://``)."""
 
     def parse(self, raw: str) -> str:
@@ -180,17 +181,14 @@ class Broker:
             return raw
         if raw.startswith("unix://") and len(raw) > 7 and not any(ord(c) < 32 for c in raw):
             return raw
-        raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+        raise self.refuse(raw)
 
     def describe(self) -> str:
         return "memory, or redis://HOST:PORT/DB"
 
-    def text_of(self, value: Any) -> str:
-        return str(value)
-
 
 @dataclass(frozen=True, slots=True)
-class GCThreshold:
+class GCThreshold(BaseKind):
     """Three integers for ``gc.set_threshold``, comma-separated (empty: the project's)."""
 
     def parse(self, raw: str) -> tuple[int, int, int]:
@@ -198,7 +196,7 @@ class GCThreshold:
         if len(parts) != 3 or not all(
             len(p) <= 8 and INTEGER_TEXT.fullmatch(p) and 0 <= int(p) <= 10_000_000 for p in parts
         ):
-            raise ValueError(f"expected {self.describe()}, got {shown(raw)}")
+            raise self.refuse(raw)
         return (int(parts[0]), int(parts[1]), int(parts[2]))
 
     def describe(self) -> str:
