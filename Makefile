@@ -14,7 +14,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # Order-only (after |): venv-deps runs first but never makes the stamp out of date.
-$(STAMP): setup.cfg pyproject.toml | venv-deps
+$(STAMP): setup.cfg setup.py pyproject.toml | venv-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench]'
