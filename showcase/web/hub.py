@@ -92,14 +92,19 @@ def read_message(max_text_bytes: int) -> tuple[str, str, str]:
         raise ParamError(error.field or "body", error.detail) from None
     room = parse_name(body.get("room"), "room", ROOM_TEXT)
     user = parse_name(body.get("user"), "user", USER_TEXT)
-    text = body.get("text")
+    return room, user, parse_text(body.get("text"), max_text_bytes)
+
+
+def parse_text(text: object, max_text_bytes: int) -> str:
+    """A message's text: a non-empty string of at most ``max_text_bytes`` of UTF-8, or
+    ParamError (``request entity too large`` past it)."""
     if not isinstance(text, str) or not text:
         raise ParamError("text", "expected a non-empty string")
     if len(text.encode(errors="surrogatepass")) > max_text_bytes:
         raise ParamError(
             "text", f"longer than {max_text_bytes} bytes of UTF-8", "request entity too large"
         )
-    return room, user, text
+    return text
 
 
 STATUS_OF_ERROR = {
