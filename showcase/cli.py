@@ -19,7 +19,9 @@ from showcase.client import (
     MalformedStreamError,
     iter_chunks,
     iter_ndjson,
+    iter_poll,
     iter_sse,
+    iter_ws,
 )
 from showcase.client import latency_ms as measure_latency
 from showcase.help_text import plain_text
@@ -98,7 +100,7 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "client", help="read a stream and print each message as it arrives, with its latency"
     )
-    parser.add_argument("mode", choices=["sse", "ndjson", "chunked"])
+    parser.add_argument("mode", choices=["sse", "ndjson", "chunked", "ws", "poll"])
     parser.add_argument("--url", default=DEFAULT_BASE_URL, help="server (default %(default)s)")
     parser.add_argument("--count", type=int, help="messages (server default 20)")
     parser.add_argument("--interval", type=float, help="ms between messages (default 100)")
@@ -106,6 +108,10 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--source", help="ticks or text (default ticks)")
     parser.add_argument("--flush", choices=["auto", "each"], help="server write policy")
     parser.add_argument("--last-event-id", help="sse: resume after this id")
+    parser.add_argument("--last-id", type=int, help="ws: resume after this seq")
+    parser.add_argument(
+        "--wait", type=int, default=25_000, help="poll: ms a poll waits (0: short polling)"
+    )
     parser.add_argument(
         "--reconnect",
         action="store_true",
@@ -177,8 +183,14 @@ def iter_client_lines(
                 ) from None
             lat, body = read_message(payload, args.url)
             yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {body}"
-    elif args.mode == "ndjson":
-        for obj in iter_ndjson(args.url, params):
+    elif args.mode in ("ndjson", "ws", "poll"):
+        if args.mode == "ws":
+            values = iter_ws(args.url, params, last_id=args.last_id)
+        elif args.mode == "poll":
+            values = iter_poll(args.url, params, wait_ms=args.wait)
+        else:
+            values = iter_ndjson(args.url, params)
+        for obj in values:
             lat, body = read_message(obj, args.url)
             yield f"seq={obj['seq']!s:<6} {lat:8.2f} ms  {body}"
     else:
@@ -229,6 +241,8 @@ def check_client_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
     """Refuse what the client cannot do before connecting (argparse exits with status 2)."""
     if args.mode != "sse" and (args.reconnect or args.last_event_id is not None):
         parser.error("--reconnect and --last-event-id need the sse mode: only SSE has event ids")
+    if args.mode != "ws" and args.last_id is not None:
+        parser.error("--last-id needs the ws mode")
     if args.max_attempts < 1:
         parser.error(f"--max-attempts must be at least 1, got {args.max_attempts}")
 
