@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Generator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -421,14 +421,16 @@ def iter_ws(
         query["last_id"] = last_id
     encoded = urlencode(query)
     url = ws_url(base_url, "/ws" + (f"?{encoded}" if encoded else ""))
-    with map_ws_errors(base_url):
-        connection = ws_connect(
-            url,
-            open_timeout=CONNECT_TIMEOUT_S,
-            max_size=WS_MAX_MESSAGE_BYTES,
-            compression=None,
-        )
-    with connection:
+    with ExitStack() as stack:
+        with map_ws_errors(base_url):
+            connection = stack.enter_context(
+                ws_connect(
+                    url,
+                    open_timeout=CONNECT_TIMEOUT_S,
+                    max_size=WS_MAX_MESSAGE_BYTES,
+                    compression=None,
+                )
+            )
         while True:
             with map_ws_errors(base_url):
                 try:
