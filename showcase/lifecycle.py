@@ -250,6 +250,25 @@ def make_wait() -> Wait:
     return Pacer(hub).pause if hub is not None else wait_plain
 
 
+class _Elapsed(Exception):
+    """A ``wait_readable`` that ran its time (gevent's timeout raises it)."""
+
+
+def wait_readable(sock: Any, seconds: float) -> bool:
+    """Pause up to ``seconds`` on a gevent socket: True as soon as it is readable (the
+    client sent bytes, or left: a pause of a stream that writes nothing learns it here),
+    False when the time ran out or the server is stopping (as ``Pacer.pause`` says)."""
+    from gevent.socket import wait
+
+    if STREAMS.stopping:
+        return False
+    try:
+        wait(sock._read_event, seconds, _Elapsed, sock.hub)
+    except (_Elapsed, StreamCut):
+        return False
+    return not STREAMS.stopping
+
+
 def _gevent_hub() -> Any:
     try:
         from gevent import get_hub, monkey

@@ -3,10 +3,13 @@ contract, on the stateless schedule of showcase/poll.py. docs/contract.md, "poll
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 from flask import Blueprint, Response, request
 from greenlet import getcurrent
 
-from showcase.lifecycle import STREAMS, make_wait
+from showcase.lifecycle import STREAMS, StreamCut, make_wait, wait_readable
 from showcase.message import Message
 from showcase.params import ParamError
 from showcase.poll import (
@@ -48,7 +51,10 @@ def poll() -> Response:
 
 def wait_for_due(params: PollParams, start_ms: float, deadline_ms: float) -> int:
     """Wait (counted as an open stream) until message ``after + 1`` is due or the deadline
-    passes; the last seq due then. A stopping server answers at once with what is due."""
+    passes; the last seq due then. A stopping server answers at once with what is due; a
+    client that left ends the wait (``StreamCut``: the worker closes quietly)."""
+    sock = request.environ.get("gunicorn.socket")
+    watch = sock is not None and hasattr(sock, "_read_event")
     wait = make_wait()
     waiting = object()
     STREAMS.enter(waiting, getcurrent())
@@ -60,7 +66,25 @@ def wait_for_due(params: PollParams, start_ms: float, deadline_ms: float) -> int
                 return last
             due = next_due_ms(params.stream, start_ms, params.after)
             until = deadline_ms if due is None else min(due, deadline_ms)
-            if now >= deadline_ms or not wait(max(until - now, 1.0) / 1000.0):
+            if now >= deadline_ms:
+                return last
+            seconds = max(until - now, 1.0) / 1000.0
+            if watch:
+                if wait_readable(sock, seconds):
+                    if client_left(sock):
+                        raise StreamCut("the client left while its poll waited")
+                    watch = False  # a pipelined request: plain pauses for the rest
+                elif STREAMS.stopping:
+                    return due_through(params.stream, start_ms, now_ms())
+            elif not wait(seconds):
                 return due_through(params.stream, start_ms, now_ms())
     finally:
         STREAMS.leave(waiting)
+
+
+def client_left(sock: Any) -> bool:
+    """A readable socket with nothing to read: the client closed (or reset) it."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK) == b"")
+    except OSError:
+        return True
