@@ -192,12 +192,15 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+@pytest.mark.parametrize("target", ["/ws?count=100&interval=500", "/ws/chat", "/ws/room?room=gone"])
 @pytest.mark.parametrize("reset", [False, True])
-def test_ws_disconnects_free_streams_and_fds(server: RunningServer, reset: bool) -> None:
+def test_ws_disconnects_free_streams_and_fds(
+    server: RunningServer, target: str, reset: bool
+) -> None:
     worker = server.worker_pids[0]
     assert server.wait_open_streams(0) == 0
     baseline_fds = open_fds(worker)
-    clients = [RawClient(server.url, "/ws?count=100&interval=500") for _ in range(10)]
+    clients = [RawClient(server.url, target) for _ in range(10)]
     assert server.wait_open_streams(10) == 10
     for client in clients:
         if reset:
