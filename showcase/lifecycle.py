@@ -59,6 +59,11 @@ class SendTimeout(StreamCut):
     reading (or a link too slow for the stream) is cut rather than held for ever."""
 
 
+class ConnectionTaken(StreamCut):
+    """Raised by a body that took the connection over (a WebSocket) when it is done: the
+    worker closes the connection without a word of HTTP, and logs nothing."""
+
+
 class StreamRegistry:
     """The streams this worker is sending (a stream counts from its first byte to its close)."""
 

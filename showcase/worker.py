@@ -26,7 +26,13 @@ from gevent.socket import wait
 from gunicorn.workers.ggevent import GeventWorker
 
 from showcase import lifecycle, zerocopy
-from showcase.lifecycle import STREAMS, SendTimeout, StopRequested, StreamCut
+from showcase.lifecycle import (
+    STREAMS,
+    ConnectionTaken,
+    SendTimeout,
+    StopRequested,
+    StreamCut,
+)
 from showcase.settings import SEND_TIMEOUT_S, read_setting
 
 
@@ -128,6 +134,8 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:
             return bool(super().handle_request(listener_name, req, sock, addr))
+        except ConnectionTaken:
+            raise StopIteration from None  # a WebSocket ended: nothing to log or write
         except StreamCut as cut:
             if isinstance(cut, SendTimeout):
                 STREAMS.send_timeouts += 1

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from showcase.chat.answer import answer_tokens, count_tokens, iter_answer
 from showcase.chat.request import MAX_BODY_BYTES, ChatRequest, parse_openai_request
 from showcase.hub.broker import BrokerUnavailable
+from showcase.lifecycle import ConnectionTaken
 from showcase.params import (
     SERVICE_UNAVAILABLE,
     ParamError,
@@ -44,12 +45,34 @@ WS_UPGRADE = "websocket"
 
 
 class TakenOver(Response):
-    """What a view returns once the connection was a WebSocket: nothing more to write.
-    ``StopIteration`` is how gunicorn's async workers are told to close the connection
-    without a response (flask-sock does the same)."""
+    """What a view returns once the handshake is answered: the connection runs when gunicorn
+    iterates the body, after Flask has let go of the request (its context, the view's
+    frames: memory and stack depth a held connection would keep otherwise). The body yields
+    nothing and ends with ``ConnectionTaken``, which the worker takes as "close quietly":
+    gunicorn must write no response of its own on a WebSocket."""
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        super().__init__()
+        self.run = run
 
     def __call__(self, environ: Any, start_response: Any) -> Any:
-        raise StopIteration
+        return SessionBody(self.run)
+
+
+class SessionBody:
+    __slots__ = ("run",)
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        self.run = run
+
+    def __iter__(self) -> SessionBody:
+        return self
+
+    def __next__(self) -> bytes:
+        run, self.run = self.run, None  # type: ignore[assignment]
+        if run is not None:
+            run()
+        raise ConnectionTaken("the WebSocket is over")
 
 
 def upgrade_refusal() -> Response | None:
@@ -92,11 +115,8 @@ def stream() -> Response:
     if isinstance(session, Response):
         return session
     start = min(start, params.count)  # nothing left: closed with 1000 at once
-    run_stream(
-        session,
-        make_source(params.source, params.count, params.interval_ms, params.size, start=start),
-    )
-    return TakenOver()
+    items = make_source(params.source, params.count, params.interval_ms, params.size, start=start)
+    return TakenOver(lambda: run_stream(session, items))
 
 
 def parse_last_id(raw: str | None) -> int:
@@ -127,8 +147,7 @@ def chat() -> Response:
             prompt_tokens=count_tokens(chat.prompt_chars),
         )
 
-    run_chat(session, parse_prompt, answer)
-    return TakenOver()
+    return TakenOver(lambda: run_chat(session, parse_prompt, answer))
 
 
 def room() -> Response:
@@ -154,8 +173,8 @@ def room() -> Response:
     broker = broker_of(current_app)
     authorized = header is not None or not token
     handle_send = send_handler(broker.publish, name, token, authorized, max_text_bytes)
-    run_room(session, broker, name, request.args.get("last_id"), handle_send)
-    return TakenOver()
+    last_id = request.args.get("last_id")
+    return TakenOver(lambda: run_room(session, broker, name, last_id, handle_send))
 
 
 def send_handler(
