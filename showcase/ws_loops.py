@@ -36,7 +36,15 @@ from showcase.ws_frames import (
     event_frame,
     restart_reason,
 )
-from showcase.ws_session import GOING_AWAY, NORMAL, POLICY, Closed, WSSession
+from showcase.ws_session import (
+    GOING_AWAY,
+    NO_PONG,
+    NORMAL,
+    POLICY,
+    Closed,
+    PongMissing,
+    WSSession,
+)
 
 SERVER_ERROR = 1011  # the room's stream ended on the server's side: reconnect and resume
 YIELD_EVERY_MESSAGES = 64  # a stream that never pauses lets other greenlets run this often
@@ -67,6 +75,8 @@ def run_registered(
         pass
     except FrameRefused as refused:
         code, reason = POLICY, str(refused)
+    except PongMissing as missing:
+        code, reason = NO_PONG, str(missing)
     except StopRequested:
         code = GOING_AWAY
     except SendTimeout:

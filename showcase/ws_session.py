@@ -51,6 +51,10 @@ class Closed(Exception):
         self.reason = reason
 
 
+class PongMissing(Exception):
+    """The client answered no ping for two heartbeats: close it with 1011."""
+
+
 class _Quiet(Exception):
     """A wait for the client's frames ended with none (gevent's timeout raises it)."""
 
@@ -90,7 +94,7 @@ class WSSession:
     and handles control frames on the way: a ping is answered, a pong noted, a close
     answered and raised as ``Closed``, a message over ``max_message_bytes`` closed with 1009.
     ``heartbeat_s``: a ping when nothing was sent for that long (``keep_alive``); no pong
-    for two heartbeats after a ping closes the connection with 1011.
+    for two heartbeats after a ping raises ``PongMissing``.
     """
 
     __slots__ = (
@@ -144,12 +148,11 @@ class WSSession:
         self.sent_at = self.clock()
 
     def keep_alive(self) -> None:
-        """Ping when the connection has been quiet for ``heartbeat_s``; raise ``Closed`` (and
-        close with 1011) when a ping has gone unanswered for two heartbeats."""
+        """Ping when the connection has been quiet for ``heartbeat_s``; raise ``PongMissing``
+        when a ping has gone unanswered for two heartbeats (the caller closes with 1011)."""
         now = self.clock()
         if self.ping_sent_at is not None and now - self.ping_sent_at >= 2 * self.heartbeat_s:
-            self.close(NO_PONG, "no pong within two heartbeats")
-            raise Closed(NO_PONG, "no pong")
+            raise PongMissing("no pong within two heartbeats")
         if now - self.sent_at >= self.heartbeat_s:
             if self.ping_sent_at is None:
                 self.ping_sent_at = now

@@ -180,6 +180,20 @@ def test_ws_pings_when_quiet_and_cuts_a_client_that_never_answers(base_url: str)
     assert time.monotonic() - started < WAIT_S
 
 
+@pytest.mark.parametrize("target", ["/ws/chat", "/ws/room?room=silent"])
+def test_ws_chat_and_room_cut_a_client_that_never_answers_pings(
+    server: RunningServer, target: str
+) -> None:
+    # The session server's heartbeat is 1 s: pings after 1 s of quiet, the cut 2 s later.
+    logged = len(server.log())
+    with RawClient(server.url, target) as client:
+        events = client.events_until_close()
+    assert any(isinstance(event, Ping) for event in events)
+    assert close_of(events).code == 1011
+    time.sleep(1.5)  # the server's wait for our close frame, which never comes
+    assert "Traceback" not in server.log()[logged:]
+
+
 def test_ws_client_answering_pings_stays_connected(base_url: str) -> None:
     # websockets answers pings by itself: a quiet stream stays open past two heartbeats.
     with open_ws(base_url, "/ws?count=2&interval=1500&heartbeat=0.2", ping_interval=None) as conn:
