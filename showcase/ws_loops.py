@@ -22,7 +22,7 @@ from showcase.hub.broker import Broker
 from showcase.hub.event import HEARTBEAT_EVENT, HubEvent
 from showcase.hub.room import Subscription
 from showcase.hub.source import iter_room
-from showcase.lifecycle import STREAMS, SendTimeout, StopRequested, StreamCut
+from showcase.lifecycle import STREAMS, SendTimeout, StopRequested
 from showcase.message import Message, Pause
 from showcase.ws_frames import (
     PROMPT,
@@ -38,15 +38,14 @@ from showcase.ws_frames import (
 )
 from showcase.ws_session import (
     GOING_AWAY,
-    NO_PONG,
     NORMAL,
     POLICY,
+    SERVER_ERROR,
     Closed,
     PongMissing,
     WSSession,
 )
 
-SERVER_ERROR = 1011  # the room's stream ended on the server's side: reconnect and resume
 YIELD_EVERY_MESSAGES = 64  # a stream that never pauses lets other greenlets run this often
 FOREVER_S = 3600.0  # a wait for the client with nothing else due (keep_alive bounds it)
 
@@ -76,13 +75,13 @@ def run_registered(
     except FrameRefused as refused:
         code, reason = POLICY, str(refused)
     except PongMissing as missing:
-        code, reason = NO_PONG, str(missing)
+        code, reason = SERVER_ERROR, str(missing)
     except StopRequested:
         code = GOING_AWAY
     except SendTimeout:
         STREAMS.send_timeouts += 1
         session.closed = True
-    except StreamCut:
+    except OSError:  # a cut (StreamCut), or a write to a client that reset the connection
         session.closed = True
     finally:
         try:

@@ -33,7 +33,9 @@ NORMAL = 1000
 GOING_AWAY = 1001
 POLICY = 1008  # a client message the server cannot use
 TOO_BIG = 1009  # a client message over the endpoint's bound
-NO_PONG = 1011  # the keepalive failed: what the websockets library sends in this case
+# The server ends the connection for a reason of its own: no pong (what the websockets
+# library sends then), or a room's stream ended on the server's side.
+SERVER_ERROR = 1011
 RECEIVE_BYTES = 16 * 1024
 CLOSE_WAIT_S = 1.0  # after its close frame, how long the server waits for the client's
 

@@ -194,6 +194,17 @@ def test_ws_chat_and_room_cut_a_client_that_never_answers_pings(
     assert "Traceback" not in server.log()[logged:]
 
 
+def test_ws_fast_stream_to_a_client_that_resets_ends_quietly(server: RunningServer) -> None:
+    assert server.wait_open_streams(0) == 0
+    logged = len(server.log())
+    client = RawClient(server.url, "/ws?count=1000000&interval=0&size=1024")
+    client.sock.recv(65536)
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.sock.close()
+    assert server.wait_open_streams(0) == 0
+    assert "Traceback" not in server.log()[logged:]
+
+
 def test_ws_client_answering_pings_stays_connected(base_url: str) -> None:
     # websockets answers pings by itself: a quiet stream stays open past two heartbeats.
     with open_ws(base_url, "/ws?count=2&interval=1500&heartbeat=0.2", ping_interval=None) as conn:
