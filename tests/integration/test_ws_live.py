@@ -409,3 +409,29 @@ def test_ws_sigterm_closes_every_socket_with_1001_and_a_jittered_retry(
             assert conn.close_code == 1001
             retry = json.loads(conn.close_reason)["retry_ms"]
             assert 1000 <= retry <= 5000
+
+
+def test_ws_reader_that_stops_reading_is_cut_at_the_send_deadline(tmp_path: Path) -> None:
+    running = start_server(
+        tmp_path / "gunicorn.log",
+        env={"SHOWCASE_HEARTBEAT_S": "1", "SHOWCASE_SEND_TIMEOUT_S": "1"},
+    )
+    try:
+        host, port = running.url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+        sock.connect((host, int(port)))
+        handshake = WSConnection(ConnectionType.CLIENT)
+        sock.sendall(
+            handshake.send(
+                Request(host=f"{host}:{port}", target="/ws?count=1000000&interval=0&size=4096")
+            )
+        )
+        try:
+            assert running.wait_open_streams(1) == 1
+            assert running.wait_open_streams(0) == 0  # never read: cut, not held
+            assert running.health()["send_timeouts"] == 1
+        finally:
+            sock.close()
+    finally:
+        running.stop()
