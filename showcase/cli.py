@@ -116,7 +116,8 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--reconnect",
         action="store_true",
         help="sse: like EventSource, reconnect after the server's retry with Last-Event-ID "
-        "when the stream ends or breaks, until the server answers 204",
+        "when the stream ends or breaks, until the server answers 204; ws: reconnect with "
+        "last_id after a close other than 1000 (a restart's 1001 carries the delay)",
     )
     parser.add_argument(
         "--max-attempts",
@@ -185,7 +186,13 @@ def iter_client_lines(
             yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {body}"
     elif args.mode in ("ndjson", "ws", "poll"):
         if args.mode == "ws":
-            values = iter_ws(args.url, params, last_id=args.last_id)
+            values = iter_ws(
+                args.url,
+                params,
+                last_id=args.last_id,
+                reconnect=args.reconnect,
+                max_attempts=args.max_attempts,
+            )
         elif args.mode == "poll":
             values = iter_poll(args.url, params, wait_ms=args.wait)
         else:
@@ -239,8 +246,10 @@ def run_client(args: argparse.Namespace) -> int:
 
 def check_client_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse what the client cannot do before connecting (argparse exits with status 2)."""
-    if args.mode != "sse" and (args.reconnect or args.last_event_id is not None):
-        parser.error("--reconnect and --last-event-id need the sse mode: only SSE has event ids")
+    if args.mode != "sse" and args.last_event_id is not None:
+        parser.error("--last-event-id needs the sse mode: only SSE has event ids")
+    if args.mode not in ("sse", "ws") and args.reconnect:
+        parser.error("--reconnect needs the sse or ws mode: only they resume")
     if args.mode != "ws" and args.last_id is not None:
         parser.error("--last-id needs the ws mode")
     if args.max_attempts < 1:

@@ -412,10 +412,68 @@ def iter_ws(
     base_url: str = DEFAULT_BASE_URL,
     params: Mapping[str, Any] | None = None,
     last_id: int | None = None,
+    *,
+    reconnect: bool = False,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_retry_ms: int = MAX_RETRY_MS,
 ) -> Iterator[Any]:
     """The payloads of ``GET /ws``, one JSON value per text frame; ``last_id`` resumes
     after that seq. Ends at the server's 1000 close; any other close raises
-    BrokenStreamError, every failure a ClientError."""
+    BrokenStreamError, every failure a ClientError.
+
+    With ``reconnect`` a close other than 1000, or a broken connection, is followed by a
+    new connection with ``last_id`` = the last seq received, after the ``retry_ms`` of a
+    1001 close (a restarting server's jittered delay; ``DEFAULT_RETRY_MS`` otherwise, at
+    most ``max_retry_ms``), as ``iter_sse(reconnect=True)`` does; ReconnectError after
+    ``max_attempts`` connections in a row that brought nothing."""
+    if not reconnect:
+        yield from iter_ws_connection(base_url, params, last_id)
+        return
+    resume = last_id
+    failures = 0
+    while True:
+        delivered = 0
+        try:
+            for payload in iter_ws_connection(base_url, params, resume):
+                delivered += 1
+                if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
+                    resume = payload["seq"]
+                yield payload
+            return
+        except FINAL_ERRORS:
+            raise
+        except ClientError as error:
+            failure = error
+        failures = 0 if delivered else failures + 1
+        if failures >= max_attempts:
+            raise ReconnectError(
+                f"gave up after {failures} connections in a row brought no message: {failure}",
+                failures,
+                None if resume is None else str(resume),
+            ) from failure
+        wait_s = min(restart_retry_ms(failure), max_retry_ms) / 1000.0
+        logger.info("%s; reconnecting in %.1f s with last_id=%s", failure, wait_s, resume)
+        time.sleep(wait_s)
+
+
+def restart_retry_ms(failure: ClientError) -> int:
+    """The ``retry_ms`` of a 1001 close's JSON reason, else ``DEFAULT_RETRY_MS``."""
+    closed = failure.__cause__
+    if isinstance(closed, ws_errors.ConnectionClosed) and closed.rcvd is not None:
+        if closed.rcvd.code == 1001:
+            try:
+                retry = json.loads(closed.rcvd.reason)["retry_ms"]
+            except (ValueError, KeyError, TypeError):
+                return DEFAULT_RETRY_MS
+            if isinstance(retry, int) and retry >= 0:
+                return retry
+    return DEFAULT_RETRY_MS
+
+
+def iter_ws_connection(
+    base_url: str, params: Mapping[str, Any] | None, last_id: int | None
+) -> Iterator[Any]:
+    """The payloads of one connection to ``/ws`` (``iter_ws`` without reconnecting)."""
     query = dict(params or {})
     if last_id is not None:
         query["last_id"] = last_id

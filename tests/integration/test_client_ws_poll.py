@@ -3,10 +3,13 @@ messages in order, and every failure one of the client's own errors."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from wsproto.utilities import generate_accept_token
@@ -19,6 +22,7 @@ from showcase.client import (
     iter_poll,
     iter_ws,
 )
+from showcase.launcher import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -117,3 +121,29 @@ def test_iter_poll_bad_parameter_is_an_http_status_error(base_url: str) -> None:
     with pytest.raises(HTTPStatusError) as refused:
         list(iter_poll(base_url, {"count": 0}))
     assert refused.value.status == 400
+
+
+def test_iter_ws_reconnects_across_a_graceful_reload_with_nothing_lost_or_repeated(
+    tmp_path: Path,
+) -> None:
+    running = start_server(
+        tmp_path / "gunicorn.log",
+        env={
+            "SHOWCASE_HEARTBEAT_S": "1",
+            "SHOWCASE_RESTART_RETRY_MS": "200",
+            "SHOWCASE_RESTART_JITTER_MS": "100",
+        },
+    )
+    try:
+        first_worker = running.health()["pid"]
+        seqs = []
+        params = {"count": 30, "interval": 100}
+        for payload in iter_ws(running.url, params, reconnect=True, max_retry_ms=2000):
+            seqs.append(payload["seq"])
+            if payload["seq"] == 5:
+                os.kill(running.pid, signal.SIGHUP)  # new workers; the old one gets SIGTERM
+        assert seqs == list(range(30))
+        assert running.health()["pid"] != first_worker  # the stream outlived its worker
+        assert "Traceback" not in running.log()
+    finally:
+        running.stop()
