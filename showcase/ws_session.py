@@ -139,7 +139,14 @@ class WSSession:
     def send_text(self, text: str | bytes) -> None:
         """One text frame (bytes are UTF-8 text already); SendTimeout past the deadline."""
         data = text.decode() if isinstance(text, bytes) else text
-        self._write(self.connection.send(TextMessage(data=data)))
+        self._send_open(TextMessage(data=data))
+
+    def _send_open(self, event: TextMessage | Ping) -> None:
+        """Send ``event`` on an open connection; ``Closed`` once either side closed it (the
+        room's reader may have answered the client's close meanwhile)."""
+        if self.closed or self.connection.state is not ConnectionState.OPEN:
+            raise Closed(1006, "the connection is closed")
+        self._write(self.connection.send(event))
 
     def _write(self, data: bytes) -> None:
         if self.write_lock is None:
@@ -158,7 +165,7 @@ class WSSession:
         if now - self.sent_at >= self.heartbeat_s:
             if self.ping_sent_at is None:
                 self.ping_sent_at = now
-            self._write(self.connection.send(Ping()))
+            self._send_open(Ping())
 
     def until_keep_alive(self) -> float:
         """Seconds until ``keep_alive`` has something to do."""

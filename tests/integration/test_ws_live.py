@@ -341,6 +341,24 @@ def test_ws_room_resumes_after_last_id_and_resets_for_an_unknown_one(base_url: s
         assert next_of_type(conn, "message")["text"] == "one"
 
 
+def test_ws_room_clients_closing_while_messages_flow_end_quietly(server: RunningServer) -> None:
+    logged = len(server.log())
+    room = "wsbusy"
+    with ExitStack() as stack:
+        conns = [
+            stack.enter_context(open_ws(server.url, f"/ws/room?room={room}")) for _ in range(5)
+        ]
+        sender = stack.enter_context(open_ws(server.url, f"/ws/room?room={room}"))
+        for n in range(200):
+            sender.send(json.dumps({"type": "send", "user": "ann", "text": f"m{n}"}))
+        for conn in conns:
+            next_of_type(conn, "message")
+            conn.close()
+        next_of_type(sender, "ack")
+    assert server.wait_open_streams(0) == 0
+    assert "Traceback" not in server.log()[logged:]
+
+
 def test_ws_room_refused_send_gets_the_post_error(base_url: str) -> None:
     with open_ws(base_url, "/ws/room?room=wsroom3") as conn:
         conn.send(json.dumps({"type": "send", "user": "no spaces", "text": "x"}))
