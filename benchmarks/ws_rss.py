@@ -1,5 +1,5 @@
 """Worker memory per held connection: idle ``/ws`` vs idle ``/stream/sse`` (and flask-sock's
-simple-websocket, for the choice between them), on one gevent worker.
+simple-websocket, for the choice between them; and a waiting long poll), on one gevent worker.
 
     python -m benchmarks.ws_rss --connections 2000
 
@@ -29,6 +29,7 @@ PATHS = {
     "sse": "/stream/sse?count=2&interval=60000&heartbeat=300",
     "ws": "/ws?count=2&interval=60000&heartbeat=300",
     "flask-sock": "/ws-sock",
+    "poll": "/poll?count=2&interval=60000&after=0&wait=60000&start={start}",
 }
 APPS = {"flask-sock": "benchmarks.ws_rss:flask_sock_app()"}
 SETTLE_S = 2.0
@@ -60,8 +61,9 @@ def rss_kib(pid: int) -> int:
 
 
 def request_bytes(lane: str, path: str, port: int) -> bytes:
+    path = path.format(start=time.time() * 1000.0)
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-    if lane != "sse":
+    if lane not in ("sse", "poll"):
         key = base64.b64encode(os.urandom(16)).decode()
         lines += [
             "Upgrade: websocket",
@@ -77,9 +79,10 @@ def open_connections(lane: str, port: int, count: int) -> list[socket.socket]:
     for index in range(count):
         conn = socket.create_connection(("127.0.0.1", port), timeout=10)
         conn.sendall(request_bytes(lane, PATHS[lane], port))
-        head = conn.recv(4096)  # the response head (and the first message)
-        if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 101")):
-            raise RuntimeError(f"{lane}: {head[:80]!r}")
+        if lane != "poll":  # a waiting poll answers nothing until its message is due
+            head = conn.recv(4096)  # the response head (and the first message)
+            if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 101")):
+                raise RuntimeError(f"{lane}: {head[:80]!r}")
         held.append(conn)
         if index % 200 == 0:
             print(f"\r{lane}: {index}/{count}", end="", file=sys.stderr)
@@ -117,7 +120,7 @@ def measure(lane: str, count: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=2000)
-    parser.add_argument("--lanes", default="sse,ws,flask-sock")
+    parser.add_argument("--lanes", default="sse,ws,flask-sock,poll")
     args = parser.parse_args(argv)
     results = [measure(lane, args.connections) for lane in args.lanes.split(",")]
     print(json.dumps({"results": results, "python": sys.version.split()[0]}, indent=2))

@@ -59,9 +59,10 @@ class SendTimeout(StreamCut):
     reading (or a link too slow for the stream) is cut rather than held for ever."""
 
 
-class ConnectionTaken(StreamCut):
-    """Raised by a body that took the connection over (a WebSocket) when it is done: the
-    worker closes the connection without a word of HTTP, and logs nothing."""
+class ConnectionOver(StreamCut):
+    """Raised by a body that is done with its connection and has nothing to say in HTTP: a
+    WebSocket that ended (it took the socket over), a waiting poll whose client left. The
+    worker closes the connection quietly."""
 
 
 class StreamRegistry:

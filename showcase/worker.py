@@ -28,7 +28,7 @@ from gunicorn.workers.ggevent import GeventWorker
 from showcase import lifecycle, zerocopy
 from showcase.lifecycle import (
     STREAMS,
-    ConnectionTaken,
+    ConnectionOver,
     SendTimeout,
     StopRequested,
     StreamCut,
@@ -134,7 +134,7 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:
             return bool(super().handle_request(listener_name, req, sock, addr))
-        except ConnectionTaken:
+        except ConnectionOver:
             raise StopIteration from None  # a WebSocket ended: nothing to log or write
         except StreamCut as cut:
             if isinstance(cut, SendTimeout):

@@ -4,12 +4,12 @@ contract, on the stateless schedule of showcase/poll.py. docs/contract.md, "poll
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, request
-from greenlet import getcurrent
 
-from showcase.lifecycle import STREAMS, StreamCut, make_wait, wait_readable
+from showcase.lifecycle import STREAMS, ConnectionOver, make_wait, wait_readable
 from showcase.message import Message
 from showcase.params import ParamError
 from showcase.poll import (
@@ -20,10 +20,11 @@ from showcase.poll import (
     parse_poll_params,
 )
 from showcase.sources import make_source, now_ms
-from showcase.web.responses import error_response
+from showcase.web.responses import error_response, stream_response
 
 bp = Blueprint("poll", __name__)
 
+MIMETYPE = "application/json"
 HEADERS = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
 
 
@@ -38,48 +39,51 @@ def poll() -> Response:
     now = now_ms()
     start = params.start_ms if params.start_ms is not None else now
     last = due_through(params.stream, start, now)
-    if last <= params.after and params.wait_ms > 0:
-        last = wait_for_due(params, start, now + params.wait_ms)
-    stream = params.stream
-    first = params.after + 1
-    # Interval 0: the due messages at once, without the pauses (the schedule spaced them).
-    items = make_source(stream.source, last + 1, 0.0, stream.size, start=first)
-    messages = (item for item in items if isinstance(item, Message))
-    body, _ = encode_answer(messages, params.after, stream.count, start)
-    return Response(body, mimetype="application/json", headers=HEADERS)
-
-
-def wait_for_due(params: PollParams, start_ms: float, deadline_ms: float) -> int:
-    """Wait (counted as an open stream) until message ``after + 1`` is due or the deadline
-    passes; the last seq due then. A stopping server answers at once with what is due; a
-    client that left ends the wait (``StreamCut``: the worker closes quietly)."""
+    if last > params.after or params.wait_ms == 0:
+        return Response(encode_due(params, start, last), mimetype=MIMETYPE, headers=HEADERS)
+    # The wait happens in the body, as a stream's pauses do: counted in open_streams, cut on
+    # SIGTERM, and with Flask's request context already let go while it waits.
     sock = request.environ.get("gunicorn.socket")
+    body = iter_waited_answer(params, start, now + params.wait_ms, sock)
+    return stream_response(body, MIMETYPE, headers=HEADERS)
+
+
+def encode_due(params: PollParams, start_ms: float, last: int) -> bytes:
+    """The answer holding messages ``after + 1`` … ``last``."""
+    stream = params.stream
+    # Interval 0: the due messages at once, without the pauses (the schedule spaced them).
+    items = make_source(stream.source, last + 1, 0.0, stream.size, start=params.after + 1)
+    messages = (item for item in items if isinstance(item, Message))
+    body, _ = encode_answer(messages, params.after, stream.count, start_ms)
+    return body
+
+
+def iter_waited_answer(
+    params: PollParams, start_ms: float, deadline_ms: float, sock: Any
+) -> Iterator[bytes]:
+    """The answer, once message ``after + 1`` is due or the deadline passed (a stopping
+    server: at once, with what is due). A client that left while it waited ends the body
+    with ``ConnectionOver``: nothing to answer, nothing to log."""
     watch = sock is not None and hasattr(sock, "_read_event")
     wait = make_wait()
-    waiting = object()
-    STREAMS.enter(waiting, getcurrent())
-    try:
-        while True:
-            now = now_ms()
-            last = due_through(params.stream, start_ms, now)
-            if last > params.after:
-                return last
-            due = next_due_ms(params.stream, start_ms, params.after)
-            until = deadline_ms if due is None else min(due, deadline_ms)
-            if now >= deadline_ms:
-                return last
-            seconds = max(until - now, 1.0) / 1000.0
-            if watch:
-                if wait_readable(sock, seconds):
-                    if client_left(sock):
-                        raise StreamCut("the client left while its poll waited")
-                    watch = False  # a pipelined request: plain pauses for the rest
-                elif STREAMS.stopping:
-                    return due_through(params.stream, start_ms, now_ms())
-            elif not wait(seconds):
-                return due_through(params.stream, start_ms, now_ms())
-    finally:
-        STREAMS.leave(waiting)
+    while True:
+        now = now_ms()
+        last = due_through(params.stream, start_ms, now)
+        due = next_due_ms(params.stream, start_ms, params.after)
+        until = deadline_ms if due is None else min(due, deadline_ms)
+        if last > params.after or now >= deadline_ms:
+            break
+        seconds = max(until - now, 1.0) / 1000.0
+        if watch:
+            if wait_readable(sock, seconds):
+                if client_left(sock):
+                    raise ConnectionOver("the client left while its poll waited")
+                watch = False  # a pipelined request: plain pauses for the rest
+            elif STREAMS.stopping:
+                break
+        elif not wait(seconds):
+            break
+    yield encode_due(params, start_ms, due_through(params.stream, start_ms, now_ms()))
 
 
 def client_left(sock: Any) -> bool:

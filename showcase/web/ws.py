@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from showcase.chat.answer import answer_tokens, count_tokens, iter_answer
 from showcase.chat.request import MAX_BODY_BYTES, ChatRequest, parse_openai_request
 from showcase.hub.broker import BrokerUnavailable
-from showcase.lifecycle import ConnectionTaken
+from showcase.lifecycle import ConnectionOver
 from showcase.params import (
     SERVICE_UNAVAILABLE,
     ParamError,
@@ -48,7 +48,7 @@ class TakenOver(Response):
     """What a view returns once the handshake is answered: the connection runs when gunicorn
     iterates the body, after Flask has let go of the request (its context, the view's
     frames: memory and stack depth a held connection would keep otherwise). The body yields
-    nothing and ends with ``ConnectionTaken``, which the worker takes as "close quietly":
+    nothing and ends with ``ConnectionOver``, which the worker takes as "close quietly":
     gunicorn must write no response of its own on a WebSocket."""
 
     def __init__(self, run: Callable[[], None]) -> None:
@@ -72,7 +72,7 @@ class SessionBody:
         run, self.run = self.run, None  # type: ignore[assignment]
         if run is not None:
             run()
-        raise ConnectionTaken("the WebSocket is over")
+        raise ConnectionOver("the WebSocket is over")
 
 
 def upgrade_refusal() -> Response | None:

@@ -57,3 +57,14 @@ def test_poll_bad_parameter_is_400(client: FlaskClient) -> None:
     response = client.get("/poll?wait=-1")
     assert response.status_code == 400
     assert response.get_json()["field"] == "wait"
+
+
+def test_long_poll_waits_in_its_body_and_answers_the_next_message(client: FlaskClient) -> None:
+    start = time.time() * 1000.0
+    response = client.get(f"/poll?count=3&interval=50&after=0&start={start}&wait=5000")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    answer = response.get_json()
+    assert [m["seq"] for m in answer["messages"]] == [1]
+    assert answer["messages"][0]["ts"] >= start + 50

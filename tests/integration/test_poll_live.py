@@ -93,6 +93,7 @@ def test_waiting_poll_counts_as_an_open_stream_until_its_client_leaves(
     server: RunningServer,
 ) -> None:
     assert server.wait_open_streams(0) == 0
+    logged = len(server.log())
     start = time.time() * 1000.0
     target = f"/poll?count=2&interval=60000&after=0&start={start}&wait=60000"
     socks = [open_raw(server.url, target) for _ in range(5)]
@@ -102,6 +103,8 @@ def test_waiting_poll_counts_as_an_open_stream_until_its_client_leaves(
         for sock in socks:
             sock.close()
     assert server.wait_open_streams(0) == 0  # long before the 60 s wait is over
+    time.sleep(0.5)
+    assert "Traceback" not in server.log()[logged:]  # a departure, not an error
 
 
 def test_polling_across_a_server_restart_loses_and_repeats_nothing(tmp_path: Path) -> None:
