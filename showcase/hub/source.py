@@ -6,7 +6,7 @@ It yields ``HubEvent``s and blocks on the subscription's queue where other sourc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from showcase.hub.broker import Broker, BrokerUnavailable
 from showcase.hub.event import HEARTBEAT_EVENT, hub_error_event, notice_event
@@ -24,7 +24,7 @@ def iter_room(
     last_event_id: str | None,
     heartbeat_s: float,
     writer: Writer | None = None,
-) -> Iterator[Message | Pause]:
+) -> Generator[Message | Pause, None, None]:
     """Join ``room`` at the first ``next()`` (a body never iterated never joins), replay,
     then live events; a heartbeat event after ``heartbeat_s`` of silence. A subscriber cut as
     too slow gets a notice saying why, then the stream ends; so does one cut while waiting

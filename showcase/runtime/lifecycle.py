@@ -59,6 +59,12 @@ class SendTimeout(StreamCut):
     reading (or a link too slow for the stream) is cut rather than held for ever."""
 
 
+class ConnectionOver(StreamCut):
+    """Raised by a body that is done with its connection and has nothing to say in HTTP: a
+    WebSocket that ended (it took the socket over), a waiting poll whose client left. The
+    worker closes the connection quietly."""
+
+
 class StreamRegistry:
     """The streams this worker is sending (a stream counts from its first byte to its close)."""
 
@@ -249,6 +255,25 @@ def make_wait() -> Wait:
     """The wait for one new stream: a ``Pacer`` in a gevent worker, else ``wait_plain``."""
     hub = _gevent_hub()
     return Pacer(hub).pause if hub is not None else wait_plain
+
+
+class _Elapsed(Exception):
+    """A ``wait_readable`` that ran its time (gevent's timeout raises it)."""
+
+
+def wait_readable(sock: Any, seconds: float) -> bool:
+    """Pause up to ``seconds`` on a gevent socket: True as soon as it is readable (the
+    client sent bytes, or left: a pause of a stream that writes nothing learns it here),
+    False when the time ran out or the server is stopping (as ``Pacer.pause`` says)."""
+    from gevent.socket import wait
+
+    if STREAMS.stopping:
+        return False
+    try:
+        wait(sock._read_event, seconds, _Elapsed, sock.hub)
+    except (_Elapsed, StreamCut):
+        return False
+    return not STREAMS.stopping
 
 
 def _gevent_hub() -> Any:

@@ -28,7 +28,13 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from showcase.pure.settings import SEND_TIMEOUT_S, read_setting
 from showcase.runtime import lifecycle, zerocopy
-from showcase.runtime.lifecycle import STREAMS, SendTimeout, StopRequested, StreamCut
+from showcase.runtime.lifecycle import (
+    STREAMS,
+    ConnectionOver,
+    SendTimeout,
+    StopRequested,
+    StreamCut,
+)
 
 
 def send_timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
@@ -129,6 +135,8 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:
             return bool(super().handle_request(listener_name, req, sock, addr))
+        except ConnectionOver:
+            raise StopIteration from None  # a WebSocket ended: nothing to log or write
         except StreamCut as cut:
             if isinstance(cut, SendTimeout):
                 STREAMS.send_timeouts += 1

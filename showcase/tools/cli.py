@@ -21,7 +21,9 @@ from showcase.tools.client import (
     MalformedStreamError,
     iter_chunks,
     iter_ndjson,
+    iter_poll,
     iter_sse,
+    iter_ws,
 )
 from showcase.tools.client import latency_ms as measure_latency
 from showcase.tools.help_text import plain_text
@@ -98,7 +100,7 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "client", help="read a stream and print each message as it arrives, with its latency"
     )
-    parser.add_argument("mode", choices=["sse", "ndjson", "chunked"])
+    parser.add_argument("mode", choices=["sse", "ndjson", "chunked", "ws", "poll"])
     parser.add_argument("--url", default=DEFAULT_BASE_URL, help="server (default %(default)s)")
     parser.add_argument("--count", type=int, help="messages (server default 20)")
     parser.add_argument("--interval", type=float, help="ms between messages (default 100)")
@@ -106,11 +108,16 @@ def add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--source", help="ticks or text (default ticks)")
     parser.add_argument("--flush", choices=["auto", "each"], help="server write policy")
     parser.add_argument("--last-event-id", help="sse: resume after this id")
+    parser.add_argument("--last-id", type=int, help="ws: resume after this seq")
+    parser.add_argument(
+        "--wait", type=int, default=25_000, help="poll: ms a poll waits (0: short polling)"
+    )
     parser.add_argument(
         "--reconnect",
         action="store_true",
         help="sse: like EventSource, reconnect after the server's retry with Last-Event-ID "
-        "when the stream ends or breaks, until the server answers 204",
+        "when the stream ends or breaks, until the server answers 204; ws: reconnect with "
+        "last_id after a close other than 1000 (a restart's 1001 carries the delay)",
     )
     parser.add_argument(
         "--max-attempts",
@@ -177,8 +184,20 @@ def iter_client_lines(
                 ) from None
             lat, body = read_message(payload, args.url)
             yield f"id={event.id:<6} event={event.event:<6} {lat:8.2f} ms  {body}"
-    elif args.mode == "ndjson":
-        for obj in iter_ndjson(args.url, params):
+    elif args.mode in ("ndjson", "ws", "poll"):
+        if args.mode == "ws":
+            values = iter_ws(
+                args.url,
+                params,
+                last_id=args.last_id,
+                reconnect=args.reconnect,
+                max_attempts=args.max_attempts,
+            )
+        elif args.mode == "poll":
+            values = iter_poll(args.url, params, wait_ms=args.wait)
+        else:
+            values = iter_ndjson(args.url, params)
+        for obj in values:
             lat, body = read_message(obj, args.url)
             yield f"seq={obj['seq']!s:<6} {lat:8.2f} ms  {body}"
     else:
@@ -227,8 +246,12 @@ def run_client(args: argparse.Namespace) -> int:
 
 def check_client_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse what the client cannot do before connecting (argparse exits with status 2)."""
-    if args.mode != "sse" and (args.reconnect or args.last_event_id is not None):
-        parser.error("--reconnect and --last-event-id need the sse mode: only SSE has event ids")
+    if args.mode != "sse" and args.last_event_id is not None:
+        parser.error("--last-event-id needs the sse mode: only SSE has event ids")
+    if args.mode not in ("sse", "ws") and args.reconnect:
+        parser.error("--reconnect needs the sse or ws mode: only they resume")
+    if args.mode != "ws" and args.last_id is not None:
+        parser.error("--last-id needs the ws mode")
     if args.max_attempts < 1:
         parser.error(f"--max-attempts must be at least 1, got {args.max_attempts}")
 

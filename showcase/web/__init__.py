@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update({key: check_value(key, value) for key, value in (config or {}).items()})
 
-    from showcase.web import baseline, chat, downloads, hub, page, relay, streams
+    from showcase.web import baseline, chat, downloads, hub, page, poll, relay, streams, ws
 
     app.register_blueprint(streams.bp)
     app.register_blueprint(downloads.bp)
@@ -52,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(chat.bp)
     app.register_blueprint(relay.bp)
     app.register_blueprint(hub.bp)
+    app.register_blueprint(ws.bp)
+    app.register_blueprint(poll.bp)
     app.register_error_handler(HTTPException, http_error_json)
     return app
 

@@ -105,12 +105,17 @@ def read_message(max_text_bytes: int) -> tuple[str, str, str]:
         raise Refusal("body", error.detail, code=error.code) from None
     room = parse_name(body.get("room"), "room", ROOM_TEXT)
     user = parse_name(body.get("user"), "user", USER_TEXT)
-    text = body.get("text")
+    return room, user, parse_text(body.get("text"), max_text_bytes)
+
+
+def parse_text(text: object, max_text_bytes: int) -> str:
+    """A message's text: a non-empty string of at most ``max_text_bytes`` of UTF-8, or
+    Refusal (413 past it)."""
     if not isinstance(text, str) or not text:
         raise Refusal("text", "expected a non-empty string")
     if len(text.encode(errors="surrogatepass")) > max_text_bytes:
         raise Refusal("text", f"longer than {max_text_bytes} bytes of UTF-8", status=413)
-    return room, user, text
+    return text
 
 
 @bp.post("/chat/send")

@@ -40,6 +40,9 @@ PURE_MODULES = [
     "showcase.hub.broker",
     "showcase.hub.memory",
     "showcase.hub.source",
+    # long polling's schedule and the WebSocket frames' JSON
+    "showcase.pure.poll",
+    "showcase.pure.ws_frames",
 ]
 # Sockets or child processes by design, yet no web stack: they run outside the app too.
 NETWORK_MODULES = [
