@@ -109,7 +109,7 @@ def iter_tokens(response: requests.Response, api: str, base_url: str) -> Iterato
     the API's shape, BrokenStreamError when the body ends before the API's end marker."""
     parser: NDJSONParser | SSEParser = NDJSONParser() if api == "ndjson" else SSEParser()
     for chunk in iter_body(response, base_url, READ_TIMEOUT_S):
-        with map_request_errors(base_url):
+        with map_request_errors(base_url, READ_TIMEOUT_S):
             items: list[Any] = list(parser.feed(chunk))
         for item in items:
             with message_shape(base_url, api):

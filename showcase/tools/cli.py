@@ -21,13 +21,12 @@ from showcase.tools.client import (
     MalformedStreamError,
     iter_chunks,
     iter_ndjson,
-    iter_poll,
     iter_sse,
-    iter_ws,
 )
 from showcase.tools.client import latency_ms as measure_latency
 from showcase.tools.help_text import plain_text
 from showcase.tools.server import serve
+from showcase.tools.ws_poll_client import iter_poll, iter_ws
 
 PREVIEW_CHARS = 60
 

@@ -19,10 +19,9 @@ from showcase.tools.client import (
     ConnectError,
     HTTPStatusError,
     InvalidURLError,
-    iter_poll,
-    iter_ws,
 )
 from showcase.tools.launcher import start_server
+from showcase.tools.ws_poll_client import iter_poll, iter_ws
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

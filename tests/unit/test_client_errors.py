@@ -77,7 +77,7 @@ def refused() -> requests.ConnectionError:
 def test_each_failure_maps_to_its_client_error(
     raised: Exception, mapped: type[ClientError], words: list[str]
 ) -> None:
-    with pytest.raises(ClientError) as caught, map_request_errors(BASE):
+    with pytest.raises(ClientError) as caught, map_request_errors(BASE, 120.0):
         raise raised
     assert type(caught.value) is mapped
     assert caught.value.__cause__ is raised
@@ -88,10 +88,10 @@ def test_each_failure_maps_to_its_client_error(
 
 def test_client_errors_pass_through_and_bugs_are_not_hidden() -> None:
     original = HTTPStatusError("a 404", 404)
-    with pytest.raises(HTTPStatusError) as caught, map_request_errors(BASE):
+    with pytest.raises(HTTPStatusError) as caught, map_request_errors(BASE, 120.0):
         raise original
     assert caught.value is original
-    with pytest.raises(KeyError), map_request_errors(BASE):
+    with pytest.raises(KeyError), map_request_errors(BASE, 120.0):
         raise KeyError("a bug stays a bug")
 
 
