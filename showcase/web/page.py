@@ -80,6 +80,8 @@ def index() -> str:
         "wire": url_for("page.wire", mode="MODE").replace("MODE", "{mode}"),
         "files": {name: url_for("downloads.download", name=name) for name in SAMPLES},
         "generated": url_for("downloads.generated"),
+        "ws": url_for("ws.stream"),
+        "poll": url_for("poll.poll"),
     }
     return render_template(
         "index.html",
