@@ -119,3 +119,54 @@ def test_short_polling_on_the_readers_timer(open_page: Callable[..., Page], base
     polls, empty = int(attr(page, "poll", "polls")), int(attr(page, "poll", "empty-polls"))
     assert polls >= 8 + 5
     assert empty >= 5
+
+
+def show_wire(page: Page, mode: str, count: int) -> None:
+    page.select_option("#wire-controls select[name=mode]", mode)
+    page.fill("#wire-controls input[name=count]", str(count))
+    page.evaluate("document.getElementById('wire').dataset.state = 'idle'")
+    page.click("#wire [data-action=wire]")
+    page.wait_for_function(
+        "!['idle', 'running'].includes(document.getElementById('wire').dataset.state)"
+    )
+    assert page.get_attribute("#wire", "data-state") == "done", page.inner_text(
+        "#wire [data-role=status]"
+    )
+
+
+def test_wire_view_shows_the_upgrade_the_101_and_each_frame(
+    open_page: Callable[..., Page], base_url: str
+) -> None:
+    page = open_page(f"{base_url}/")
+    show_wire(page, "ws", 3)
+    sent = page.inner_text("#wire [data-role=request]")
+    assert sent.startswith("GET /ws?count=3&")
+    assert "Upgrade: websocket\\r\\n" in sent
+    assert "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n" in sent
+    response = "#wire [data-role=response]"
+    assert page.inner_text(response).startswith("HTTP/1.1 101 Switching Protocols\\r\\n")
+    assert "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in page.inner_text(response)
+    labels = page.locator(f"{response} .frame-label").all_inner_texts()
+    assert [label.strip() for label in labels] == [
+        *["[FIN=1 MASK=0 text (opcode 1) length 41]"] * 3,
+        "[FIN=1 MASK=0 close (opcode 8) length 2]",
+    ]
+    assert page.locator(f"{response} .seg-frame").count() == 4
+    data = page.locator(f"{response} .seg-data").all_inner_texts()
+    assert [text.startswith(f'{{"seq":{n},') for n, text in enumerate(data[:3])] == [True] * 3
+    assert page.get_attribute("#wire", "data-frames") == "4"
+
+
+def test_wire_view_shows_polls_each_following_the_last(
+    open_page: Callable[..., Page], base_url: str
+) -> None:
+    page = open_page(f"{base_url}/")
+    show_wire(page, "poll", 3)
+    sent = page.inner_text("#wire [data-role=request]")
+    assert sent.count("GET /poll?") == 3
+    assert "&after=-1&" in sent and "&after=0&start=" in sent and "&after=1&start=" in sent
+    answers = page.inner_text("#wire [data-role=response]")
+    assert answers.count("HTTP/1.1 200 OK") == 3
+    assert [f'"seq":{n},' in answers for n in range(3)] == [True] * 3
+    assert '"done":true' in answers
+    assert page.locator("#wire [data-role=response] .exchange-label").count() == 3
