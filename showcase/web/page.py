@@ -3,7 +3,6 @@ stream, read over a real socket to this server) and ``GET /guide`` (docs/choosin
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,15 +37,8 @@ from showcase.proxy.locations import LOCATIONS
 from showcase.sources import SOURCES
 from showcase.web import ROOT
 from showcase.web.responses import error_response
-from showcase.wire import (
-    DEFAULT_LIMIT_BYTES,
-    MAX_LIMIT_BYTES,
-    WireCapture,
-    build_request,
-    capture,
-    label_segments,
-)
-from showcase.wire_frames import HANDSHAKE_KEY, find_frames, has_close_frame
+from showcase.web.wire_view import capture_polls, capture_ws, describe_capture
+from showcase.wire import DEFAULT_LIMIT_BYTES, MAX_LIMIT_BYTES, build_request, capture
 
 bp = Blueprint("page", __name__)
 
@@ -58,9 +50,6 @@ WIRE_DEFAULTS = {"count": "5", "interval": "20"}  # small and quick: the wire vi
 STREAM_FIELDS = ("count", "interval", "size", "source", "flush", "heartbeat")
 # Beside the stream modes: the WebSocket's handshake and frames, and a few polls.
 WIRE_MODES = (*MODES, "ws", "poll")
-WIRE_POLLS = 3
-# A poll in the wire view waits at most this (ms), so its answer comes within the capture's time.
-WIRE_POLL_WAIT_MS = "2000"
 # HTTP/1.1 browsers open at most six connections per origin (Chromium, Firefox, Safari).
 CONNECTIONS_PER_ORIGIN = 6
 # Set by `showcase proxy` for the app it starts: where the app, nginx and nginx's TLS port
@@ -181,33 +170,10 @@ def wire(mode: str) -> Response:
         name: query[name].strip(SURROUNDING_BLANKS) for name in STREAM_FIELDS if name in query
     }
     if mode == "poll":
-        return jsonify(capture_polls(host, port, stream_query, limit))
+        path = url_for("poll.poll")
+        return jsonify(capture_polls(host, port, path, stream_query, limit))
     if mode == "ws":
-        upgrade = {"Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
-        upgrade["Sec-WebSocket-Key"] = HANDSHAKE_KEY
-        raw_request = build_request(host, port, ws_path(), stream_query, upgrade)
-        result = capture(host, port, raw_request, limit_bytes=limit, until=has_close_frame)
-        segments, frames = find_frames(result.raw)
-        labels = {frame.start: frame.header.describe() for frame in frames}
-        return jsonify(
-            {
-                **describe_capture(mode, raw_request, result, limit),
-                "segments": [
-                    {"kind": seg.kind, "start": seg.start, "end": seg.end}
-                    | ({"label": labels[seg.start]} if seg.kind == "frame" else {})
-                    for seg in segments
-                ],
-                "frames": [
-                    {
-                        "fin": frame.header.fin,
-                        "opcode": frame.header.opcode,
-                        "masked": frame.header.masked,
-                        "length": frame.header.length,
-                    }
-                    for frame in frames
-                ],
-            }
-        )
+        return jsonify(capture_ws(host, port, ws_path(), stream_query, limit))
     raw_request = build_request(host, port, url_for("streams.stream", mode=mode), stream_query)
     result = capture(host, port, raw_request, limit_bytes=limit)
     return jsonify(describe_capture(mode, raw_request, result, limit))
@@ -217,64 +183,6 @@ def ws_path() -> str:
     """``/ws``: werkzeug builds a WebSocket rule's URL absolute (``ws://host/ws``); the page
     and the wire view's request line want the path."""
     return urlsplit(url_for("ws.stream")).path
-
-
-def describe_capture(
-    mode: str, raw_request: bytes, result: WireCapture, limit: int
-) -> dict[str, Any]:
-    """The wire view's JSON for one request: what was sent, each read with its arrival time
-    (base64 keeps every byte exact: UTF-8 tokens, binary), and labelled byte ranges."""
-    raw = result.raw
-    return {
-        "mode": mode,
-        "request": raw_request.decode("ascii"),
-        "bytes": len(raw),
-        "limit": limit,
-        "complete": result.complete,
-        "error": result.error,
-        "reads": [
-            {"t_ms": read.t_ms, "size": len(read.data), "b64": b64(read.data)}
-            for read in result.reads
-        ],
-        "segments": [
-            {"kind": seg.kind, "start": seg.start, "end": seg.end} for seg in label_segments(raw)
-        ],
-    }
-
-
-def capture_polls(host: str, port: int, stream_query: dict[str, str], limit: int) -> dict[str, Any]:
-    """Up to ``WIRE_POLLS`` polls, each on its own connection, the next one asking
-    ``after=next&start=start`` as the previous answer said: ``exchanges`` holds each one's
-    capture, the top level the first's (so the view's summary reads as for a stream)."""
-    exchanges: list[dict[str, Any]] = []
-    follow = {"after": "-1", "wait": WIRE_POLL_WAIT_MS}
-    for _ in range(WIRE_POLLS):
-        raw_request = build_request(host, port, url_for("poll.poll"), stream_query | follow)
-        result = capture(host, port, raw_request, limit_bytes=limit)
-        exchanges.append(describe_capture("poll", raw_request, result, limit))
-        answer = poll_answer(result.raw)
-        if answer is None or answer.get("done"):
-            break
-        follow = {
-            "after": str(answer["next"]),
-            "start": str(answer["start"]),
-            "wait": WIRE_POLL_WAIT_MS,
-        }
-    return {**exchanges[0], "exchanges": exchanges}
-
-
-def poll_answer(raw: bytes) -> dict[str, Any] | None:
-    """The JSON of a captured poll answer (its body, chunked or not), or None if cut or bad."""
-    body = b"".join(raw[seg.start : seg.end] for seg in label_segments(raw) if seg.kind == "data")
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        return None
-    return answer if isinstance(answer, dict) and "next" in answer else None
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 # CommonMark plus tables; raw HTML is escaped and javascript: links are refused by the
