@@ -51,7 +51,7 @@ export async function run(panel, params, signal) {
       panel.stats.arrivedAt(null);
       panel.row(
         [`poll ${panel.extra.polls}`, "k"],
-        [` after=${after} → ${body.messages.length} messages, next=${body.next}`, ""],
+        [` after=${after} → ${body.messages.length} message${body.messages.length === 1 ? "" : "s"}, next=${body.next}`, ""],
         [body.done ? " done" : "", "dim"],
       );
       panel.changed();

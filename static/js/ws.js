@@ -33,9 +33,9 @@ export async function run(panel, params, signal) {
       lastSeq = message.seq;
       panel.stats.bytes += encoder.encode(data).length;
     });
-    panel.extra["close-code"] = close.code;
+    panel.extra["close-code"] = String(close.code); // a code, not a quantity: no "1,000"
     panel.changed();
-    if (close.code === 1000 && panel.stats.messages >= params.count) return "done: closed 1000 after every message";
+    if (close.code === 1000 && panel.stats.messages >= params.count) return "done: closed 1000";
     if (close.code !== 1001) {
       const why = close.reason ? `: ${close.reason}` : "";
       throw new Error(`closed ${close.code}${why} after ${panel.stats.messages} messages`);
