@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -52,9 +53,16 @@ class WireCapture:
         return b"".join(read.data for read in self.reads)
 
 
-def build_wire_request(host: str, port: int, path: str, query: dict[str, str]) -> bytes:
+def build_wire_request(
+    host: str,
+    port: int,
+    path: str,
+    query: dict[str, str],
+    upgrade: dict[str, str] | None = None,
+) -> bytes:
     """A minimal HTTP/1.1 GET. ``Connection: close`` so the end of the body closes the socket,
-    and no ``Accept-Encoding``: the capture shows the bytes, not a compressed form of them."""
+    and no ``Accept-Encoding``: the capture shows the bytes, not a compressed form of them.
+    With ``upgrade`` (the handshake's own headers) it asks ``Connection: Upgrade`` instead."""
     target = f"{path}?{urlencode(query)}" if query else path
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     lines = [
@@ -62,7 +70,8 @@ def build_wire_request(host: str, port: int, path: str, query: dict[str, str]) -
         f"Host: {authority}",
         "User-Agent: showcase-wire",
         "Accept: */*",
-        "Connection: close",
+        "Connection: Upgrade" if upgrade else "Connection: close",
+        *(f"{name}: {value}" for name, value in (upgrade or {}).items()),
         "",
         "",
     ]
@@ -76,9 +85,11 @@ def capture(
     *,
     limit_bytes: int = DEFAULT_LIMIT_BYTES,
     timeout_s: float = TIMEOUT_S,
+    until: Callable[[bytes], bool] | None = None,
 ) -> WireCapture:
     """Send ``request`` to ``host:port`` and keep every read until ``limit_bytes`` (the last
-    read is cut there), the server closes, or ``timeout_s`` passes in total.
+    read is cut there), the server closes, ``until(bytes so far)`` is true (``complete``), or
+    ``timeout_s`` passes in total.
 
     ``host`` is a loopback name or an IP address (ValueError otherwise): the server's own
     address, as its accepted socket gives it, never one a request names, so the caller is no
@@ -112,6 +123,9 @@ def capture(
                 elapsed_ms = (time.perf_counter() - sent) * 1000.0
                 result.reads.append(WireRead(round(elapsed_ms, 3), data))
                 total += len(data)
+                if until is not None and until(result.raw):
+                    result.complete = True
+                    break
     except OSError as error:
         result.error = f"{type(error).__name__}: {error}"
     return result

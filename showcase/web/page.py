@@ -4,10 +4,10 @@ plots, results and documents it links beside it)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -36,15 +36,10 @@ from showcase.pure.refusal import Refusal
 from showcase.pure.sources import SOURCES
 from showcase.runtime.files import SAMPLES
 from showcase.tools.proxy.locations import LOCATIONS
-from showcase.tools.wire import (
-    DEFAULT_LIMIT_BYTES,
-    MAX_LIMIT_BYTES,
-    build_wire_request,
-    capture,
-    label_segments,
-)
+from showcase.tools.wire import DEFAULT_LIMIT_BYTES, MAX_LIMIT_BYTES, build_wire_request, capture
 from showcase.web import ROOT
 from showcase.web.refusals import refusal_response
+from showcase.web.wire_view import capture_polls, capture_ws, describe_capture
 
 bp = Blueprint("page", __name__)
 
@@ -54,6 +49,8 @@ WIRE_DEFAULTS = {"count": "5", "interval": "20"}  # small and quick: the wire vi
 # reformatting a number could change it, and flush/heartbeat are what make coalescing and
 # heartbeats visible on the wire.
 STREAM_FIELDS = ("count", "interval", "size", "source", "flush", "heartbeat")
+# Beside the stream modes: the WebSocket's handshake and frames, and a few polls.
+WIRE_MODES = (*MODES, "ws", "poll")
 # HTTP/1.1 browsers open at most six connections per origin (Chromium, Firefox, Safari).
 CONNECTIONS_PER_ORIGIN = 6
 # Set by `showcase proxy` for the app it starts: where the app, nginx and nginx's TLS port
@@ -81,6 +78,8 @@ def index() -> str:
         "wire": url_for("page.wire", mode="MODE").replace("MODE", "{mode}"),
         "files": {name: url_for("downloads.download", name=name) for name in SAMPLES},
         "generated": url_for("downloads.generated"),
+        "ws": ws_path(),
+        "poll": url_for("poll.poll"),
     }
     return render_template(
         "index.html",
@@ -88,7 +87,7 @@ def index() -> str:
         samples=SAMPLES,
         limits=limits,
         urls=urls,
-        wire_modes=list(MODES),
+        wire_modes=list(WIRE_MODES),
         deploy=read_deploy(current_app.config["SHOWCASE_DEPLOY"]),
     )
 
@@ -155,8 +154,9 @@ def own_address() -> tuple[str, int] | None:
 def wire(mode: str) -> Response:
     """JSON: the request sent, each read with its arrival time, and labelled byte ranges."""
     try:
-        if mode not in MODES:
-            raise Refusal("mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+        if mode not in WIRE_MODES:
+            modes = ", ".join(WIRE_MODES)
+            raise Refusal("mode", f"must be one of {modes}, got {mode[:40]!r}")
         query = {**WIRE_DEFAULTS, **request.args.to_dict()}
         limit = parse_int(query, "limit", DEFAULT_LIMIT_BYTES, 1, MAX_LIMIT_BYTES)
         parse_stream_params(query)  # refuse here what the stream would refuse
@@ -170,32 +170,21 @@ def wire(mode: str) -> Response:
     stream_query = {
         name: query[name].strip(SURROUNDING_BLANKS) for name in STREAM_FIELDS if name in query
     }
-    raw_request = build_wire_request(host, port, url_for("streams.stream", mode=mode), stream_query)
+    if mode == "poll":
+        path = url_for("poll.poll")
+        return jsonify(capture_polls(host, port, path, stream_query, limit))
+    if mode == "ws":
+        return jsonify(capture_ws(host, port, ws_path(), stream_query, limit))
+    path = url_for("streams.stream", mode=mode)
+    raw_request = build_wire_request(host, port, path, stream_query)
     result = capture(host, port, raw_request, limit_bytes=limit)
-    raw = result.raw
-    return jsonify(
-        {
-            "mode": mode,
-            "request": raw_request.decode("ascii"),
-            "bytes": len(raw),
-            "limit": limit,
-            "complete": result.complete,
-            "error": result.error,
-            # base64 keeps every byte exact (UTF-8 tokens, binary); the page decodes it.
-            "reads": [
-                {"t_ms": read.t_ms, "size": len(read.data), "b64": b64(read.data)}
-                for read in result.reads
-            ],
-            "segments": [
-                {"kind": seg.kind, "start": seg.start, "end": seg.end}
-                for seg in label_segments(raw)
-            ],
-        }
-    )
+    return jsonify(describe_capture(mode, raw_request, result, limit))
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+def ws_path() -> str:
+    """``/ws``: werkzeug builds a WebSocket rule's URL absolute (``ws://host/ws``); the page
+    and the wire view's request line want the path."""
+    return urlsplit(url_for("ws.stream")).path
 
 
 # CommonMark plus tables; raw HTML is escaped and javascript: links are refused by the

@@ -7,6 +7,7 @@ export class ConnectionBudget {
     this.limit = limit;
     this.open = 0;
     this.listeners = [onChange];
+    this.waiting = []; // resolve functions of whenFree() calls, first come first served
   }
 
   // Another function to call with the open count whenever it changes.
@@ -31,8 +32,28 @@ export class ConnectionBudget {
         held = false;
         this.open -= 1;
         this.onChange(this.open);
+        this.waiting.shift()?.(this.acquire()); // the queue's first takes it at once
       },
     };
+  }
+
+  // A lease as soon as one is free: what the browser does with a seventh request (it waits in
+  // its queue), made visible. Rejects with the signal's reason if aborted while waiting.
+  whenFree(signal) {
+    const lease = this.acquire();
+    if (lease) return Promise.resolve(lease);
+    return new Promise((resolve, reject) => {
+      const take = (given) => {
+        signal.removeEventListener("abort", leave);
+        resolve(given);
+      };
+      const leave = () => {
+        this.waiting = this.waiting.filter((waiter) => waiter !== take);
+        reject(signal.reason);
+      };
+      this.waiting.push(take);
+      signal.addEventListener("abort", leave, { once: true });
+    });
   }
 }
 

@@ -228,10 +228,25 @@ function eventSourceInWorker({ id, url, events }) {
   }
 }
 
+// A WebSocket in the worker: open, every text frame stamped when it came, and the close.
+function webSocketInWorker({ id, url }) {
+  const socket = new WebSocket(url);
+  running.set(id, () => socket.close(1000));
+  socket.addEventListener("open", () => postMessage({ id, type: "open", at: nowEpochMs() }));
+  socket.addEventListener("message", ({ data }) => {
+    postMessage({ id, type: "frame", data, at: nowEpochMs() });
+  });
+  socket.addEventListener("close", ({ code, reason, wasClean }) => {
+    running.delete(id);
+    postMessage({ id, type: "close", code, reason, wasClean, at: nowEpochMs() });
+  });
+}
+
 if (IN_WORKER) {
   addEventListener("message", ({ data }) => {
     if (data.op === "fetch") fetchInWorker(data);
     else if (data.op === "eventsource") eventSourceInWorker(data);
+    else if (data.op === "websocket") webSocketInWorker(data);
     else if (data.op === "ack") {
       const credit = credits.get(data.id);
       if (credit) {

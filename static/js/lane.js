@@ -59,6 +59,16 @@ const PATHS = {
     cut: "nginx's proxy_read_timeout (3 s) passed with no byte from the app, and nginx ended the response",
     fix: "a heartbeat more often than the timeout (heartbeat=1), or a long proxy_read_timeout",
   },
+  websocket: {
+    fine: "proxy_buffering off: nginx passes each piece on as it comes (and passes Upgrade for a WebSocket)",
+    held: "the messages came faster than the page read them",
+    fix: "",
+  },
+  "no-upgrade": {
+    fine: "proxy_buffering off: a stream passes; only a WebSocket handshake fails here (no Upgrade)",
+    held: "the messages came faster than the page read them",
+    fix: "",
+  },
 };
 const UNKNOWN_PATH = {
   fine: "this path passed each piece on",

@@ -8,9 +8,11 @@ import { readerWorker } from "./fetchbody.js";
 import * as ndjson from "./ndjson.js";
 import { Panel } from "./panel.js";
 import { PlotGroup } from "./plot.js";
+import * as poll from "./poll.js";
 import * as sse from "./sse.js";
 import * as sseFetch from "./sse-fetch.js";
 import * as wire from "./wire.js";
+import * as ws from "./ws.js";
 
 const RUNNERS = {
   sse: { runner: sse.run },
@@ -18,6 +20,11 @@ const RUNNERS = {
   ndjson: { runner: ndjson.run },
   chunked: { runner: chunked.run },
   download: { runner: download.run, connections: 2, plotUnit: "MB/s" },
+  // Not one of the six: browsers pool WebSockets apart from HTTP/1.1 requests.
+  ws: { runner: ws.run, connections: 0 },
+  // It holds one of the six, but waits for a free one (as the browser's queue would) rather
+  // than being refused, so "Start all" can race it: poll.js takes its lease itself.
+  poll: { runner: poll.run, connections: 0 },
 };
 
 export function boot({ urls, limits }) {

@@ -2,6 +2,7 @@
 // with line ends, chunk-size lines, SSE field names and read boundaries made visible.
 
 const FIELD = /^(data:|id:|event:|retry:|:)/;
+const PATHS = { ws: "/ws", poll: "/poll" }; // the others are /stream/<mode>
 
 export function setup(section, { url, budget, controls }) {
   const form = section.querySelector("#wire-controls");
@@ -29,20 +30,35 @@ export function setup(section, { url, budget, controls }) {
       flush: data.get("flush"),
     });
     const mode = data.get("mode");
+    const path = PATHS[mode] ?? `/stream/${mode}`;
     section.dataset.state = "running";
-    status.textContent = `Reading /stream/${mode} over a socket…`;
+    status.textContent = `Reading ${path} over a socket…`;
     try {
       const response = await fetch(`${url.replace("{mode}", mode)}?${query}`, { cache: "no-store" });
       const body = await response.json();
       if (!response.ok) throw new Error(`${body.field}: ${body.detail}`);
-      requestOut.replaceChildren(...renderBytes(latin1(body.request), [], [], mode));
-      const bytes = concat(body.reads.map((read) => base64Bytes(read.b64)));
-      responseOut.replaceChildren(...renderBytes(bytes, body.segments, body.reads, mode));
-      const end = body.complete ? "connection closed by the server" : `cut at ${body.limit} B`;
-      summary.textContent = `${body.bytes} B in ${body.reads.length} reads; ${end}`;
+      // A poll is several requests, each on its own connection: one exchange each.
+      const exchanges = body.exchanges ?? [body];
+      const titled = (index) => (exchanges.length > 1 ? [exchangeLabel(`poll ${index + 1}`)] : []);
+      requestOut.replaceChildren(
+        ...exchanges.flatMap((one, i) => [...titled(i), ...renderBytes(latin1(one.request), [], [], mode)]),
+      );
+      responseOut.replaceChildren(
+        ...exchanges.flatMap((one, i) => {
+          const bytes = concat(one.reads.map((read) => base64Bytes(read.b64)));
+          return [...titled(i), ...renderBytes(bytes, one.segments, one.reads, mode)];
+        }),
+      );
+      const total = exchanges.reduce((n, one) => n + one.bytes, 0);
+      const reads = exchanges.reduce((n, one) => n + one.reads.length, 0);
+      const last = exchanges.at(-1);
+      const end = last.complete ? "connection closed by the server" : `cut at ${last.limit} B`;
+      const polls = exchanges.length > 1 ? `${exchanges.length} polls, ` : "";
+      summary.textContent = `${polls}${total} B in ${reads} reads; ${end}`;
+      section.dataset.frames = String(body.frames?.length ?? "");
       status.textContent = body.error
         ? `The socket read stopped: ${body.error}`
-        : `/stream/${mode}: ${body.bytes} bytes in ${body.reads.length} reads.`;
+        : `${path}: ${polls}${total} bytes in ${reads} reads.`;
       section.dataset.state = body.error ? "error" : "done";
       section.dataset.mode = mode;
     } catch (error) {
@@ -86,6 +102,7 @@ function renderBytes(bytes, segments, reads, mode) {
   const nodes = [];
   let lineStart = true;
   for (const segment of segments) {
+    if (segment.label) nodes.push(frameLabel(segment.label)); // a WebSocket frame's header
     let start = segment.start;
     for (let i = segment.start; i <= segment.end; i++) {
       const mark = marks.get(i);
@@ -101,6 +118,20 @@ function renderBytes(bytes, segments, reads, mode) {
   }
   for (const mark of marks.values()) nodes.push(readMark(mark));
   return nodes;
+}
+
+function frameLabel(text) {
+  const span = document.createElement("span");
+  span.className = "frame-label";
+  span.textContent = `\n[${text}] `;
+  return span;
+}
+
+function exchangeLabel(text) {
+  const span = document.createElement("span");
+  span.className = "exchange-label";
+  span.textContent = `── ${text} ──\n`;
+  return span;
 }
 
 function readMark({ index, t }) {

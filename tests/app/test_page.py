@@ -36,12 +36,26 @@ def page_assets(client: FlaskClient) -> tuple[str, set[str]]:
 
 def test_page_has_every_panel_and_start_all(client: FlaskClient) -> None:
     html, _ = page_assets(client)
-    for mode in ("sse", "sse-fetch", "ndjson", "chunked", "download"):
+    for mode in ("sse", "sse-fetch", "ndjson", "chunked", "download", "ws", "poll"):
         assert f'data-mode="{mode}" data-state="idle"' in html
     assert 'data-action="start-all"' in html
     assert "https://" not in re.sub(r'href="https://developer\.mozilla\.org[^"]*"', "", html), (
         "every asset comes from this app: the only external links are MDN references"
     )
+
+
+def test_page_gives_the_ws_and_poll_panels_their_urls_and_budget(client: FlaskClient) -> None:
+    html, _ = page_assets(client)
+    # The URLs reach the script as JSON, paths on this origin (ws.js makes the ws:// one).
+    assert '"ws": "/ws"' in html
+    assert '"poll": "/poll"' in html
+    ws_note = html.split('data-budget="ws">', 1)[1].split("</p>", 1)[0]
+    poll_note = html.split('data-budget="poll">', 1)[1].split("</p>", 1)[0]
+    assert "not one of the six" in ws_note and "handshake" in ws_note
+    assert "holds one of the six" in poll_note
+    assert "https://developer.mozilla.org/en-US/docs/Web/API/WebSocket" in html
+    assert '<input type="checkbox" data-role="short">' in html  # short polling: wait=0
+    assert 'data-role="every-ms"' in html
 
 
 def test_page_says_what_latency_measures(client: FlaskClient) -> None:
@@ -80,6 +94,8 @@ def test_every_asset_is_served_and_every_static_file_is_used(client: FlaskClient
         ("/wire/sse?limit=0", "limit"),
         ("/wire/ndjson?limit=70000", "limit"),
         ("/wire/sse?source=gopher", "source"),
+        ("/wire/ws?count=x", "count"),
+        ("/wire/poll?interval=-1", "interval"),
     ],
 )
 def test_wire_rejects_bad_parameters(client: FlaskClient, path: str, field: str) -> None:

@@ -41,7 +41,7 @@ def test_start_all_delivers_every_message_in_order(
     open_page: Callable[..., Page], base_url: str, screenshots: Path
 ) -> None:
     page = open_page(f"{base_url}/")
-    assert page.locator(".panel[data-mode]").count() == 5
+    assert page.locator(".panel[data-mode]").count() == 7
     set_controls(page, count=30, interval=40, size=16)
     page.select_option(".panel[data-mode=download] [data-role=file]", "1MiB.bin")
     page.select_option(".panel[data-mode=download] [data-role=generated-size]", "1048576")
@@ -134,6 +134,6 @@ def test_a_seventh_connection_is_refused(open_page: Callable[..., Page], base_ur
     assert page.get_attribute("#wire", "data-state") == "idle"
     page.click("[data-action=stop-all]")
     page.wait_for_function("document.getElementById('connections').dataset.open === '0'")
-    for mode in [*STREAM_PANELS, "download"]:
+    for mode in [*STREAM_PANELS, "download", "ws", "poll"]:
         assert attr(page, mode, "state") == "idle"
     wait_for_streams(base_url, lambda n: n == 0, timeout_s=15)

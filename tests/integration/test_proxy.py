@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from showcase.tools.client import HTTPStatusError
 from showcase.tools.proxy import LOCATIONS, NginxError, start_proxy
 from showcase.tools.proxy.nginx import free_port
+from showcase.tools.ws_poll_client import iter_ws
 from tests.integration.proxy_server import (
     ProxiedApp,
     StreamReads,
@@ -179,6 +181,26 @@ def test_a_heartbeat_shorter_than_the_read_timeout_keeps_the_stream(
     assert reads.complete
     assert reads.seqs() == [0, 1]
     assert reads.body.count(b"\n:") >= 3  # the comments that kept nginx from timing out
+
+
+def location_base(proxied: ProxiedApp, location: str) -> str:
+    """``http://127.0.0.1:PORT/prefix``: the base URL a client puts ``/ws`` behind."""
+    return proxied.proxy.url_for(location, "/").rstrip("/")
+
+
+def test_the_websocket_location_passes_every_frame(proxied: ProxiedApp) -> None:
+    params = {"count": COUNT, "interval": 50}
+    payloads = list(iter_ws(location_base(proxied, "websocket"), params))
+    assert [payload["seq"] for payload in payloads] == list(range(COUNT))
+
+
+def test_without_upgrade_the_handshake_is_refused(proxied: ProxiedApp) -> None:
+    """nginx drops the hop-by-hop Upgrade header: the app sees a plain GET, answers 426."""
+    with pytest.raises(HTTPStatusError) as refused:
+        list(iter_ws(location_base(proxied, "no-upgrade"), {"count": COUNT}))
+    assert refused.value.status == 426
+    # A stream through the same location is fine: only the upgrade is lost there.
+    stream_through(proxied, "no-upgrade", SSE)
 
 
 def test_http2_over_tls_streams_each_message(proxied: ProxiedApp) -> None:

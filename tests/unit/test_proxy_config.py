@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from showcase.pure.settings import read_setting
 from showcase.tools.proxy import LOCATIONS, Proxy, find_location, render_config
 from showcase.tools.proxy.command import (
     DEFAULT_PORT,
@@ -28,6 +29,8 @@ SPEC_PREFIXES = {
     "ignore-accel": "/ignore-accel/",
     "gzip": "/gzip/",
     "short-timeout": "/short-timeout/",
+    "websocket": "/websocket/",
+    "no-upgrade": "/no-upgrade/",
 }
 
 
@@ -81,7 +84,7 @@ def test_the_locations_are_the_spec_s_in_order() -> None:
     for location in LOCATIONS:
         assert location.summary and "\n" not in location.summary
         assert location.fix and "\n" not in location.fix
-        assert location.example.startswith("/stream/")
+        assert location.example.startswith(("/stream/", "/ws?"))
 
 
 def test_streaming_has_the_minimal_correct_settings_and_passes_the_path_unchanged() -> None:
@@ -134,6 +137,37 @@ def test_gzip_and_short_timeout_are_streaming_plus_one_change(
         f"proxy_read_timeout {timeout};",
         *extra,
     ]
+
+
+def test_websocket_passes_the_upgrade_with_a_read_timeout_above_the_ping() -> None:
+    config = default_config()
+    assert directives(location_body(config, "/websocket/")) == [
+        "proxy_pass http://showcase_app/;",
+        "proxy_http_version 1.1;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
+        "proxy_buffering off;",
+        "proxy_read_timeout 60s;",
+    ]
+    # The map: "upgrade" for a handshake, nothing (keepalive) for a plain request.
+    start = config.index("map $http_upgrade $connection_upgrade {\n")
+    block = config[start : config.index("}", start)]
+    assert directives(block.split("\n", 1)[1]) == ["default upgrade;", "'' \"\";"]
+    assert config.index("map $http_upgrade") < config.index("server {")
+    # The app closes a socket that misses two pings; nginx must wait longer than that.
+    assert 60 > 2 * read_setting("SHOWCASE_HEARTBEAT_S", {})
+
+
+def test_no_upgrade_is_the_streaming_settings_without_upgrade() -> None:
+    body = directives(location_body(default_config(), "/no-upgrade/"))
+    assert body == [
+        "proxy_pass http://showcase_app/;",
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',
+        "proxy_buffering off;",
+        "proxy_read_timeout 1h;",
+    ]
+    assert not any("Upgrade" in line for line in body)
 
 
 def test_every_prefixed_location_strips_its_prefix() -> None:

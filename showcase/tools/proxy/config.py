@@ -13,6 +13,9 @@ from showcase.tools.proxy.tls import certificate_paths
 UPSTREAM_NAME = "showcase_app"
 STREAMING_READ_TIMEOUT = "1h"
 SHORT_READ_TIMEOUT = "3s"
+# Above the app's ping (SHOWCASE_HEARTBEAT_S, 15 s by default): a quiet WebSocket is pinged
+# before nginx would cut it.
+WEBSOCKET_READ_TIMEOUT = "60s"
 GZIP_TYPES = (SSE_MEDIA_TYPE, "application/x-ndjson", "text/plain")
 WORKER_CONNECTIONS = 4096
 OPEN_FILES = 2 * WORKER_CONNECTIONS
@@ -54,6 +57,24 @@ def streaming_directives(read_timeout: str, indent: str) -> list[str]:
     return [indent + line for line in lines]
 
 
+def websocket_directives(indent: str) -> list[str]:
+    """What a WebSocket needs: the handshake's hop-by-hop headers passed on, a read timeout
+    above the app's ping interval."""
+    lines = [
+        "# HTTP/1.1 to the app: an upgrade needs it (nginx's default is 1.0).",
+        "proxy_http_version 1.1;",
+        "# Upgrade and Connection are hop-by-hop: nginx drops them unless set again here.",
+        "proxy_set_header Upgrade $http_upgrade;",
+        '# "upgrade" for a handshake, "" (keepalive) otherwise: the map in the http block.',
+        "proxy_set_header Connection $connection_upgrade;",
+        "# Pass a plain stream's reads on at once too (a WebSocket is never buffered).",
+        "proxy_buffering off;",
+        "# Longer than the app's ping (15 s) on a quiet socket: only a dead app is cut.",
+        f"proxy_read_timeout {WEBSOCKET_READ_TIMEOUT};",
+    ]
+    return [indent + line for line in lines]
+
+
 def location_block(location: Location) -> list[str]:
     """One ``location`` with its summary and fix as the comment above it."""
     indent = " " * 12
@@ -83,6 +104,8 @@ def location_block(location: Location) -> list[str]:
         ]
     elif location.name == "short-timeout":
         lines += streaming_directives(SHORT_READ_TIMEOUT, indent)
+    elif location.name == "websocket":
+        lines += websocket_directives(indent)
     elif location.name != "stock":
         lines += streaming_directives(STREAMING_READ_TIMEOUT, indent)
     if location.name == "gzip":
@@ -147,6 +170,15 @@ http {{
     uwsgi_temp_path {run}/uwsgi;
     # (as above)
     scgi_temp_path {run}/scgi;
+
+    # Connection for the app: "upgrade" when the client asked for one (a WebSocket
+    # handshake), else empty, so plain requests keep the upstream keepalive.
+    map $http_upgrade $connection_upgrade {{
+        # A handshake: Upgrade: websocket came with the request.
+        default upgrade;
+        # No Upgrade header: no Connection header either (keepalive to the app).
+        '' "";
+    }}
 
     upstream {UPSTREAM_NAME} {{
         # The app: gunicorn with gevent workers (`showcase serve`).

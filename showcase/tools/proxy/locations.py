@@ -59,7 +59,41 @@ SHORT_TIMEOUT = Location(
     "/stream/sse?count=3&interval=5000",
 )
 
-LOCATIONS: tuple[Location, ...] = (STREAMING, STOCK, IGNORE_ACCEL, GZIP, SHORT_TIMEOUT)
+# curl speaks only the handshake (7.88 has no WebSocket support): enough to see the status
+# line, 101 or a refusal. The key is RFC 6455 §1.3's sample.
+HANDSHAKE_CURL = (
+    "curl -i -N -H 'Connection: Upgrade' -H 'Upgrade: websocket' "
+    "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='"
+)
+WEBSOCKET = Location(
+    "websocket",
+    "/websocket/",
+    "WebSockets pass: Upgrade and Connection reach the app (a map keeps plain requests on "
+    "keepalive), and the read timeout outlasts the app's 15 s ping",
+    "nothing to fix: these are the settings for a WebSocket",
+    "/ws?count=10&interval=200",
+    HANDSHAKE_CURL,
+)
+NO_UPGRADE = Location(
+    "no-upgrade",
+    "/no-upgrade/",
+    "streams pass but a WebSocket handshake fails: nginx drops the hop-by-hop Upgrade header, "
+    "so the app sees a plain GET and answers 426, never 101",
+    "proxy_set_header Upgrade $http_upgrade and Connection $connection_upgrade (a map), "
+    "as /websocket/ does",
+    "/ws?count=10&interval=200",
+    HANDSHAKE_CURL,
+)
+
+LOCATIONS: tuple[Location, ...] = (
+    STREAMING,
+    STOCK,
+    IGNORE_ACCEL,
+    GZIP,
+    SHORT_TIMEOUT,
+    WEBSOCKET,
+    NO_UPGRADE,
+)
 
 
 def find_location(name: str) -> Location:
