@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from showcase.tools.client import iter_poll
 from showcase.tools.launcher import RunningServer, start_server
+from showcase.tools.ws_poll_client import iter_poll
 from tests.integration.wire import open_raw, read_head
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
