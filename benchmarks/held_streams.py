@@ -13,7 +13,9 @@ them, and how fast a storm of new ones gets its first message.
 The storm and the largest level also run against two references on the same gunicorn settings
 and worker (``--against``): the tutorial Flask generator (``/baseline/sse``) and a bare WSGI app
 with no Flask (``benchmarks/reference/bare_wsgi.py``), what gunicorn and gevent cost by
-themselves; their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"`` and so on.
+themselves; and the showcase's own ``/ws`` (the same stream over a WebSocket, read by
+benchmarks/load/ws.py); their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"``,
+``"10000-ws"`` and so on.
 
 Each reports got first message, kept receiving (no silence over two intervals), worker RSS
 per stream, worker CPU while held (share of a core, and µs per message received), time to
@@ -34,7 +36,7 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -56,11 +58,14 @@ from benchmarks.infra.harness import (
 from benchmarks.infra.measure import Sampler, stream_path, wait_for_connections, wait_idle
 from benchmarks.load.wire import (
     Plan,
+    RecordProtocol,
     StreamRecord,
     loopback_sources,
+    open_stream,
     run_plan_in_process,
     run_plan_split,
 )
+from benchmarks.load.ws import open_ws
 from benchmarks.report.capacity import is_reference
 from benchmarks.report.stats import median, summarize
 from benchmarks.report.tables import fmt, number_table
@@ -93,7 +98,10 @@ AGAINST: dict[str, tuple[str | None, str]] = {
     "showcase": (None, "/stream/sse"),
     "tutorial": (None, "/baseline/sse"),
     "bare": ("benchmarks.reference.bare_wsgi:app", "/stream/sse"),
+    "ws": (None, "/ws"),
 }
+# A route's client, when it is no HTTP stream.
+OPENERS: dict[str, Callable[[str, StreamRecord, Plan], RecordProtocol]] = {"/ws": open_ws}
 
 
 def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
@@ -172,11 +180,13 @@ def measure_level(
         keep=True,
         max_connecting=512,
         source_hosts=loopback_sources(sources),
+        opener=OPENERS.get(route, open_stream),
     )
     # Warm up first: the first request's one-off imports and caches are not per-stream memory
     # (a few requests, so that each of several workers likely has had one).
     warm = stream_path(route, count=2, interval=0)
-    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, client_cpus(args))
+    warm_plan = Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream))
+    run_plan_split(warm_plan, 1, client_cpus(args))
     wait_idle(target.url)
     idle = target.worker_sample()
     started = time.time()
@@ -202,7 +212,7 @@ def measure_level(
         # Connected but no answer: the worker did not accept or answer in time; not even
         # connected: the listen queue was full (SYNs dropped, retried 1 s, 3 s, 7 s … later).
         "connected": sum(r.t_request > 0 for r in records),
-        "status_200": sum(r.status == 200 for r in records),
+        "status_200": sum(r.status in (200, 101) for r in records),  # 101: a WebSocket's
         "got_first_message": len(firsts),
         "kept_receiving": sum(kept_receiving(r, interval_ms, closed) for r in records),
         "messages": sum(r.messages for r in records),
@@ -249,6 +259,7 @@ def measure_storm(
         hold_s=STORM_QUIET_S + hold_s + 2.0,  # open until the storm is over
         deadline_s=flow_ramp + hold_s + 60.0,
         source_hosts=sources,
+        opener=OPENERS.get(route, open_stream),
     )
     storm_plan = Plan(
         url=target.url,
@@ -257,9 +268,12 @@ def measure_storm(
         deadline_s=hold_s + 30.0,
         max_connecting=args.storm_at_once,
         source_hosts=sources,
+        opener=OPENERS.get(route, open_stream),
     )
     warm = stream_path(route, count=2, interval=0)
-    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, cpus)
+    run_plan_split(
+        Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream)), 1, cpus
+    )
     wait_idle(target.url)
     idle = target.worker_sample()
     context = multiprocessing.get_context("fork")
@@ -307,7 +321,7 @@ def measure_storm(
         "max_connecting": args.storm_at_once,
         "interval_ms": 1000.0,
         "hold_s": hold_s,
-        "status_200": sum(r.status == 200 for r in records),
+        "status_200": sum(r.status in (200, 101) for r in records),  # 101: a WebSocket's
         "got_first_message": len(firsts),
         "kept_receiving": sum(kept_receiving(r, 1000.0, closed) for r in records),
         "storm_s": last_first - t0 if last_first and len(firsts) == size else None,

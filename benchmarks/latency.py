@@ -274,6 +274,12 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             else "–",
         )
     console.print(table)
+    for row in summary.values():
+        if row["mode"] in POLL_MODES:
+            console.print(
+                f"{row['scenario']} {row['mode']}: {fmt(row['requests_per_message'], 2)} "
+                f"requests and {fmt(row['header_bytes_per_message'], 0)} header bytes per message"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

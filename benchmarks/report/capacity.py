@@ -23,6 +23,7 @@ SERVER_NAMES = {
     "showcase": "this project",
     "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
     "bare": "a bare WSGI app, no Flask (`benchmarks/reference/bare_wsgi.py`)",
+    "ws": "this project over a WebSocket (`/ws`)",
 }
 
 
