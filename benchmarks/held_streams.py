@@ -15,7 +15,9 @@ and worker (``--against``): the tutorial Flask generator (``/baseline/sse``) and
 with no Flask (``benchmarks/reference/bare_wsgi.py``), what gunicorn and gevent cost by
 themselves; and the showcase's own ``/ws`` (the same stream over a WebSocket, read by
 benchmarks/load/ws.py); their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"``,
-``"10000-ws"`` and so on.
+``"10000-ws"`` and so on. ``--against poll`` (not by default) holds long polls instead
+(``wait`` 25 s, benchmarks/load/poll.py): at an ``--interval`` above the wait, clients that
+wait, poll again after an empty answer, and get each message when it is due.
 
 Each reports got first message, kept receiving (no silence over two intervals), worker RSS
 per stream, worker CPU while held (share of a core, and µs per message received), time to
@@ -56,6 +58,7 @@ from benchmarks.infra.harness import (
     report,
 )
 from benchmarks.infra.measure import Sampler, stream_path, wait_for_connections, wait_idle
+from benchmarks.load.poll import open_poll
 from benchmarks.load.wire import (
     Plan,
     RecordProtocol,
@@ -99,9 +102,20 @@ AGAINST: dict[str, tuple[str | None, str]] = {
     "tutorial": (None, "/baseline/sse"),
     "bare": ("benchmarks.reference.bare_wsgi:app", "/stream/sse"),
     "ws": (None, "/ws"),
+    "poll": (None, "/poll"),
 }
-# A route's client, when it is no HTTP stream.
-OPENERS: dict[str, Callable[[str, StreamRecord, Plan], RecordProtocol]] = {"/ws": open_ws}
+DEFAULT_AGAINST = ("showcase", "tutorial", "bare", "ws")
+# A route's client, when it is no HTTP stream, and the parameters it adds.
+OPENERS: dict[str, Callable[[str, StreamRecord, Plan], RecordProtocol]] = {
+    "/ws": open_ws,
+    "/poll": open_poll,
+}
+ROUTE_PARAMS: dict[str, dict[str, Any]] = {"/poll": {"wait": 25_000}}
+
+
+def lane_path(route: str, **params: Any) -> str:
+    """The path a lane's clients open: the route, the contract's and the route's parameters."""
+    return stream_path(route, **params, **ROUTE_PARAMS.get(route, {}))
 
 
 def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
@@ -169,7 +183,7 @@ def measure_level(
     connect_per_s = connect_per_s or args.connect_rate
     ramp_s = streams / connect_per_s
     count = math.ceil((ramp_s + hold_s) * 1000.0 / interval_ms) + 3
-    path = stream_path(route, count=count, interval=interval_ms, size=0)
+    path = lane_path(route, count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target.url,
         paths=(path,) * streams,
@@ -184,7 +198,7 @@ def measure_level(
     )
     # Warm up first: the first request's one-off imports and caches are not per-stream memory
     # (a few requests, so that each of several workers likely has had one).
-    warm = stream_path(route, count=2, interval=0)
+    warm = lane_path(route, count=2, interval=0)
     warm_plan = Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream))
     run_plan_split(warm_plan, 1, client_cpus(args))
     wait_idle(target.url)
@@ -249,7 +263,7 @@ def measure_storm(
     flowing, hold_s = args.storm_flowing, args.storm_hold
     cpus = client_cpus(args)
     sources = loopback_sources(2)
-    path = stream_path(route, count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
+    path = lane_path(route, count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
     flow_ramp = flowing / args.connect_rate
     flow_plan = Plan(
         url=target.url,
@@ -270,7 +284,7 @@ def measure_storm(
         source_hosts=sources,
         opener=OPENERS.get(route, open_stream),
     )
-    warm = stream_path(route, count=2, interval=0)
+    warm = lane_path(route, count=2, interval=0)
     run_plan_split(
         Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream)), 1, cpus
     )
@@ -501,10 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--against",
         type=servers_named,
-        default=",".join(AGAINST),
+        default=",".join(DEFAULT_AGAINST),
         help="servers the storm and the largest level run against, of "
         + ", ".join(AGAINST)
-        + " (default all)",
+        + " (default "
+        + ",".join(DEFAULT_AGAINST)
+        + ")",
     )
     parser.add_argument(
         "--capacity", help="STREAMSxWORKERS,… at a message every 10 s (default 19000x1,75000x4)"

@@ -4,10 +4,9 @@ httptools, so one client process paces as many connections as it does streams.
 
 Why this and not the library's asyncio client or wsproto: the receive time is taken when a
 read comes off the socket (before parsing, as for every other mode), which a ``recv()`` after
-the library's queue cannot give; and websockets' frame parser costs a fraction of wsproto's
-per message (both pure Python; measured on one core, a 42-byte text frame: about 4 µs
-against 20 µs), which decides whether one client core keeps up with 1,000 paced
-connections.
+the library's queue cannot give; and websockets' frame parser costs several times less per
+message than wsproto's (both pure Python), which decides whether one client core keeps up
+with 1,000 paced connections.
 
 Per connection the record holds what a stream's does: status (101 once accepted), TTFB
 (handshake sent → first frame), wire bytes (everything after the 101's head: frame headers

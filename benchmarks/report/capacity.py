@@ -24,6 +24,7 @@ SERVER_NAMES = {
     "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
     "bare": "a bare WSGI app, no Flask (`benchmarks/reference/bare_wsgi.py`)",
     "ws": "this project over a WebSocket (`/ws`)",
+    "poll": "this project's long polling (`/poll`, wait 25 s)",
 }
 
 
