@@ -22,6 +22,7 @@ from rich.console import Console
 from benchmarks.infra.harness import add_common_args, client_cpus, open_target, progress, report
 from benchmarks.infra.measure import (
     CPU_SAMPLE_S,
+    Measurement,
     Sampler,
     measure_streams,
     steady_cpu,
@@ -70,9 +71,12 @@ def mode_path(mode: str, **params: Any) -> str:
     return stream_path(route, **params, **ROUTE_PARAMS.get(mode, {}))
 
 
-def poll_figures(records: Sequence[StreamRecord]) -> dict[str, Any]:
+def poll_figures(measured: Measurement) -> dict[str, Any]:
     """What polling costs besides the messages: requests and header bytes (request and
-    response heads) per message received."""
+    response heads) per message received; and the server's CPU per message over the whole
+    batch, connects included: a worker that polls saturate answers late, the clients' first
+    answers come after others' last, and there is no steady window to read."""
+    records = measured.records
     messages = sum(r.messages for r in records)
     requests = sum(r.requests for r in records)
     headers = sum(r.request_bytes + r.head_bytes for r in records)
@@ -82,6 +86,11 @@ def poll_figures(records: Sequence[StreamRecord]) -> dict[str, Any]:
         "head_bytes": sum(r.head_bytes for r in records),
         "requests_per_message": requests / messages if messages else math.nan,
         "header_bytes_per_message": headers / messages if messages else math.nan,
+        "batch_cpu_us_per_message": (
+            measured.server_cpu_s / messages * 1e6
+            if measured.server_cpu_s is not None and messages
+            else math.nan
+        ),
     }
 
 
@@ -120,7 +129,7 @@ def measure_one(
         if lo < at < hi
     ]
     ttfbs = [r.ttfb_s * 1000.0 for r in measured.records if r.ttfb_s is not None]
-    extra = poll_figures(measured.records) if mode in POLL_MODES else {}
+    extra = poll_figures(measured) if mode in POLL_MODES else {}
     return {
         **extra,
         **steady_cpu(sampler, measured.records, lo, hi),
@@ -218,7 +227,11 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if mode in POLL_MODES:
             summary[key] |= {
                 name: median([p[name] for p in points])
-                for name in ("requests_per_message", "header_bytes_per_message")
+                for name in (
+                    "requests_per_message",
+                    "header_bytes_per_message",
+                    "batch_cpu_us_per_message",
+                )
             }
     return summary
 
@@ -278,7 +291,8 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
         if row["mode"] in POLL_MODES:
             console.print(
                 f"{row['scenario']} {row['mode']}: {fmt(row['requests_per_message'], 2)} "
-                f"requests and {fmt(row['header_bytes_per_message'], 0)} header bytes per message"
+                f"requests, {fmt(row['header_bytes_per_message'], 0)} header bytes and "
+                f"{fmt(row['batch_cpu_us_per_message'], 1)} server µs (whole batch) per message"
             )
 
 
