@@ -19,7 +19,7 @@ import asyncio
 import time
 
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
@@ -87,9 +87,11 @@ class WSProtocol(RecordProtocol):
         if record.ttfb_s is None:
             record.ttfb_s = now - record.t_request
         if frame.opcode is Opcode.CLOSE:
-            record.complete = self.ws.close_code == NORMAL_CLOSE
+            # The frame's own code: the library names it (close_code) only once TCP is closed.
+            close = Close.parse(frame.data)
+            record.complete = close.code == NORMAL_CLOSE
             if not record.complete:
-                record.error = f"close {self.ws.close_code} {self.ws.close_reason}"
+                record.error = f"close {close.code} {close.reason}"
             record.t_end = now
             return
         if frame.opcode not in (Opcode.TEXT, Opcode.CONT):
