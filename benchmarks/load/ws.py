@@ -96,10 +96,12 @@ class WSProtocol(RecordProtocol):
             return
         if frame.opcode not in (Opcode.TEXT, Opcode.CONT):
             return  # ping (the pong is queued), pong, binary: no message of the contract
+        # The parser hands over bytes; the type allows any buffer.
+        part = frame.data if isinstance(frame.data, bytes) else bytes(frame.data)
         if not frame.fin:
-            self.fragments.append(frame.data)
+            self.fragments.append(part)
             return
-        data = b"".join([*self.fragments, frame.data]) if self.fragments else frame.data
+        data = b"".join([*self.fragments, part]) if self.fragments else part
         self.fragments.clear()
         record.body_bytes += len(data)
         if not self.latency:
