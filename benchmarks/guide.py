@@ -159,7 +159,7 @@ def held_table(doc: dict[str, Any]) -> str:
                 f"{r['kept_receiving_min']:,}",
                 fmt(per / 1024 if per is not None else None, 1),
                 fmt(held / 2**20 if held is not None else None, 0),
-                pct(r["server_cpu_share_held"], 0),
+                pct(r.get("server_cpu_share_held"), 0),  # none when no stream was held
                 pct(r.get("floor_cpu_share"), 0),
                 fmt(r["latency_p99_ms"], 1),
             ]

@@ -13,7 +13,11 @@ them, and how fast a storm of new ones gets its first message.
 The storm and the largest level also run against two references on the same gunicorn settings
 and worker (``--against``): the tutorial Flask generator (``/baseline/sse``) and a bare WSGI app
 with no Flask (``benchmarks/reference/bare_wsgi.py``), what gunicorn and gevent cost by
-themselves; their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"`` and so on.
+themselves; and the showcase's own ``/ws`` (the same stream over a WebSocket, read by
+benchmarks/load/ws.py); their rows are keyed ``"10000-bare"``, ``"storm-10000-tutorial"``,
+``"10000-ws"`` and so on. ``--against poll`` (not by default) holds long polls instead
+(``wait`` 25 s, benchmarks/load/poll.py): at an ``--interval`` above the wait, clients that
+wait, poll again after an empty answer, and get each message when it is due.
 
 Each reports got first message, kept receiving (no silence over two intervals), worker RSS
 per stream, worker CPU while held (share of a core, and µs per message received), time to
@@ -34,7 +38,7 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -54,13 +58,17 @@ from benchmarks.infra.harness import (
     report,
 )
 from benchmarks.infra.measure import Sampler, stream_path, wait_for_connections, wait_idle
+from benchmarks.load.poll import open_poll
 from benchmarks.load.wire import (
     Plan,
+    RecordProtocol,
     StreamRecord,
     loopback_sources,
+    open_stream,
     run_plan_in_process,
     run_plan_split,
 )
+from benchmarks.load.ws import open_ws
 from benchmarks.report.capacity import is_reference
 from benchmarks.report.stats import median, summarize
 from benchmarks.report.tables import fmt, number_table
@@ -93,7 +101,21 @@ AGAINST: dict[str, tuple[str | None, str]] = {
     "showcase": (None, "/stream/sse"),
     "tutorial": (None, "/baseline/sse"),
     "bare": ("benchmarks.reference.bare_wsgi:app", "/stream/sse"),
+    "ws": (None, "/ws"),
+    "poll": (None, "/poll"),
 }
+DEFAULT_AGAINST = ("showcase", "tutorial", "bare", "ws")
+# A route's client, when it is no HTTP stream, and the parameters it adds.
+OPENERS: dict[str, Callable[[str, StreamRecord, Plan], RecordProtocol]] = {
+    "/ws": open_ws,
+    "/poll": open_poll,
+}
+ROUTE_PARAMS: dict[str, dict[str, Any]] = {"/poll": {"wait": 25_000}}
+
+
+def lane_path(route: str, **params: Any) -> str:
+    """The path a lane's clients open: the route, the contract's and the route's parameters."""
+    return stream_path(route, **params, **ROUTE_PARAMS.get(route, {}))
 
 
 def kept_receiving(record: StreamRecord, interval_ms: float, closed: float) -> bool:
@@ -161,7 +183,7 @@ def measure_level(
     connect_per_s = connect_per_s or args.connect_rate
     ramp_s = streams / connect_per_s
     count = math.ceil((ramp_s + hold_s) * 1000.0 / interval_ms) + 3
-    path = stream_path(route, count=count, interval=interval_ms, size=0)
+    path = lane_path(route, count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target.url,
         paths=(path,) * streams,
@@ -172,11 +194,13 @@ def measure_level(
         keep=True,
         max_connecting=512,
         source_hosts=loopback_sources(sources),
+        opener=OPENERS.get(route, open_stream),
     )
     # Warm up first: the first request's one-off imports and caches are not per-stream memory
     # (a few requests, so that each of several workers likely has had one).
-    warm = stream_path(route, count=2, interval=0)
-    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, client_cpus(args))
+    warm = lane_path(route, count=2, interval=0)
+    warm_plan = Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream))
+    run_plan_split(warm_plan, 1, client_cpus(args))
     wait_idle(target.url)
     idle = target.worker_sample()
     started = time.time()
@@ -202,7 +226,7 @@ def measure_level(
         # Connected but no answer: the worker did not accept or answer in time; not even
         # connected: the listen queue was full (SYNs dropped, retried 1 s, 3 s, 7 s … later).
         "connected": sum(r.t_request > 0 for r in records),
-        "status_200": sum(r.status == 200 for r in records),
+        "status_200": sum(r.status in (200, 101) for r in records),  # 101: a WebSocket's
         "got_first_message": len(firsts),
         "kept_receiving": sum(kept_receiving(r, interval_ms, closed) for r in records),
         "messages": sum(r.messages for r in records),
@@ -239,7 +263,7 @@ def measure_storm(
     flowing, hold_s = args.storm_flowing, args.storm_hold
     cpus = client_cpus(args)
     sources = loopback_sources(2)
-    path = stream_path(route, count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
+    path = lane_path(route, count=math.ceil(hold_s * 3) + 30, interval=1000, size=0)
     flow_ramp = flowing / args.connect_rate
     flow_plan = Plan(
         url=target.url,
@@ -249,6 +273,7 @@ def measure_storm(
         hold_s=STORM_QUIET_S + hold_s + 2.0,  # open until the storm is over
         deadline_s=flow_ramp + hold_s + 60.0,
         source_hosts=sources,
+        opener=OPENERS.get(route, open_stream),
     )
     storm_plan = Plan(
         url=target.url,
@@ -257,9 +282,12 @@ def measure_storm(
         deadline_s=hold_s + 30.0,
         max_connecting=args.storm_at_once,
         source_hosts=sources,
+        opener=OPENERS.get(route, open_stream),
     )
-    warm = stream_path(route, count=2, interval=0)
-    run_plan_split(Plan(url=target.url, paths=(warm,) * 8), 1, cpus)
+    warm = lane_path(route, count=2, interval=0)
+    run_plan_split(
+        Plan(url=target.url, paths=(warm,) * 8, opener=OPENERS.get(route, open_stream)), 1, cpus
+    )
     wait_idle(target.url)
     idle = target.worker_sample()
     context = multiprocessing.get_context("fork")
@@ -307,7 +335,7 @@ def measure_storm(
         "max_connecting": args.storm_at_once,
         "interval_ms": 1000.0,
         "hold_s": hold_s,
-        "status_200": sum(r.status == 200 for r in records),
+        "status_200": sum(r.status in (200, 101) for r in records),  # 101: a WebSocket's
         "got_first_message": len(firsts),
         "kept_receiving": sum(kept_receiving(r, 1000.0, closed) for r in records),
         "storm_s": last_first - t0 if last_first and len(firsts) == size else None,
@@ -487,10 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--against",
         type=servers_named,
-        default=",".join(AGAINST),
+        default=",".join(DEFAULT_AGAINST),
         help="servers the storm and the largest level run against, of "
         + ", ".join(AGAINST)
-        + " (default all)",
+        + " (default "
+        + ",".join(DEFAULT_AGAINST)
+        + ")",
     )
     parser.add_argument(
         "--capacity", help="STREAMSxWORKERS,… at a message every 10 s (default 19000x1,75000x4)"

@@ -1,6 +1,10 @@
-"""Latency (receive − ts), TTFB and server CPU per paced message of sse, ndjson and chunked at
-1, 100 and 1,000 concurrent clients with a 50 ms interval, and 1 client at 1 ms; ``baseline`` is
-the tutorial generator (``/baseline/sse``) measured in the same run, the yardstick for CPU.
+"""Latency (receive − ts), TTFB and server CPU per paced message of sse, ndjson, chunked, ws
+(``/ws``) and poll (``/poll``, long polling) at 1, 100 and 1,000 concurrent clients with a
+50 ms interval, and 1 client at 1 ms; ``baseline`` is the tutorial generator
+(``/baseline/sse``) measured in the same run, the yardstick for CPU. ``short-poll`` (``wait=0``
+on a timer of one interval) is there to ask for. A poll's latency is receive − the message's
+due time (benchmarks/load/poll.py says why); poll rows add requests and header bytes per
+message.
 
     python -m benchmarks.latency [--quick] [--url URL] [--runs 3]
 """
@@ -10,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -18,20 +22,28 @@ from rich.console import Console
 from benchmarks.infra.harness import add_common_args, client_cpus, open_target, progress, report
 from benchmarks.infra.measure import (
     CPU_SAMPLE_S,
+    Measurement,
     Sampler,
     measure_streams,
     steady_cpu,
     stream_path,
     wait_idle,
 )
-from benchmarks.load.wire import Plan, run_plan_split
+from benchmarks.load.poll import open_poll
+from benchmarks.load.wire import Plan, RecordProtocol, StreamRecord, open_stream, run_plan_split
+from benchmarks.load.ws import open_ws
 from benchmarks.report.conditions import RAMP_CLIENTS_PER_S
 from benchmarks.report.stats import median, ratio, summarize
 from benchmarks.report.tables import fmt, number_table
 
-MODES = ("sse", "ndjson", "chunked", "baseline")
+MODES = ("sse", "ndjson", "chunked", "ws", "poll", "baseline")
 # The tutorial generator: one write per message, no coalescing, no heartbeat (web/baseline.py).
-ROUTES = {"baseline": "/baseline/sse"}
+ROUTES = {"baseline": "/baseline/sse", "ws": "/ws", "poll": "/poll", "short-poll": "/poll"}
+# Long polling waits as long as the contract's default; short polling never waits.
+ROUTE_PARAMS: dict[str, dict[str, Any]] = {"poll": {"wait": 25_000}, "short-poll": {"wait": 0}}
+Opener = Callable[[str, StreamRecord, Plan], RecordProtocol]
+OPENERS: dict[str, Opener] = {"ws": open_ws, "poll": open_poll, "short-poll": open_poll}
+POLL_MODES = ("poll", "short-poll")
 # (clients, interval ms): the four points of the guide's latency table.
 SCENARIOS = ((1, 50.0), (100, 50.0), (1000, 50.0), (1, 1.0))
 QUICK_SCENARIOS = ((1, 50.0), (100, 50.0), (1, 1.0))
@@ -53,6 +65,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def mode_path(mode: str, **params: Any) -> str:
+    """The path a mode's client opens: its route and the contract's parameters."""
+    route = ROUTES.get(mode, f"/stream/{mode}")
+    return stream_path(route, **params, **ROUTE_PARAMS.get(mode, {}))
+
+
+def poll_figures(measured: Measurement) -> dict[str, Any]:
+    """What polling costs besides the messages: requests and header bytes (request and
+    response heads) per message received; and the server's CPU per message over the whole
+    batch, connects included: a worker that polls saturate answers late, the clients' first
+    answers come after others' last, and there is no steady window to read."""
+    records = measured.records
+    messages = sum(r.messages for r in records)
+    requests = sum(r.requests for r in records)
+    headers = sum(r.request_bytes + r.head_bytes for r in records)
+    return {
+        "requests": requests,
+        "request_bytes": sum(r.request_bytes for r in records),
+        "head_bytes": sum(r.head_bytes for r in records),
+        "requests_per_message": requests / messages if messages else math.nan,
+        "header_bytes_per_message": headers / messages if messages else math.nan,
+        "batch_cpu_us_per_message": (
+            measured.server_cpu_s / messages * 1e6
+            if measured.server_cpu_s is not None and messages
+            else math.nan
+        ),
+    }
+
+
 def measure_one(
     target_url: str,
     mode: str,
@@ -65,14 +106,14 @@ def measure_one(
     ramp_s = (clients - 1) / RAMP_CLIENTS_PER_S
     # Every stream outlasts the ramp, so all clients are connected at once for duration_s.
     count = max(2, math.ceil((duration_s + ramp_s) * 1000.0 / interval_ms))
-    route = ROUTES.get(mode, f"/stream/{mode}")
-    path = stream_path(route, count=count, interval=interval_ms, size=0)
+    path = mode_path(mode, count=count, interval=interval_ms, size=0)
     plan = Plan(
         url=target_url,
         paths=(path,) * clients,
         ramp_s=ramp_s,
         jitter_s=interval_ms / 1000.0 if clients > 1 else 0.0,
         deadline_s=ramp_s + duration_s * 3 + 10.0,
+        opener=OPENERS.get(mode, open_stream),
     )
     with Sampler(target, CPU_SAMPLE_S) as sampler:
         measured = measure_streams(target, plan, client_cpus(args), args.processes)
@@ -88,7 +129,9 @@ def measure_one(
         if lo < at < hi
     ]
     ttfbs = [r.ttfb_s * 1000.0 for r in measured.records if r.ttfb_s is not None]
+    extra = poll_figures(measured) if mode in POLL_MODES else {}
     return {
+        **extra,
         **steady_cpu(sampler, measured.records, lo, hi),
         "mode": mode,
         "clients": clients,
@@ -111,13 +154,14 @@ def warm_up(url: str, clients: int, modes: Sequence[str], args: argparse.Namespa
     """Unmeasured: as many clients as the largest scenario, on every mode, for a moment (the
     worker's first thousand greenlets and buffers are allocated here, not in a measurement)."""
     for mode in modes:
-        path = stream_path(ROUTES.get(mode, f"/stream/{mode}"), count=3, interval=50, size=0)
+        path = mode_path(mode, count=3, interval=50, size=0)
         plan = Plan(
             url=url,
             paths=(path,) * clients,
             ramp_s=(clients - 1) / RAMP_CLIENTS_PER_S,
             deadline_s=30.0,
             keep=False,
+            opener=OPENERS.get(mode, open_stream),
         )
         run_plan_split(plan, args.processes, client_cpus(args))
         wait_idle(url)
@@ -180,6 +224,15 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 ]
             ),
         }
+        if mode in POLL_MODES:
+            summary[key] |= {
+                name: median([p[name] for p in points])
+                for name in (
+                    "requests_per_message",
+                    "header_bytes_per_message",
+                    "batch_cpu_us_per_message",
+                )
+            }
     return summary
 
 
@@ -234,6 +287,13 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             else "–",
         )
     console.print(table)
+    for row in summary.values():
+        if row["mode"] in POLL_MODES:
+            console.print(
+                f"{row['scenario']} {row['mode']}: {fmt(row['requests_per_message'], 2)} "
+                f"requests, {fmt(row['header_bytes_per_message'], 0)} header bytes and "
+                f"{fmt(row['batch_cpu_us_per_message'], 1)} server µs (whole batch) per message"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,8 @@ simple-websocket, for the choice between them; and a waiting long poll), on one 
 
 Each lane starts its own server, opens N connections that each get one message and then
 wait a minute (heartbeat 300 s: no traffic), and reads the worker's RSS from /proc before
-and after. Numbers on stdout as JSON, progress on stderr.
+and after. With two CPUs or more the server runs on CPU 0 and this client on CPU 1, as the
+suite pins them (``--no-pin``: neither). Numbers on stdout as JSON, progress on stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import requests
 
+from benchmarks.infra.harness import CLIENT_CPU, SERVER_CPU
 from showcase.tools.launcher import start_server
 
 PATHS = {
@@ -90,9 +92,10 @@ def open_connections(lane: str, port: int, count: int) -> list[socket.socket]:
     return held
 
 
-def measure(lane: str, count: int) -> dict[str, Any]:
+def measure(lane: str, count: int, pin: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        server = start_server(Path(folder) / "server.log", app=APPS.get(lane))
+        cpu = SERVER_CPU if pin else None
+        server = start_server(Path(folder) / "server.log", app=APPS.get(lane), cpu=cpu)
         try:
             port = int(server.url.rsplit(":", 1)[1])
             pid = requests.get(server.url + "/healthz", timeout=10).json()["pid"]
@@ -121,9 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--lanes", default="sse,ws,flask-sock,poll")
+    parser.add_argument("--no-pin", action="store_true", help="no taskset, no affinity")
     args = parser.parse_args(argv)
-    results = [measure(lane, args.connections) for lane in args.lanes.split(",")]
-    print(json.dumps({"results": results, "python": sys.version.split()[0]}, indent=2))
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2
+    if pin:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+    results = [measure(lane, args.connections, pin) for lane in args.lanes.split(",")]
+    document = {"results": results, "pinned": pin, "python": sys.version.split()[0]}
+    print(json.dumps(document, indent=2))
     return 0
 
 

@@ -22,7 +22,7 @@ import random
 import resource
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -51,6 +51,9 @@ class StreamRecord:
     complete: bool = False
     error: str | None = None
     source: str | None = None  # the local address the connection came from
+    requests: int = 0  # HTTP requests sent: 1 for a stream, one per answer for a poll
+    request_bytes: int = 0  # their bytes (request line and headers)
+    head_bytes: int = 0  # the responses' heads, status line to the blank line
     latencies_ms: list[float] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
 
@@ -69,7 +72,27 @@ def parse_ts(line: bytes) -> float | None:
     return None
 
 
-class StreamProtocol(asyncio.Protocol):
+class RecordProtocol(asyncio.Protocol):
+    """What ``run_plan`` needs of a client protocol: ``done`` once the connection is lost,
+    ``transport`` to close at the hold's end, and the stream's ``record``."""
+
+    record: StreamRecord
+    done: asyncio.Future[None]
+    transport: asyncio.Transport | None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.record.t_end is None:
+            self.record.t_end = time.time()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def fail(self, reason: str) -> None:
+        self.record.error = reason
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class StreamProtocol(RecordProtocol):
     """Reads one response; with ``latency=True`` splits the body into lines and times each ts."""
 
     def __init__(self, request: bytes, record: StreamRecord, latency: bool, keep: bool) -> None:
@@ -89,6 +112,8 @@ class StreamProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.record.t_request = time.time()
+        self.record.requests += 1
+        self.record.request_bytes += len(self.request)
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -100,6 +125,7 @@ class StreamProtocol(asyncio.Protocol):
             end = self.head.find(HEADER_END)
             if end >= 0:
                 self.head_done = True
+                self.record.head_bytes += end + 4
                 self.record.wire_bytes += len(self.head) - end - 4
                 self.head = b""
         try:
@@ -136,16 +162,11 @@ class StreamProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.record.t_end is None:
-            self.record.t_end = time.time()
-        if not self.done.done():
-            self.done.set_result(None)
 
-    def fail(self, reason: str) -> None:
-        self.record.error = reason
-        if self.transport is not None:
-            self.transport.abort()
+def open_stream(host: str, record: StreamRecord, plan: Plan) -> RecordProtocol:
+    """The protocol reading one HTTP stream response (sse, ndjson, chunked, …)."""
+    request = f"GET {record.path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    return StreamProtocol(request.encode(), record, plan.latency, plan.keep)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +192,10 @@ class Plan:
     jitter_s: float = 0.0
     # Local addresses to connect from, in turn (empty: the kernel's choice, 127.0.0.1).
     source_hosts: tuple[str, ...] = ()
+    # (host:port, record, plan) → the protocol reading one stream: ``open_stream`` (HTTP),
+    # ``ws.open_ws``, ``poll.open_poll``. A module-level function, so a plan pickles to a
+    # client process.
+    opener: Callable[[str, StreamRecord, Plan], RecordProtocol] = open_stream
 
 
 def loopback_sources(count: int, first: int = 2) -> tuple[str, ...]:
@@ -240,7 +265,7 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
         + jitter.uniform(0.0, plan.jitter_s)
         for i in range(len(records))
     ]
-    protocols: list[StreamProtocol] = []
+    protocols: list[RecordProtocol] = []
     sources = cycle_sources(plan.source_hosts)
     pending_connects = len(records)
     connects_done = asyncio.Event()
@@ -254,10 +279,7 @@ async def run_plan(plan: Plan) -> list[StreamRecord]:
     async def one(index: int, record: StreamRecord) -> None:
         if offsets[index]:
             await asyncio.sleep(max(0.0, start + offsets[index] - loop.time()))
-        request = (
-            f"GET {record.path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        protocol = StreamProtocol(request, record, plan.latency, plan.keep)
+        protocol = plan.opener(f"{host}:{port}", record, plan)
         async with gate:
             record.t_connect = time.time()
             source = next(sources)

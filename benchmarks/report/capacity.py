@@ -23,6 +23,8 @@ SERVER_NAMES = {
     "showcase": "this project",
     "tutorial": "the tutorial Flask generator (`/baseline/sse`)",
     "bare": "a bare WSGI app, no Flask (`benchmarks/reference/bare_wsgi.py`)",
+    "ws": "this project over a WebSocket (`/ws`)",
+    "poll": "this project's long polling (`/poll`, wait 25 s)",
 }
 
 

@@ -54,6 +54,30 @@ def test_latency(server: RunningServer, tmp_path: Path) -> None:
     assert point["server_cpu_s"] is not None  # read from /proc for --server-pid
 
 
+def test_latency_measures_ws_and_polling_lanes(server: RunningServer, tmp_path: Path) -> None:
+    doc = run_benchmark(
+        latency.main,
+        server,
+        tmp_path / "latency.json",
+        *("--modes", "sse,ws,poll,short-poll", "--scenarios", "3x20", "--duration", "0.2"),
+    )
+    rows = {row["mode"]: row for row in doc["summary"].values()}
+    assert set(rows) == {"sse", "ws", "poll", "short-poll"}
+    for row in rows.values():
+        assert row["messages_received"] == row["messages_expected"] > 0
+        assert row["clients_without_first_byte"] == 0
+        assert row["latency_p99_ms"] is not None and row["latency_p99_ms"] >= 0
+    for mode in ("poll", "short-poll"):
+        # At least one request per answer, and never more answers than polls sent.
+        assert 0 < rows[mode]["requests_per_message"]
+        assert rows[mode]["header_bytes_per_message"] > 0
+    assert "requests_per_message" not in rows["ws"]
+    points = {point["mode"]: point for point in doc["runs"][0]["points"]}
+    assert points["ws"]["status_200"] == 3 and points["ws"]["complete"] == 3  # 101, close 1000
+    assert points["poll"]["requests"] >= 3 and points["poll"]["complete"] == 3
+    assert len(points["ws"]["raw_latency_ms"]) == 3 * points["ws"]["count"]
+
+
 def test_throughput(server: RunningServer, tmp_path: Path) -> None:
     doc = run_benchmark(
         throughput.main,

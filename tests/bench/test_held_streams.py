@@ -399,15 +399,17 @@ def test_a_level_and_the_storm_run_against_the_showcase_and_its_references(
     tmp_path: Path,
 ) -> None:
     """A small level and storm against each server, own servers started and stopped by the
-    benchmark: the showcase, the tutorial Flask generator and the bare WSGI app."""
+    benchmark: the showcase, the tutorial Flask generator, the bare WSGI app, and the
+    showcase's /ws."""
     out = tmp_path / "held.json"
     argv = ["--levels", "40", "--hold", "2", "--interval", "200"]
     argv += ["--storm", "30", "--storm-flowing", "5", "--storm-hold", "1"]
     argv += ["--runs", "1", "--no-pin", "--no-plot", "--out", str(out)]
     assert held_streams.main(argv) == 0
     summary = json.loads(out.read_text())["summary"]
-    levels = {"40", "40-tutorial", "40-bare"}
-    assert set(summary) == levels | {"storm-30", "storm-30-tutorial", "storm-30-bare"}
+    levels = {"40", "40-tutorial", "40-bare", "40-ws"}
+    storms = {"storm-30", "storm-30-tutorial", "storm-30-bare", "storm-30-ws"}
+    assert set(summary) == levels | storms
     for key, row in summary.items():
         assert row["errors"] == {}
         if key in levels:
@@ -418,3 +420,18 @@ def test_a_level_and_the_storm_run_against_the_showcase_and_its_references(
             assert row["server_cpu_ms_per_new_stream"] > 0
     assert "floor_cpu_share" in summary["40"]  # the kernel floor: the showcase's level only
     assert "floor_cpu_share" not in summary["40-bare"]
+
+
+@pytest.mark.integration
+def test_a_level_of_long_polls_keeps_receiving(tmp_path: Path) -> None:
+    """``--against poll``: the level's clients poll instead of holding a stream, and each
+    gets every message when it is due."""
+    out = tmp_path / "held.json"
+    argv = ["--levels", "20", "--hold", "1.5", "--interval", "200", "--against", "poll"]
+    argv += ["--storm", "0", "--runs", "1", "--no-pin", "--no-plot", "--out", str(out)]
+    assert held_streams.main(argv) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary) == {"20", "20-poll"}
+    row = summary["20-poll"]
+    assert row["errors"] == {}
+    assert row["got_first_message_min"] == row["kept_receiving_min"] == 20
