@@ -2,9 +2,12 @@
 
 No Flask here. The connection is the request's own greenlet: it sends, waits (for the next
 message, or for the client's frames, whichever comes first) and answers pings, so a held
-connection costs one greenlet, not a reader greenlet beside it. The handshake and every
-frame are wsproto's (RFC 6455); writes go through the worker's ``ClientSocket``, so the send
-deadline holds for them as for any stream.
+connection costs one greenlet, not a reader greenlet beside it. The handshake, control
+frames and everything received are wsproto's (RFC 6455); a message's frame is the websockets
+library's encoding (a fraction of wsproto's per-event cost, on the path of every message).
+Writes go through the worker's ``ClientSocket``, so the send deadline holds for them as for
+any stream. Waits end in the worker's shared ``PauseSlots`` (as SSE's pauses do) or when the
+client's bytes arrive, whichever comes first.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gevent.socket import wait as wait_io
+from greenlet import getcurrent
+from websockets.frames import Frame, Opcode
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
     AcceptConnection,
@@ -27,7 +31,12 @@ from wsproto.events import (
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import RemoteProtocolError
 
-from showcase.runtime.lifecycle import StreamCut
+from showcase.runtime.lifecycle import (
+    SLOTTED_FROM_S,
+    TIMER_REUSE_S,
+    StreamCut,
+    pause_slots,
+)
 
 NORMAL = 1000
 GOING_AWAY = 1001
@@ -55,10 +64,6 @@ class Closed(Exception):
 
 class PongMissing(Exception):
     """The client answered no ping for two heartbeats: close it with 1011."""
-
-
-class _Quiet(Exception):
-    """A wait for the client's frames ended with none (gevent's timeout raises it)."""
 
 
 def handshake_request(environ: Mapping[str, Any]) -> bytes:
@@ -111,6 +116,8 @@ class WSSession:
         "_partial_bytes",
         "closed",
         "write_lock",
+        "_timer",
+        "_timer_s",
     )
 
     def __init__(
@@ -135,13 +142,17 @@ class WSSession:
         # Set when a second greenlet writes too (a room's reader sends acks): frames must
         # not interleave on the socket.
         self.write_lock: Any = None
+        self._timer: Any = None  # a wait shorter than SLOTTED_FROM_S: reused, as Pacer's
+        self._timer_s = -1.0
 
     def send_text(self, text: str | bytes) -> None:
         """One text frame (bytes are UTF-8 text already); SendTimeout past the deadline."""
-        data = text.decode() if isinstance(text, bytes) else text
-        self._send_open(TextMessage(data=data))
+        payload = text.encode() if isinstance(text, str) else text
+        if self.closed or self.connection.state is not ConnectionState.OPEN:
+            raise Closed(1006, "the connection is closed")
+        self._write(Frame(Opcode.TEXT, payload).serialize(mask=False))
 
-    def _send_open(self, event: TextMessage | Ping) -> None:
+    def _send_open(self, event: Ping) -> None:
         """Send ``event`` on an open connection; ``Closed`` once either side closed it (the
         room's reader may have answered the client's close meanwhile)."""
         if self.closed or self.connection.state is not ConnectionState.OPEN:
@@ -178,11 +189,8 @@ class WSSession:
     def receive(self, seconds: float) -> list[str | bytes]:
         """The client messages complete within ``seconds`` (at most until the first arrives);
         [] when none. ``Closed`` when the client closed or left, or a message broke a bound."""
-        if seconds > 0:
-            try:
-                wait_io(self.sock._read_event, seconds, _Quiet, self.sock.hub)
-            except _Quiet:
-                return []
+        if seconds > 0 and not self.wait_readable(seconds):
+            return []
         try:
             data = self.sock._sock.recv(RECEIVE_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -195,6 +203,37 @@ class WSSession:
             raise Closed(1006, "connection lost")
         self.connection.receive_data(data)
         return self._handle_events()
+
+    def wait_readable(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` (a long wait to the end of its ``PauseSlots`` slot) for the
+        client's bytes; True when the socket is readable. A ``StreamCut`` thrown meanwhile
+        propagates. Only one greenlet may wait on a session's socket at a time."""
+        sock = self.sock
+        hub = sock.hub
+        switch = getcurrent().switch
+        readable = sock._read_event
+        readable.start(switch, True)
+        waiter: list[Any] | None = None
+        timer: Any = None
+        if seconds >= SLOTTED_FROM_S:
+            waiter = pause_slots(hub).add(seconds, switch)
+        else:
+            timer = self._timer
+            if timer is None or abs(seconds - self._timer_s) > TIMER_REUSE_S:
+                if timer is not None:
+                    timer.close()
+                timer = self._timer = hub.loop.timer(seconds, seconds)
+                self._timer_s = seconds
+            timer.again(switch)  # again(): from the loop's clock updated now (see Pacer)
+        try:
+            return hub.switch() is True
+        finally:
+            # Whichever woke it, the other must not switch back in later.
+            readable.stop()
+            if waiter is not None:
+                waiter[0] = None
+            else:
+                timer.stop()
 
     def _handle_events(self) -> list[str | bytes]:
         messages: list[str | bytes] = []
