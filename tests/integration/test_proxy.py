@@ -188,9 +188,12 @@ def location_base(proxied: ProxiedApp, location: str) -> str:
     return proxied.proxy.url_for(location, "/").rstrip("/")
 
 
-def test_the_websocket_location_passes_every_frame(proxied: ProxiedApp) -> None:
+@pytest.mark.parametrize("location", ["websocket", "streaming"])
+def test_the_websocket_location_passes_every_frame(proxied: ProxiedApp, location: str) -> None:
+    """``/websocket/`` shows the settings alone; ``/`` (the settings to copy) has them too,
+    so the page opened through nginx keeps its WebSocket lane."""
     params = {"count": COUNT, "interval": 50}
-    payloads = list(iter_ws(location_base(proxied, "websocket"), params))
+    payloads = list(iter_ws(location_base(proxied, location), params))
     assert [payload["seq"] for payload in payloads] == list(range(COUNT))
 
 

@@ -92,7 +92,8 @@ def test_streaming_has_the_minimal_correct_settings_and_passes_the_path_unchange
     assert body == [
         "proxy_pass http://showcase_app;",
         "proxy_http_version 1.1;",
-        'proxy_set_header Connection "";',
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
         "proxy_buffering off;",
         "proxy_read_timeout 1h;",
     ]

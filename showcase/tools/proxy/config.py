@@ -33,13 +33,26 @@ def upstream_address(upstream: str) -> str:
     return address
 
 
-def streaming_directives(read_timeout: str, indent: str) -> list[str]:
-    """The minimal settings under which nginx passes a stream on message by message."""
+def streaming_directives(read_timeout: str, indent: str, *, upgrade: bool = False) -> list[str]:
+    """The minimal settings under which nginx passes a stream on message by message; with
+    ``upgrade``, a WebSocket handshake passes too (the settings to copy)."""
     lines = [
         "# HTTP/1.1 to the app (nginx's default is 1.0): chunked bodies, reusable connections.",
         "proxy_http_version 1.1;",
-        '# No "Connection: close" to the app (nginx adds it by default): keepalive reuses it.',
-        'proxy_set_header Connection "";',
+    ]
+    if upgrade:
+        lines += [
+            "# Upgrade and Connection are hop-by-hop: set again, a WebSocket handshake passes.",
+            "proxy_set_header Upgrade $http_upgrade;",
+            '# "upgrade" for a handshake; "" otherwise, not nginx\'s "close": keepalive reuses it.',
+            "proxy_set_header Connection $connection_upgrade;",
+        ]
+    else:
+        lines += [
+            '# No "Connection: close" to the app (nginx adds it by default): keepalive reuses it.',
+            'proxy_set_header Connection "";',
+        ]
+    lines += [
         "# Pass each read from the app to the client at once instead of collecting it first.",
         "proxy_buffering off;",
     ]
@@ -106,6 +119,8 @@ def location_block(location: Location) -> list[str]:
         lines += streaming_directives(SHORT_READ_TIMEOUT, indent)
     elif location.name == "websocket":
         lines += websocket_directives(indent)
+    elif location is STREAMING:
+        lines += streaming_directives(STREAMING_READ_TIMEOUT, indent, upgrade=True)
     elif location.name != "stock":
         lines += streaming_directives(STREAMING_READ_TIMEOUT, indent)
     if location.name == "gzip":
@@ -212,5 +227,5 @@ http {{
             # The app, the request's path unchanged.
             proxy_pass http://{UPSTREAM_NAME};
 """
-    tail = "\n".join(streaming_directives(STREAMING_READ_TIMEOUT, " " * 12))
+    tail = "\n".join(streaming_directives(STREAMING_READ_TIMEOUT, " " * 12, upgrade=True))
     return head + "\n".join(body) + "\n" + tls + tail + "\n        }\n    }\n}\n"

@@ -26,7 +26,7 @@ STREAMING = Location(
     "streaming",
     "/",
     "each message arrives as the app sends it (proxy_buffering off, HTTP/1.1 upstream, "
-    "1 h read timeout)",
+    "1 h read timeout) and a WebSocket handshake passes (Upgrade set again)",
     "nothing to fix: these are the minimal settings for a stream",
 )
 STOCK = Location(
