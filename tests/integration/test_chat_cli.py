@@ -14,6 +14,7 @@ import time
 import pytest
 
 from showcase.tools.launcher import RunningServer
+from tests.cli_run import run_showcase
 from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -69,13 +70,7 @@ def test_ctrl_c_exits_130_and_closes_the_stream(server: RunningServer) -> None:
 
 
 def run_chat(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_showcase("chat", *args)
 
 
 def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -151,16 +146,8 @@ def test_chat_ends_the_answers_line_before_the_error() -> None:
 
 
 def test_chat_explains_a_read_timeout_before_the_headers() -> None:
-    code = (
-        "import sys, showcase.chat.client as c; c.READ_TIMEOUT_S = 0.5; "
-        "from showcase.tools.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
     with HostileServer(None) as silent:
-        result = subprocess.run(
-            [sys.executable, "-c", code, "chat", "hi", "--url", silent.url],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
+        result = run_showcase(
+            "chat", "hi", "--url", silent.url, read_timeout_of="showcase.chat.client"
         )
     assert_one_error_line(result, "0.5 s", silent.url)

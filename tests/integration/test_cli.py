@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 
 from showcase.tools.launcher import start_server
+from tests.cli_run import run_showcase as run_cli
 from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "showcase", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize("mode", ["sse", "ndjson"])
@@ -144,17 +135,9 @@ def test_client_explains_a_malformed_or_broken_stream(
 
 def test_client_explains_a_read_timeout_before_the_headers() -> None:
     # The real CLI with a short read timeout: 120 s is too long to wait for in a test.
-    code = (
-        "import sys, showcase.tools.client as c; c.READ_TIMEOUT_S = 0.5; "
-        "from showcase.tools.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
     with HostileServer(None) as silent:
-        result = subprocess.run(
-            [sys.executable, "-c", code, "client", "sse", "--url", silent.url],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
+        result = run_cli(
+            "client", "sse", "--url", silent.url, read_timeout_of="showcase.tools.client"
         )
     assert_one_error_line(result, "0.5 s", silent.url)
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -22,18 +20,9 @@ from showcase.tools.client import (
 )
 from showcase.tools.launcher import start_server
 from showcase.tools.ws_poll_client import iter_poll, iter_ws
+from tests.cli_run import run_showcase as run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "showcase", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize("mode", ["ws", "poll"])
