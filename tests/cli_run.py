@@ -26,3 +26,16 @@ def run_showcase(
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL
     )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    """The command failed with exit status 1 and one line ``showcase: error: ...`` on stderr
+    holding ``words``: no traceback. Returns the line."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("showcase: error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from showcase.tools.launcher import RunningServer
-from tests.cli_run import run_showcase
+from tests.cli_run import assert_one_error_line, run_showcase
 from tests.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -71,17 +71,6 @@ def test_ctrl_c_exits_130_and_closes_the_stream(server: RunningServer) -> None:
 
 def run_chat(*args: str) -> subprocess.CompletedProcess[str]:
     return run_showcase("chat", *args)
-
-
-def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit status 1 and one line ``showcase: error: ...`` on stderr: no traceback."""
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("showcase: error: ")
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("api", ["openai", "ndjson", "coze"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from showcase.tools.launcher import start_server
+from tests.cli_run import assert_one_error_line
 from tests.cli_run import run_showcase as run_cli
 from tests.hostile_server import HostileServer
 
@@ -62,19 +63,6 @@ def test_client_resumes_after_last_event_id(base_url: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["id=3", "id=4"]
-
-
-def assert_one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
-    """The process failed with exit status 1 and one line ``showcase: error: ...`` on stderr
-    holding ``words``: no traceback."""
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("showcase: error: ")
-    for word in words:
-        assert word in lines[0]
-    return lines[0]
 
 
 def test_client_explains_a_400(base_url: str) -> None:
