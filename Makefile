@@ -43,12 +43,12 @@ redis-deps: ## install Debian's redis-server (the hub's Redis tests, make run-re
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq redis-server >/dev/null; }
 
-nginx-deps: ## install Debian's nginx (make run-proxy, the proxy tests) when missing
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
-	  echo "installing Debian's nginx (run-proxy, proxy tests)"; \
+nginx-deps: ## install Debian's nginx and openssl (make run-proxy: its TLS certificate; the proxy tests) when missing
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && command -v openssl >/dev/null || { \
+	  echo "installing Debian's nginx and openssl (run-proxy, proxy tests)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq nginx >/dev/null; }
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq nginx openssl >/dev/null; }
 
 run: $(STAMP) ## serve every mode on http://$(BIND)/ (gunicorn + gevent)
 	$(VENV)/bin/showcase serve --bind $(BIND)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httptools
 
-from benchmarks.load.wire import HEADER_END, Plan, RecordProtocol, StreamRecord
+from benchmarks.load.wire import Plan, RecordProtocol, StreamRecord
 from showcase.pure.poll import DEFAULT_WAIT_MS, offset_ms
 
 # The query parameters the client sets on every poll itself.
@@ -85,17 +85,7 @@ class PollProtocol(RecordProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.now = time.time()
-        record = self.record
-        if self.head_done:
-            record.wire_bytes += len(data)
-        else:
-            self.head += data
-            end = self.head.find(HEADER_END)
-            if end >= 0:
-                self.head_done = True
-                record.head_bytes += end + 4
-                record.wire_bytes += len(self.head) - end - 4
-                self.head = b""
+        self.count_read(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:

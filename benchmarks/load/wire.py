@@ -79,6 +79,24 @@ class RecordProtocol(asyncio.Protocol):
     record: StreamRecord
     done: asyncio.Future[None]
     transport: asyncio.Transport | None
+    head: bytes  # the response head read so far (b"" once it is whole)
+    head_done: bool
+
+    def count_read(self, data: bytes) -> None:
+        """Count a read's bytes: a response head's apart (``head_bytes``) until its blank
+        line, everything after it as ``wire_bytes``. Set ``head_done = False`` for the next
+        response on a kept-alive connection."""
+        record = self.record
+        if self.head_done:
+            record.wire_bytes += len(data)
+            return
+        self.head += data
+        end = self.head.find(HEADER_END)
+        if end >= 0:
+            self.head_done = True
+            record.head_bytes += end + 4
+            record.wire_bytes += len(self.head) - end - 4
+            self.head = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.record.t_end is None:
@@ -118,16 +136,7 @@ class StreamProtocol(RecordProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.now = time.time()
-        if self.head_done:
-            self.record.wire_bytes += len(data)
-        else:
-            self.head += data
-            end = self.head.find(HEADER_END)
-            if end >= 0:
-                self.head_done = True
-                self.record.head_bytes += end + 4
-                self.record.wire_bytes += len(self.head) - end - 4
-                self.head = b""
+        self.count_read(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:

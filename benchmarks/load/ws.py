@@ -23,7 +23,7 @@ from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
-from benchmarks.load.wire import HEADER_END, Plan, RecordProtocol, StreamRecord, parse_ts
+from benchmarks.load.wire import Plan, RecordProtocol, StreamRecord, parse_ts
 
 MAX_MESSAGE_BYTES = 4 << 20  # a 1 MiB pad and its JSON, with room to spare
 NORMAL_CLOSE = 1000
@@ -61,16 +61,7 @@ class WSProtocol(RecordProtocol):
     def data_received(self, data: bytes) -> None:
         now = time.time()
         record = self.record
-        if self.head_done:
-            record.wire_bytes += len(data)
-        else:
-            self.head += data
-            end = self.head.find(HEADER_END)
-            if end >= 0:
-                self.head_done = True
-                record.head_bytes += end + 4
-                record.wire_bytes += len(self.head) - end - 4
-                self.head = b""
+        self.count_read(data)
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Response):

@@ -22,7 +22,6 @@ from showcase.tools.proxy.tls import ensure_certificate
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_UID = 65534  # nobody
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another uid")
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl")
 
 
 def mode_of(path: Path) -> int:
@@ -116,7 +115,6 @@ def test_a_private_file_is_written_new_and_renamed(private_dir: Path) -> None:
     assert [p.name for p in private_dir.iterdir()] == ["nginx.conf"]  # no temporary left
 
 
-@needs_openssl
 @pytest.mark.parametrize("planted", ["localhost.crt", "localhost.key"])
 def test_a_symlinked_certificate_or_key_is_not_trusted(
     tmp_path: Path, private_dir: Path, planted: str
@@ -133,7 +131,6 @@ def test_a_symlinked_certificate_or_key_is_not_trusted(
 
 
 @as_root
-@needs_openssl
 def test_a_certificate_of_another_user_is_not_trusted(private_dir: Path) -> None:
     cert, _ = ensure_certificate(private_dir)
     os.chown(cert, OTHER_UID, OTHER_UID)
@@ -141,7 +138,6 @@ def test_a_certificate_of_another_user_is_not_trusted(private_dir: Path) -> None
         ensure_certificate(private_dir)
 
 
-@needs_openssl
 def test_a_certificate_made_once_is_reused(private_dir: Path) -> None:
     cert, key = ensure_certificate(private_dir)
     assert mode_of(key) == 0o600
