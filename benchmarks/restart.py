@@ -26,7 +26,7 @@ from benchmarks.report.restart import BROWSER_RETRY_MS, HEADER, rows
 from benchmarks.report.stats import median, summarize
 from benchmarks.report.tables import number_table
 from showcase.pure.modes import RETRY_MS
-from showcase.runtime.lifecycle import RESTART_JITTER_MS, RESTART_RETRY_MS
+from showcase.pure.settings import RESTART_JITTER_MS, RESTART_RETRY_MS
 from showcase.tools.launcher import start_server, wait_for_open_streams
 
 CLIENTS = 500

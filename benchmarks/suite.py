@@ -27,6 +27,7 @@ from benchmarks import (
     framing,
     held_streams,
     hub,
+    idle_memory,
     latency,
     relay,
     restart,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "latency": latency.main,
     "throughput": throughput.main,
     "held_streams": held_streams.main,
+    "idle_memory": idle_memory.main,
     "download": download.main,
     "relay": relay.main,
     "hub": hub.main,
@@ -54,7 +56,7 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
 }
 # Runs of the long benchmarks, at most (each run of these is minutes, and their figures are
 # spreads over many clients already): the suite's 3 runs of everything would double it.
-RUNS_AT_MOST = {"hub": 1, "deploy": 2, "restart": 2, "disconnect": 1}
+RUNS_AT_MOST = {"idle_memory": 1, "hub": 1, "deploy": 2, "restart": 2, "disconnect": 1}
 PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):
 # the published copy keeps this many order statistics of each raw_* list instead.

@@ -13,7 +13,15 @@ from benchmarks.report import deploy_plots, hub_plots
 from benchmarks.report.capacity import is_reference
 from benchmarks.report.figure import load, save
 
-MODE_COLORS = {"sse": "#1f77b4", "ndjson": "#2ca02c", "chunked": "#ff7f0e", "baseline": "#7f7f7f"}
+MODE_COLORS = {
+    "sse": "#1f77b4",
+    "ndjson": "#2ca02c",
+    "chunked": "#ff7f0e",
+    "baseline": "#7f7f7f",
+    "ws": "#d62728",
+    "poll": "#8c564b",
+    "flask": "#e377c2",
+}
 
 
 def color(label: str) -> str:
@@ -96,7 +104,7 @@ def plot_framing(path: Path, out: Path | None = None) -> Path:
     summary = load(path)["summary"]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for flush, style in (("each", "--"), ("auto", "-")):
-        for mode in ("sse", "ndjson", "chunked"):
+        for mode in ("sse", "ndjson", "chunked", "ws", "poll"):
             rows = sorted(
                 (r for r in summary.values() if r["mode"] == mode and r["flush"] == flush),
                 key=lambda r: r["size"],
@@ -270,3 +278,22 @@ def plot_result(path: Path, out: Path | None = None) -> Path:
     """The plot for any result file, chosen by its ``benchmark`` field."""
     made: Path = plotter(load(path)["benchmark"])(path, out)
     return made
+
+
+def plot_idle_memory(path: Path, out: Path | None = None) -> Path:
+    """Worker RSS per held, quiet connection, one bar a transport."""
+    rows = list(load(path)["summary"].values())
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.bar(
+        [r["lane"] for r in rows],
+        [r["kib_per_connection"] for r in rows],
+        color=[color(r["lane"]) for r in rows],
+    )
+    ax.set_ylabel("worker RSS per connection (KiB)")
+    connections = rows[0]["connections"] if rows else 0
+    ax.set_title(f"Memory per idle connection, {connections:,} held on one gevent worker")
+    ax.grid(True, axis="y", alpha=0.3)
+    return save(fig, path, out)
+
+
+PLOTTERS["idle_memory"] = plot_idle_memory

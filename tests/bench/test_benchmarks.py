@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import download, framing, held_streams, latency, throughput
+from benchmarks import download, framing, held_streams, idle_memory, latency, throughput
 from showcase.tools.cli import main as showcase_main
 from showcase.tools.launcher import RunningServer
 
@@ -103,7 +103,8 @@ def test_throughput(server: RunningServer, tmp_path: Path) -> None:
 def test_framing(server: RunningServer, tmp_path: Path) -> None:
     doc = run_benchmark(framing.main, server, tmp_path / "framing.json", "--sizes", "16", "--quick")
     rows = doc["summary"]
-    assert len(rows) == 6  # three modes × two flush policies
+    # Three stream modes and polling × two flush policies; WebSocket: one frame a message.
+    assert len(rows) == 9 and "ws/16/each" in rows and "ws/16/auto" not in rows
     for row in rows.values():
         assert row["wire_bytes_per_message"] > 0 and row["payload_bytes_per_message"] > 0
     # One chunk per message costs its chunk-size line and CRLF on top of coalesced writes.
@@ -111,8 +112,22 @@ def test_framing(server: RunningServer, tmp_path: Path) -> None:
         rows["sse/16/each"]["wire_bytes_per_message"]
         > rows["sse/16/auto"]["wire_bytes_per_message"]
     )
+    # A server's frame header is 2 bytes under 126 of payload; besides the messages, the wire
+    # holds only the close frame (2 B of header, 2 of code, a reason of at most 123).
+    ws = next(p for p in doc["runs"][0]["points"] if p["mode"] == "ws")
+    assert 4 <= ws["wire_bytes"] - ws["payload_bytes"] - 2 * ws["messages"] <= 127
+    # A poll a message pays a request and a response head each time.
+    assert rows["poll/16/each"]["requests_per_message"] >= 1.0
+    assert rows["poll/16/each"]["header_bytes_per_message"] > 100
+    assert rows["poll/16/auto"]["requests_per_message"] < 0.5
     for point in doc["runs"][0]["points"]:
-        assert point["status"] == 200 and point["messages"] == 200 and point["reads"] > 0
+        if point["mode"] == "ws":
+            assert point["status"] == 101 and point["messages"] == 200 and point["reads"] > 0
+        elif point["mode"] == "poll":
+            # Polled with next each time: every message exactly once.
+            assert point["status"] == 200 and point["messages"] == 200 and point["requests"] > 0
+        else:
+            assert point["status"] == 200 and point["messages"] == 200 and point["reads"] > 0
 
 
 def test_held_streams(server: RunningServer, tmp_path: Path) -> None:
@@ -172,3 +187,19 @@ def test_showcase_bench_runs_a_benchmark(
     assert code == 0
     assert json.loads(out.read_text())["benchmark"] == "framing"
     assert str(out) in capsys.readouterr().out
+
+
+def test_idle_memory(tmp_path: Path) -> None:
+    """Each lane's own server holds the connections until RSS is read: every one counted open
+    (the poll's too), and a figure per connection from the worker's memory."""
+    out = tmp_path / "idle_memory.json"
+    code = idle_memory.main(
+        ["--connections", "40", "--lanes", "sse,ws,poll", "--out", str(out), "--no-plot"]
+    )
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["summary"]) == {"sse", "ws", "poll"}
+    for point in doc["runs"][0]["points"]:
+        # The warm-up's 50 and the 40 measured, all held at the reading.
+        assert point["open_streams"] >= 40 + idle_memory.WARM_CONNECTIONS
+        assert point["rss_after_kib"] >= point["rss_before_kib"] > 0
