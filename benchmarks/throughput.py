@@ -1,6 +1,7 @@
 """Throughput at interval 0: messages/s, MB/s and server CPU µs per message of every mode, with
 1 and 50 clients, at 16 B, 1 KiB and 64 KiB of padding, coalesced (``flush=auto``) and one
-write per message (``flush=each``), beside the tutorial generator (``/baseline/sse``).
+write per message (``flush=each``), and WebSocket frames (``/ws``), beside the tutorial
+generator (``/baseline/sse``).
 
     python -m benchmarks.throughput [--quick] [--url URL] [--runs 3]
 """
@@ -16,7 +17,8 @@ from rich.console import Console
 
 from benchmarks.infra.harness import add_common_args, client_cpus, open_target, progress, report
 from benchmarks.infra.measure import measure_streams, stream_path, wait_idle
-from benchmarks.load.wire import Plan
+from benchmarks.load.wire import Plan, open_stream
+from benchmarks.load.ws import open_ws
 from benchmarks.report.stats import median, ratio
 from benchmarks.report.tables import fmt, number_table
 
@@ -29,7 +31,13 @@ ROUTES: dict[str, tuple[str, str | None]] = {
     "ndjson-each": ("/stream/ndjson", "each"),
     "chunked": ("/stream/chunked", "auto"),
     "chunked-each": ("/stream/chunked", "each"),
+    # One frame a message, sent as it is made: no flush policy to choose.
+    "ws": ("/ws", None),
 }
+# Long polling is not here: at interval 0 every message is due at once, and one answer carries
+# them all, which measures a JSON document, not a transport. Its cost per message (requests,
+# header bytes, server CPU) is paced, in the latency and framing benchmarks.
+OPENERS = {"/ws": open_ws}
 SIZES = (16, 1024, 65536)
 CLIENTS = (1, 50)
 # Messages per point (all clients together), sized for about a second of the server's work at
@@ -65,6 +73,7 @@ def measure_point(
         deadline_s=60.0,
         latency=False,
         keep=False,
+        opener=OPENERS.get(route, open_stream),
     )
     measured = measure_streams(target, plan, client_cpus(args), args.processes)
     figures = measured.figures()
@@ -111,7 +120,7 @@ def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = {(p["label"], p["size"], p["clients"]) for run in runs for p in run["points"]}
     for label, size, clients in sorted(keys, key=lambda k: (k[2], k[1], list(ROUTES).index(k[0]))):
         rows = [p for run in runs if (p := find_point(run, label, size, clients))]
-        each_label = label if label.endswith("-each") or label == "baseline" else f"{label}-each"
+        each_label = f"{label}-each" if f"{label}-each" in ROUTES else label
         summary[f"{label}/{size}/{clients}"] = {
             "label": label,
             "size": size,

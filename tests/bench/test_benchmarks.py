@@ -84,7 +84,7 @@ def test_throughput(server: RunningServer, tmp_path: Path) -> None:
         server,
         tmp_path / "throughput.json",
         "--routes",
-        "sse,sse-each,baseline,ndjson,chunked",
+        "sse,sse-each,baseline,ndjson,chunked,ws",
         "--sizes",
         "16,1024",
         "--clients",
@@ -93,7 +93,7 @@ def test_throughput(server: RunningServer, tmp_path: Path) -> None:
         "0.005",
     )
     rows = doc["summary"]
-    assert set(rows) >= {"sse/16/1", "baseline/16/1", "chunked/1024/2"}
+    assert set(rows) >= {"sse/16/1", "baseline/16/1", "chunked/1024/2", "ws/16/2"}
     for row in rows.values():
         assert row["complete"] == row["streams"]
         assert row["messages_per_s"] > 0 and row["wire_mb_per_s"] > 0
