@@ -34,7 +34,7 @@ from benchmarks import (
     throughput,
 )
 from benchmarks.infra import deploy_netns
-from benchmarks.infra.environment import ROOT
+from benchmarks.infra.environment import ROOT, git_commit
 from benchmarks.infra.harness import RESULTS_DIR, STDERR, clean_json
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
@@ -145,11 +145,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="run nothing: publish the out dir's JSON (--only: those) and write the guide",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and client")
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="publish even though the tree has local changes (the results then describe no commit)",
+    )
     return parser
+
+
+def refuse_dirty_publish(args: argparse.Namespace) -> str | None:
+    """Why this run must not start: a publish describes one commit, so a tree with local
+    changes (tracked files) is refused before anything is measured, unless asked for."""
+    publishing = not args.quick and not args.no_guide and not args.publish_only
+    if not publishing or args.allow_dirty or not git_commit().get("dirty"):
+        return None
+    return (
+        "the tree has local changes, and a publish describes one commit: commit them first "
+        "(or --no-guide to measure without publishing, --allow-dirty to publish anyway)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if why := refuse_dirty_publish(args):
+        print(f"showcase bench suite: {why}", file=sys.stderr)
+        return 2
     out_dir: Path = args.out_dir or RESULTS_DIR / ("quick" if args.quick else "latest")
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = args.runs or (1 if args.quick else 3)

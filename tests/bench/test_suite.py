@@ -50,6 +50,7 @@ def test_the_suite_publishes_the_json_the_guide_is_written_from(
 
     monkeypatch.setitem(suite.BENCHMARKS, "latency", fake_latency)
     monkeypatch.setattr(guide, "DEFAULT_OUT", tmp_path / "docs" / "choosing.md")
+    monkeypatch.setattr(suite, "git_commit", lambda: {"commit": "c0ffee", "dirty": False})
     published_dir = tmp_path / "docs" / "results"
     argv = ["--only", "latency", "--out-dir", str(tmp_path / "latest")]
     assert suite.main([*argv, "--publish-dir", str(published_dir)]) == 0
@@ -64,6 +65,21 @@ def test_the_suite_publishes_the_json_the_guide_is_written_from(
     text = (tmp_path / "docs" / "choosing.md").read_text()
     assert "](results/latency.json)" in text
     assert (tmp_path / "docs" / "img" / "latency.png").is_file()
+
+
+def test_a_publish_from_a_tree_with_local_changes_is_refused_before_any_measurement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setitem(suite.BENCHMARKS, "framing", lambda argv: ran.append("framing") or 0)
+    monkeypatch.setattr(suite, "git_commit", lambda: {"commit": "c0ffee", "dirty": True})
+    argv = ["--only", "framing", "--out-dir", str(tmp_path / "latest")]
+    published_dir = tmp_path / "docs" / "results"
+    assert suite.main([*argv, "--publish-dir", str(published_dir)]) == 2
+    assert ran == [] and not published_dir.exists()
+    assert "local changes" in capsys.readouterr().err
+    # Measuring without publishing, or publishing on purpose, runs.
+    assert suite.main([*argv, "--no-guide"]) == 0 and ran == ["framing"]
 
 
 def test_order_statistics_keep_the_ends_and_the_ranks_between() -> None:
