@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ EXAMPLES_APP = "tests.integration.examples_app:app"
 CLIENT_TIMEOUT_S = 30.0
 DOWNLOAD_BYTES = 5 * 1024 * 1024 + 7  # several reads, and not a round number
 MESSAGES = [f"message {n}" for n in range(5)]
+POLL_WAIT_S = 20.0  # WAIT_S of docs/examples/poll_server.py
 
 
 def extract_examples(text: str) -> dict[str, str]:
@@ -185,3 +187,14 @@ def test_poll_server_waits_then_answers_and_python_client_follows(
         ids = [int(client.stdout.readline().split()[0]) for _ in range(3)]
         client.terminate()
     assert ids == list(range(ids[0], ids[0] + 3))
+
+
+def test_poll_server_answers_an_empty_list_after_its_wait_bound_even_for_a_huge_after(
+    examples_server: RunningServer,
+) -> None:
+    started = time.monotonic()
+    response = requests.get(f"{examples_server.url}/poll", params={"after": 10**30}, timeout=40)
+    elapsed_s = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json() == []
+    assert POLL_WAIT_S - 1 < elapsed_s < POLL_WAIT_S + 5
