@@ -80,7 +80,7 @@ lint: $(STAMP) ## ruff check + format check, mypy strict on the package
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) ## the whole suite (~20 min): results/latest/, then docs/results/ (committed), docs/choosing.md
+bench: $(STAMP) ## the whole suite: results/latest/, then docs/results/ (committed), docs/choosing.md
 	$(PY) -m benchmarks.suite
 
 bench-quick: $(STAMP) ## every benchmark in a small configuration (a few minutes): results/quick/

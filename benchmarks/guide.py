@@ -25,6 +25,7 @@ from typing import Any
 from benchmarks.report.capacity import capacity_markdown, is_reference, server_name
 from benchmarks.report.deploy import deploy_markdown
 from benchmarks.report.disconnect import disconnect_markdown
+from benchmarks.report.examples import examples_section
 from benchmarks.report.hub import hub_markdown, hub_target_rows
 from benchmarks.report.relay import relay_markdown, relay_target_rows
 from benchmarks.report.restart import restart_markdown
@@ -566,7 +567,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "source_baseline": code["baseline"],
     }
     text = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), TEMPLATE.read_text())
-    return text
+    return text.rstrip("\n") + "\n\n" + "\n".join(examples_section()).rstrip("\n") + "\n"
 
 
 def write_guide(results: Path | None = None, out: Path | None = None) -> Path:

@@ -1,9 +1,9 @@
 """The whole suite: every benchmark in turn, results and plots in one folder, then the results
 published where git keeps them (docs/results/) and the guide written from them.
 
-python -m benchmarks.suite            # about 20 minutes on 2 cores: results/latest/, then
+python -m benchmarks.suite            # the whole suite: results/latest/, then
                                       # docs/results/*.json, docs/choosing.md and docs/img/
-python -m benchmarks.suite --quick    # under a minute: results/quick/ (nothing published)
+python -m benchmarks.suite --quick    # a few minutes: results/quick/ (nothing published)
 python -m benchmarks.suite --publish-only   # publish results/latest/ and write the guide
 
 results/ is ignored by git (logs, every run's files); docs/results/ holds the JSON the guide

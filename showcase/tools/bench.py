@@ -1,7 +1,7 @@
 """``showcase bench``: the benchmark suite's entry point (the benchmarks live in benchmarks/).
 
 ``showcase bench <name> [options]`` runs one benchmark, ``showcase bench suite`` all of them,
-``showcase bench --guide`` rewrites docs/choosing.md from the latest results.
+``showcase bench --guide`` rewrites docs/choosing.md from the committed results in docs/results/.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ def add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     parser.add_argument("name", nargs="?", choices=NAMES, help="which benchmark")
     parser.add_argument(
-        "--guide", action="store_true", help="rewrite docs/choosing.md from results/latest"
+        "--guide",
+        action="store_true",
+        help="rewrite docs/choosing.md from the results in docs/results/ (make bench publishes "
+        "results/latest/ there)",
     )
-    parser.add_argument("--results", type=Path, help="with --guide: the results folder")
+    parser.add_argument(
+        "--results", type=Path, help="with --guide: read this folder instead of docs/results/"
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="options of the benchmark")
     parser.set_defaults(handler=run_bench)
 

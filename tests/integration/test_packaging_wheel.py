@@ -194,13 +194,13 @@ def test_an_installed_wheel_serves_the_page_its_files_the_guide_and_a_stream(
     assert styles.content == (ROOT / "static" / "css" / "page.css").read_bytes()
     guide = requests.get(f"{installed_server}/guide/", timeout=10)
     assert guide.status_code == 200
-    assert "<h1>" in guide.text and "<table>" in guide.text
+    assert "<h1 id=" in guide.text and "<table>" in guide.text
     plot = requests.get(f"{installed_server}/guide/img/latency.png", timeout=10)
     assert plot.status_code == 200
     assert plot.headers["Content-Type"] == "image/png"
     linked = requests.get(f"{installed_server}/guide/chat.md", timeout=10)
     assert linked.status_code == 200
-    assert "<h1>" in linked.text
+    assert "<h1 id=" in linked.text
     result = requests.get(f"{installed_server}/guide/results/latency.json", timeout=10)
     assert result.status_code == 200
     assert result.json() == json.loads((ROOT / "docs" / "results" / "latency.json").read_bytes())
