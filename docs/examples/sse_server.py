@@ -11,7 +11,7 @@ COUNT, INTERVAL_S = 5, 0.5
 @app.get("/sse")
 def sse():
     last = request.headers.get("Last-Event-ID", "")
-    start = int(last) + 1 if last.isascii() and last.isdigit() else 0
+    start = int(last) + 1 if last.isascii() and last.isdigit() and len(last) < 10 else 0
     if start >= COUNT:
         return "", 204  # nothing left: a 204 stops EventSource reconnecting
 
