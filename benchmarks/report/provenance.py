@@ -1,0 +1,129 @@
+"""Where a guide's figures come from: the publish's commit (said once), each file's runs and
+CPU pinning, and whether the code a benchmark measures has changed since its file was run.
+Reads result dicts and asks git for names of changed files; measures nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# What every benchmark's server runs: a change here changes any figure.
+SERVER_PATHS = ("showcase/pure/", "showcase/runtime/", "showcase/web/", "templates/")
+LOAD_PATHS = ("benchmarks/load/", "benchmarks/infra/", "benchmarks/reference/")
+# The code each benchmark measures, beyond its own module (benchmarks/<name>.py).
+MEASURED_PATHS: dict[str, tuple[str, ...]] = {
+    "latency": (*SERVER_PATHS, *LOAD_PATHS),
+    "throughput": (*SERVER_PATHS, *LOAD_PATHS),
+    "framing": (*SERVER_PATHS, *LOAD_PATHS),
+    "held_streams": (*SERVER_PATHS, *LOAD_PATHS, "benchmarks/floor.py"),
+    "download": (*SERVER_PATHS, *LOAD_PATHS),
+    "relay": (*SERVER_PATHS, *LOAD_PATHS, "showcase/chat/"),
+    "hub": (*SERVER_PATHS, *LOAD_PATHS, "showcase/hub/", "benchmarks/floor.py"),
+    "deploy": (*SERVER_PATHS, *LOAD_PATHS, "showcase/tools/proxy/"),
+    "disconnect": (*SERVER_PATHS, *LOAD_PATHS),
+    "restart": (*SERVER_PATHS, *LOAD_PATHS),
+    "ws_rss": (*SERVER_PATHS, *LOAD_PATHS),
+}
+NAMED_AT_MOST = 6  # changed files named in a line; the rest are counted
+ChangedFiles = Callable[[str, Sequence[str]], "list[str] | None"]
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``3 runs``, ``1 run``: the count with its noun agreeing."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def short_commit(doc: Mapping[str, Any]) -> tuple[str, bool]:
+    """The file's commit (12 hex digits, or '–') and whether its tree had local changes."""
+    git = doc.get("environment", {}).get("git") or {}
+    return str(git.get("commit") or "–")[:12], bool(git.get("dirty"))
+
+
+def runs_of(doc: Mapping[str, Any]) -> int | None:
+    """How many runs the file's figures are medians of: the runs it holds, else its config's."""
+    runs = doc.get("runs")
+    if isinstance(runs, list) and runs:
+        return len(runs)
+    configured = doc.get("config", {}).get("runs")
+    return int(configured) if isinstance(configured, int) else None
+
+
+def runs_phrase(doc: Mapping[str, Any]) -> str:
+    count = runs_of(doc)
+    if count is None:
+        return "runs not recorded"
+    return "one run" if count == 1 else f"medians of {plural(count, 'run')}"
+
+
+def pinning_of(doc: Mapping[str, Any]) -> str:
+    """Which processes ran on which CPU, as the file records it."""
+    server = doc.get("server", {})
+    cpu, client = server.get("server_cpu"), server.get("client_cpu")
+    if cpu is None:
+        return "not pinned"
+    load = f", load on CPU {client}" if client is not None else ""
+    return f"server on CPU {cpu}{load}"
+
+
+def publish_commit(found: Mapping[str, Mapping[str, Any]]) -> str:
+    """One sentence: the commit the results were measured at, or how the files disagree."""
+    if not found:
+        return "no results yet"
+    commits = {name: short_commit(doc) for name, doc in found.items()}
+    common, _ = Counter(commits.values()).most_common(1)[0]
+    odd = [name for name, commit in commits.items() if commit != common]
+    text = f"commit `{common[0]}`" + (" with local changes" if common[1] else "")
+    if not odd:
+        return f"every file at {text}"
+    others = "; ".join(
+        f"{name} at `{commits[name][0]}`" + (" with local changes" if commits[name][1] else "")
+        for name in odd
+    )
+    return (
+        f"{plural(len(found) - len(odd), 'file')} at {text}; the files disagree: {others}. "
+        "Figures from different commits are compared below only within one file"
+    )
+
+
+def changed_since(commit: str, paths: Sequence[str], root: Path) -> list[str] | None:
+    """Files under ``paths`` that differ between ``commit`` and HEAD (committed history
+    only, so the answer is the same for anyone at that HEAD); None when git cannot tell."""
+    try:
+        done = subprocess.run(
+            ["git", "diff", "--name-only", commit, "HEAD", "--", *paths],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return sorted(line for line in done.stdout.splitlines() if line)
+
+
+def stale_line(name: str, doc: Mapping[str, Any], changed: ChangedFiles) -> str:
+    """The line beside a table when the code its benchmark measures changed since the file's
+    commit ('' when nothing did)."""
+    git = doc.get("environment", {}).get("git") or {}
+    commit = git.get("commit")
+    if not commit:
+        return ""
+    paths = (*MEASURED_PATHS.get(name, ()), f"benchmarks/{name}.py")
+    files = changed(str(commit), paths)
+    if files is None:
+        return f"_Could not compare commit `{str(commit)[:12]}` with this checkout's code._"
+    if not files:
+        return ""
+    named = ", ".join(f"`{path}`" for path in files[:NAMED_AT_MOST])
+    more = len(files) - NAMED_AT_MOST
+    rest = f" and {plural(more, 'more file')}" if more > 0 else ""
+    return (
+        f"_**Stale:** the code this measures changed since `{str(commit)[:12]}`: {named}{rest} "
+        f"(`git diff --name-only {str(commit)[:12]} HEAD`). Run `make bench` again._"
+    )
