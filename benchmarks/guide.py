@@ -23,9 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report.capacity import capacity_markdown, is_reference, server_name
+from benchmarks.report.decision import (
+    NOT_MEASURED,
+    STREAM_MODES,
+    latency_row,
+    separates,
+    use_cases,
+)
 from benchmarks.report.deploy import deploy_markdown
 from benchmarks.report.disconnect import disconnect_markdown
 from benchmarks.report.hub import hub_markdown, hub_target_rows
+from benchmarks.report.provenance import (
+    changed_since,
+    pinning_of,
+    plural,
+    publish_commit,
+    runs_phrase,
+    short_commit,
+    stale_line,
+)
 from benchmarks.report.relay import relay_markdown, relay_target_rows
 from benchmarks.report.restart import restart_markdown
 from benchmarks.report.tables import fmt, machine_line
@@ -52,96 +68,85 @@ def load_results(results: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+def extra_results(results: Path) -> dict[str, dict[str, Any]]:
+    """Files the decision part reads when a publish has them (no table of their own):
+    ws_rss.json, the output of ``python -m benchmarks.ws_rss``."""
+    path = results / "ws_rss.json"
+    return {"ws_rss": json.loads(path.read_text())} if path.is_file() else {}
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f} %"
 
 
+def received(row: dict[str, Any]) -> str:
+    got, expected = row["messages_received"], row["messages_expected"]
+    return "all" if got == expected else f"**{got:,} of {expected:,}**"
+
+
 def latency_table(doc: dict[str, Any]) -> str:
+    """One row per load and mode: the columns a reader weighs; the rest (p95, steady p99,
+    TTFB p50, message counts, client CPU) are in the linked file."""
     rows = [
         [
             f"{r['clients']:,} × {r['interval_ms']:g} ms",
             f"`{r['mode']}`",
-            fmt(r["latency_p50_ms"], 3),
-            fmt(r["latency_p95_ms"], 3),
-            fmt(r["latency_p99_ms"], 3),
-            fmt(r["latency_max_ms"], 2),
-            fmt(r.get("steady_p99_ms"), 3),
-            fmt(r["ttfb_p50_ms"], 2),
+            fmt(r["latency_p50_ms"], 2),
+            fmt(r["latency_p99_ms"], 2),
+            fmt(r["latency_max_ms"], 1),
             fmt(r["ttfb_max_ms"], 1),
-            f"{r['messages_received']:,} / {r['messages_expected']:,}",
+            received(r),
             fmt(r.get("cpu_us_per_message"), 1),
-            fmt(r.get("cpu_vs_baseline"), 2),
-            pct(r["client_cpu_share"], 0),
         ]
         for r in doc["summary"].values()
     ]
     return table(
-        [
-            "clients × interval",
-            "mode",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "steady p99 ms",
-            "TTFB p50 ms",
-            "TTFB max ms",
-            "messages",
-            "server µs/msg",
-            "÷ baseline",
-            "client CPU",
-        ],
+        ["clients × interval", "mode", "p50 ms", "p99 ms", "max ms", "TTFB max ms", "received"]
+        + ["server µs/msg"],
         rows,
     )
 
 
 def throughput_table(doc: dict[str, Any]) -> str:
-    rows = [
-        [
-            str(r["clients"]),
-            f"{r['size']:,}",
-            f"`{r['label']}`",
-            fmt(r["messages_per_s"], 0),
-            fmt(r["wire_mb_per_s"], 1),
-            fmt(r["server_cpu_us_per_message"], 1),
-            fmt(r["vs_baseline"], 2) + "×",
-            fmt(r["vs_each"], 2) + "×",
-            pct(r["client_cpu_share"], 0),
-        ]
-        for r in doc["summary"].values()
-    ]
-    return table(
-        [
-            "clients",
-            "pad B",
-            "route",
-            "messages/s",
-            "MB/s",
-            "server µs/msg",
-            "vs baseline",
-            "vs flush=each",
-            "client CPU",
-        ],
-        rows,
-    )
+    """Messages/s per route at each client count and padding (flush=auto), with the server's
+    CPU per message: one row per load instead of one per route."""
+    summary = doc["summary"]
+    labels = [m for m in ("sse", "ndjson", "chunked", "baseline") if f"{m}/16/1" in summary]
+    loads = sorted({(r["clients"], r["size"]) for r in summary.values()})
+    rows = []
+    for clients, size in loads:
+        cells = []
+        for label in labels:
+            r = summary.get(f"{label}/{size}/{clients}")
+            cells.append(
+                "–"
+                if r is None
+                else f"{fmt(r['messages_per_s'], 0)} ({fmt(r['server_cpu_us_per_message'], 1)} µs)"
+            )
+        rows.append([f"{clients:,}", f"{size:,}", *cells])
+    return table(["clients", "pad B", *(f"`{label}` messages/s" for label in labels)], rows)
 
 
 def framing_table(doc: dict[str, Any]) -> str:
-    ordered = sorted(doc["summary"].values(), key=lambda r: (r["size"], r["flush"] != "auto"))
-    rows = [
-        [
-            f"{r['size']:,}",
-            f"`{r['mode']}`",
-            r["flush"],
-            fmt(r["payload_bytes_per_message"], 1),
-            fmt(r["wire_bytes_per_message"], 1),
-            pct(r["overhead"]),
-            fmt(r["parse_us_per_message"], 2),
-        ]
-        for r in ordered
-    ]
+    summary = doc["summary"]
+    ordered = sorted((r for r in summary.values() if r["flush"] == "auto"), key=lambda r: r["size"])
+    rows = []
+    for r in ordered:
+        each = summary.get(f"{r['mode']}/{r['size']}/each", {})
+        rows.append(
+            [
+                f"{r['size']:,}",
+                f"`{r['mode']}`",
+                fmt(r["payload_bytes_per_message"], 1),
+                fmt(r["wire_bytes_per_message"], 1),
+                pct(r["overhead"]),
+                pct(each.get("overhead")),
+                fmt(r["parse_us_per_message"], 2),
+            ]
+        )
     return table(
-        ["pad B", "mode", "flush", "payload B/msg", "wire B/msg", "overhead", "parse µs/msg"], rows
+        ["pad B", "mode", "payload B/msg", "wire B/msg", "overhead", "flush=each", "parse µs/msg"],
+        rows,
     )
 
 
@@ -362,10 +367,13 @@ def held_target_rows(summary: dict[str, Any]) -> list[list[str]]:
     for key, streams in (("capacity-19000x1", 19000), ("capacity-75000x4", 75000)):
         run = summary.get(key)
         if run:
+            late = run.get("latency_p99_ms")
             rows.append(
                 [
-                    f"{streams:,} streams on {run['workers']} worker(s), every one receiving",
-                    f"{run['kept_receiving_min']:,} kept receiving",
+                    f"{streams:,} streams on {plural(run['workers'], 'worker')}, every one "
+                    "receiving",
+                    f"{run['kept_receiving_min']:,} kept receiving; messages at p99 "
+                    f"{fmt(late, 0)} ms, server CPU {pct(run.get('server_cpu_share_held'), 0)}",
                     check(run["kept_receiving_min"] >= streams),
                 ]
             )
@@ -452,13 +460,20 @@ def nginx_streaming_location() -> str:
 
 
 def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
-    tp = results.get("throughput", {}).get("summary", {})
-    cells = {}
-    for mode in ("sse", "ndjson", "chunked"):
-        row = tp.get(f"{mode}/16/1")
-        cells[f"cost_{mode}"] = f"{fmt(row['server_cpu_us_per_message'], 1)} µs" if row else "–"
+    """The decision table's cost row: server CPU per paced message at the latency
+    benchmark's heaviest paced load (every stream mode measured alike), MB/s for a file."""
+    cells: dict[str, str] = {}
+    clients = 0
+    for mode in STREAM_MODES:
+        row = latency_row(results, mode)
+        cost = row.get("cpu_us_per_message") if row else None
+        cells[f"cost_{mode}"] = f"{fmt(cost, 1)} µs" if cost is not None else NOT_MEASURED
+        clients = max(clients, row["clients"] if row else 0)
+    cells["cost_label"] = (
+        f"server CPU per message, {clients:,} clients × 50 ms" if clients else "server CPU"
+    )
     dl = results.get("download", {}).get("summary", {}).get("zero-copy")
-    cells["cost_download"] = f"{fmt(dl['mb_per_s'], 0)} MB/s zero-copy" if dl else "–"
+    cells["cost_download"] = f"{fmt(dl['mb_per_s'], 0)} MB/s" if dl else NOT_MEASURED
     return cells
 
 
@@ -487,28 +502,55 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def source_line(name: str, doc: dict[str, Any], results: Path, out_dir: Path) -> str:
-    """The line under a table: the file it came from (a relative link), its run and commit."""
+def source_line(
+    name: str, doc: dict[str, Any], results: Path, out_dir: Path, publish: tuple[str, bool]
+) -> str:
+    """The line under a table: the file it came from (a relative link), when it ran, how many
+    runs its figures are medians of, the CPU pinning; its commit only where it differs from
+    the publish's; then a stale line when the code it measures changed since."""
     path = results / f"{name}.json"
     link = os.path.relpath(path.resolve(), out_dir.resolve())
-    git = doc.get("environment", {}).get("git") or {}
-    commit = str(git.get("commit") or "–")[:12]
-    dirty = " with local changes" if git.get("dirty") else ""
-    return (
-        f"_Source: [`{shown_path(path)}`]({link}), run {doc.get('created', '–')} at commit "
-        f"`{commit}`{dirty}._"
+    commit = short_commit(doc)
+    other = (
+        f"; at commit `{commit[0]}`" + (" with local changes" if commit[1] else "")
+        if commit != publish
+        else ""
     )
+    line = (
+        f"_Source: [`{shown_path(path)}`]({link}), run {doc.get('created', '–')}; "
+        f"{runs_phrase(doc)}; {pinning_of(doc)}{other}._"
+    )
+    stale = stale_line(name, doc, changed_here)
+    return line + ("\n\n" + stale if stale else "")
 
 
-def runs_line(found: dict[str, dict[str, Any]]) -> str:
-    """When and at which commit the results were measured (one line per distinct run)."""
-    seen: dict[str, list[str]] = {}
+def changed_here(commit: str, paths: Sequence[str]) -> list[str] | None:
+    """Measured files changed between ``commit`` and this checkout's HEAD."""
+    return changed_since(commit, paths, ROOT)
+
+
+def sources_table(found: dict[str, dict[str, Any]], results: Path, out_dir: Path) -> str:
+    """Every result file: when it ran, at which commit, its runs and the CPU pinning."""
+    rows = []
     for name, doc in found.items():
-        git = doc.get("environment", {}).get("git") or {}
-        commit = str(git.get("commit") or "–")[:12]
-        dirty = " (with local changes)" if git.get("dirty") else ""
-        seen.setdefault(f"commit `{commit}`{dirty}", []).append(f"{name} {doc.get('created')}")
-    return "; ".join(f"{key}: {', '.join(runs)}" for key, runs in seen.items()) or "–"
+        link = os.path.relpath((results / f"{name}.json").resolve(), out_dir.resolve())
+        commit, dirty = short_commit(doc)
+        rows.append(
+            [
+                f"[`{name}.json`]({link})",
+                str(doc.get("created", "–")),
+                f"`{commit}`" + (" with local changes" if dirty else ""),
+                runs_phrase(doc),
+                pinning_of(doc),
+            ]
+        )
+    return table(["file", "run", "commit", "runs", "CPU pinning"], rows) if rows else MISSING
+
+
+def publish_of(found: dict[str, dict[str, Any]]) -> tuple[str, bool]:
+    """The commit most files were measured at (the one the guide states once)."""
+    commits = [short_commit(doc) for doc in found.values()]
+    return max(commits, key=commits.count) if commits else ("–", False)
 
 
 def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = None) -> str:
@@ -520,25 +562,23 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
     out_dir = out_dir or DEFAULT_OUT.parent
     any_doc = next(iter(found.values()), {})
     env = any_doc.get("environment", {})
-    server = any_doc.get("server", {})
     latency = found.get("latency")
     code = sources()
+    publish = publish_of(found)
 
     def measured(name: str, make_table: Callable[[dict[str, Any]], str]) -> str:
         doc = found.get(name)
         if doc is None:
             return MISSING
-        return make_table(doc) + "\n\n" + source_line(name, doc, results, out_dir)
+        return make_table(doc) + "\n\n" + source_line(name, doc, results, out_dir, publish)
 
     values: dict[str, str] = {
         "results_dir": shown_path(results),
         "machine": machine_line(env) if env else "no results yet",
-        "runs_line": runs_line(found),
-        "pinning": "server on CPU 0, load generator on CPU 1"
-        if server.get("server_cpu") is not None
-        else "not pinned",
-        "runs": str(any_doc.get("config", {}).get("runs", "–")),
-        "cost_note": "measured: 16 B, interval 0, flush=auto",
+        "publish_commit": publish_commit(found),
+        "use_cases": use_cases({**found, **extra_results(results)}),
+        "separates": separates({**found, **extra_results(results)}),
+        "sources_table": sources_table(found, results, out_dir),
         **cost_cells(found),
         "ramp_note": (
             f"{latency['config']['ramp_clients_per_s']:,.0f} new clients/s" if latency else "–"
@@ -556,9 +596,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "restart_section": measured("restart", restart_markdown),
         "nginx_streaming": nginx_streaming_location(),
         "capacity_section": (
-            capacity_markdown(found["held_streams"], shown_path(results / "held_streams.json"))
-            if "held_streams" in found
-            else MISSING
+            capacity_markdown(found["held_streams"]) if "held_streams" in found else MISSING
         ),
         "targets_table": targets_table(found),
         "source_stream": code["stream"],

@@ -82,10 +82,7 @@ def publish_commit(found: Mapping[str, Mapping[str, Any]]) -> str:
         f"{name} at `{commits[name][0]}`" + (" with local changes" if commits[name][1] else "")
         for name in odd
     )
-    return (
-        f"{plural(len(found) - len(odd), 'file')} at {text}; the files disagree: {others}. "
-        "Figures from different commits are compared below only within one file"
-    )
+    return f"{plural(len(found) - len(odd), 'file')} at {text}; the files disagree: {others}"
 
 
 def changed_since(commit: str, paths: Sequence[str], root: Path) -> list[str] | None:

@@ -39,7 +39,9 @@ def test_changed_since_names_the_measured_files_changed_after_the_commit(tmp_pat
     line = provenance.stale_line("latency", doc_at(measured), changed)
     assert "`showcase/web/streams.py`" in line and "docs/x.md" not in line
     assert line.startswith("_**Stale:**")
-    assert provenance.stale_line("latency", doc_at(git(tmp_path, "rev-parse", "HEAD")), changed) == ""
+    assert (
+        provenance.stale_line("latency", doc_at(git(tmp_path, "rev-parse", "HEAD")), changed) == ""
+    )
     assert "Could not compare" in provenance.stale_line("latency", doc_at("0" * 40), changed)
 
 
