@@ -35,6 +35,7 @@ from benchmarks.report.disconnect import disconnect_markdown
 from benchmarks.report.hub import hub_markdown, hub_target_rows
 from benchmarks.report.provenance import (
     changed_since,
+    measured_paths,
     pinning_of,
     plural,
     publish_commit,
@@ -470,7 +471,9 @@ def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
         cells[f"cost_{mode}"] = f"{fmt(cost, 1)} µs" if cost is not None else NOT_MEASURED
         clients = max(clients, row["clients"] if row else 0)
     cells["cost_label"] = (
-        f"server CPU per message, {clients:,} clients × 50 ms" if clients else "server CPU"
+        f"server CPU per message at {clients:,} clients × 50 ms (a file: MB/s)"
+        if clients
+        else "server CPU per message (a file: MB/s)"
     )
     dl = results.get("download", {}).get("summary", {}).get("zero-copy")
     cells["cost_download"] = f"{fmt(dl['mb_per_s'], 0)} MB/s" if dl else NOT_MEASURED
@@ -535,6 +538,8 @@ def sources_table(found: dict[str, dict[str, Any]], results: Path, out_dir: Path
     for name, doc in found.items():
         link = os.path.relpath((results / f"{name}.json").resolve(), out_dir.resolve())
         commit, dirty = short_commit(doc)
+        full = (doc.get("environment", {}).get("git") or {}).get("commit")
+        changed = changed_here(str(full), measured_paths(name)) if full else None
         rows.append(
             [
                 f"[`{name}.json`]({link})",
@@ -542,9 +547,11 @@ def sources_table(found: dict[str, dict[str, Any]], results: Path, out_dir: Path
                 f"`{commit}`" + (" with local changes" if dirty else ""),
                 runs_phrase(doc),
                 pinning_of(doc),
+                "–" if changed is None else (plural(len(changed), "file") if changed else "none"),
             ]
         )
-    return table(["file", "run", "commit", "runs", "CPU pinning"], rows) if rows else MISSING
+    header = ["file", "run", "commit", "runs", "CPU pinning", "measured code changed since"]
+    return table(header, rows) if rows else MISSING
 
 
 def publish_of(found: dict[str, dict[str, Any]]) -> tuple[str, bool]:

@@ -17,6 +17,7 @@ STREAM_MODES = ("sse", "ndjson", "chunked", "ws", "poll")
 DEPLOYING = "Deploying: proxies, compression, idle timeouts, restarts"  # a heading
 LATENCY_SAME_MS = 2.0  # the paced-latency target: p99s all under it do not separate modes
 SMALL_PAD_BYTES = 16  # a token's size: where framing weighs most
+ANSWER_TOKENS = 500  # a long chat answer, to turn bytes per token into bytes per answer
 
 
 def anchor(heading: str) -> str:
@@ -97,6 +98,16 @@ def framing_phrase(results: Results, modes: tuple[str, ...]) -> str:
             overhead = f"{row['overhead'] * 100:+.0f} %"
             parts.append(f"`{mode}` {fmt(row['wire_bytes_per_message'], 0)} B ({overhead})")
     return ", ".join(parts)
+
+
+def answer_bytes(results: Results) -> str:
+    """'; a 500-token answer: 43 KiB against 29 KiB' from the 16 B wire figures."""
+    sse = framing_row(results, "sse", SMALL_PAD_BYTES)
+    ndjson = framing_row(results, "ndjson", SMALL_PAD_BYTES)
+    if sse is None or ndjson is None:
+        return ""
+    kib = [row["wire_bytes_per_message"] * ANSWER_TOKENS / 1024 for row in (sse, ndjson)]
+    return f"; a {ANSWER_TOKENS}-token answer: {kib[0]:,.0f} KiB against {kib[1]:,.0f} KiB"
 
 
 def idle_memory(results: Results) -> dict[str, float]:
@@ -227,8 +238,8 @@ def use_cases(results: Results) -> str:
                 f"Resume is in the format (ids, `Last-Event-ID`): {resume_phrase(results)} "
                 f"({see('Restarts')}).",
                 f"Tokens are small, where SSE's framing weighs most, per 16 B message: "
-                f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing}). On a screen read "
-                f"by a person that difference is noise; {chat_phrase(results)} "
+                f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing}){answer_bytes(results)}. "
+                f"Speed is not the difference: {chat_phrase(results)} "
                 f"({see('LLM streaming and relays')}).",
             ],
         ),

@@ -11,21 +11,32 @@ from pathlib import Path
 from typing import Any
 
 # What every benchmark's server runs: a change here changes any figure.
-SERVER_PATHS = ("showcase/pure/", "showcase/runtime/", "showcase/web/", "templates/")
-LOAD_PATHS = ("benchmarks/load/", "benchmarks/infra/", "benchmarks/reference/")
-# The code each benchmark measures, beyond its own module (benchmarks/<name>.py).
+SERVER_PATHS = (
+    "showcase/pure/",
+    "showcase/runtime/",
+    "showcase/web/",
+    "showcase/tools/launcher.py",
+)
+# The instruments every benchmark reads its figures with (environment.py only records).
+TOOL_PATHS = ("benchmarks/infra/harness.py", "benchmarks/infra/procfs.py")
+MEASURE = "benchmarks/infra/measure.py"
+# The code each benchmark measures, beyond its own module (benchmarks/<name>.py): the server,
+# the load clients and references it drives, the infra it measures through.
 MEASURED_PATHS: dict[str, tuple[str, ...]] = {
-    "latency": (*SERVER_PATHS, *LOAD_PATHS),
-    "throughput": (*SERVER_PATHS, *LOAD_PATHS),
-    "framing": (*SERVER_PATHS, *LOAD_PATHS),
-    "held_streams": (*SERVER_PATHS, *LOAD_PATHS, "benchmarks/floor.py"),
-    "download": (*SERVER_PATHS, *LOAD_PATHS),
-    "relay": (*SERVER_PATHS, *LOAD_PATHS, "showcase/chat/"),
-    "hub": (*SERVER_PATHS, *LOAD_PATHS, "showcase/hub/", "benchmarks/floor.py"),
-    "deploy": (*SERVER_PATHS, *LOAD_PATHS, "showcase/tools/proxy/"),
-    "disconnect": (*SERVER_PATHS, *LOAD_PATHS),
-    "restart": (*SERVER_PATHS, *LOAD_PATHS),
-    "ws_rss": (*SERVER_PATHS, *LOAD_PATHS),
+    "latency": ("benchmarks/load/wire.py", "benchmarks/load/ws.py", "benchmarks/load/poll.py")
+    + (MEASURE,),
+    "throughput": ("benchmarks/load/wire.py", MEASURE),
+    "framing": ("benchmarks/load/wire.py",),
+    "held_streams": ("benchmarks/load/", "benchmarks/reference/bare_wsgi.py", MEASURE)
+    + ("benchmarks/infra/capacity.py", "benchmarks/floor.py"),
+    "download": ("benchmarks/infra/nginx.py",),
+    "relay": ("showcase/chat/", "benchmarks/load/tokens.py", "benchmarks/infra/chain.py")
+    + ("benchmarks/reference/bare_relay.py",),
+    "hub": ("showcase/hub/", "benchmarks/load/hub_client.py", "benchmarks/load/wire.py")
+    + ("benchmarks/infra/hub_redis.py", "benchmarks/floor.py"),
+    "deploy": ("showcase/tools/proxy/", "benchmarks/load/deploy_reader.py"),
+    "disconnect": ("benchmarks/infra/deploy_netns.py", "benchmarks/infra/deploy_probe.py"),
+    "restart": ("benchmarks/load/deploy_clients.py",),
 }
 NAMED_AT_MOST = 6  # changed files named in a line; the rest are counted
 ChangedFiles = Callable[[str, Sequence[str]], "list[str] | None"]
@@ -90,7 +101,8 @@ def changed_since(commit: str, paths: Sequence[str], root: Path) -> list[str] | 
     only, so the answer is the same for anyone at that HEAD); None when git cannot tell."""
     try:
         done = subprocess.run(
-            ["git", "diff", "--name-only", commit, "HEAD", "--", *paths],
+            # Documentation beside the code (READMEs) moves no figure.
+            ["git", "diff", "--name-only", commit, "HEAD", "--", *paths, ":(exclude)*.md"],
             cwd=root,
             capture_output=True,
             text=True,
@@ -104,6 +116,11 @@ def changed_since(commit: str, paths: Sequence[str], root: Path) -> list[str] | 
     return sorted(line for line in done.stdout.splitlines() if line)
 
 
+def measured_paths(name: str) -> tuple[str, ...]:
+    """Every path whose change can move the figures of benchmark ``name``."""
+    return (*SERVER_PATHS, *TOOL_PATHS, *MEASURED_PATHS.get(name, ()), f"benchmarks/{name}.py")
+
+
 def stale_line(name: str, doc: Mapping[str, Any], changed: ChangedFiles) -> str:
     """The line beside a table when the code its benchmark measures changed since the file's
     commit ('' when nothing did)."""
@@ -111,12 +128,14 @@ def stale_line(name: str, doc: Mapping[str, Any], changed: ChangedFiles) -> str:
     commit = git.get("commit")
     if not commit:
         return ""
-    paths = (*MEASURED_PATHS.get(name, ()), f"benchmarks/{name}.py")
+    paths = measured_paths(name)
     files = changed(str(commit), paths)
     if files is None:
         return f"_Could not compare commit `{str(commit)[:12]}` with this checkout's code._"
     if not files:
         return ""
+    # The server's own files first: they are the likelier cause of a changed figure.
+    files = sorted(files, key=lambda path: (not path.startswith("showcase/"), path))
     named = ", ".join(f"`{path}`" for path in files[:NAMED_AT_MOST])
     more = len(files) - NAMED_AT_MOST
     rest = f" and {plural(more, 'more file')}" if more > 0 else ""

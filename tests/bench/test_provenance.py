@@ -23,13 +23,13 @@ def test_changed_since_names_the_measured_files_changed_after_the_commit(tmp_pat
     git(tmp_path, "init", "-q")
     git(tmp_path, "config", "user.email", "t@example.invalid")
     git(tmp_path, "config", "user.name", "t")
-    for path in ("showcase/web/streams.py", "benchmarks/latency.py", "docs/x.md"):
+    for path in ("showcase/web/streams.py", "showcase/web/README.md", "docs/x.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("one\n")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "one")
     measured = git(tmp_path, "rev-parse", "HEAD")
-    for path in ("showcase/web/streams.py", "docs/x.md"):
+    for path in ("showcase/web/streams.py", "docs/x.md", "showcase/web/README.md"):
         (tmp_path / path).write_text("two\n")
     git(tmp_path, "commit", "-qam", "two")
 
@@ -38,6 +38,7 @@ def test_changed_since_names_the_measured_files_changed_after_the_commit(tmp_pat
 
     line = provenance.stale_line("latency", doc_at(measured), changed)
     assert "`showcase/web/streams.py`" in line and "docs/x.md" not in line
+    assert "README.md" not in line  # documentation moves no figure
     assert line.startswith("_**Stale:**")
     assert (
         provenance.stale_line("latency", doc_at(git(tmp_path, "rev-parse", "HEAD")), changed) == ""
