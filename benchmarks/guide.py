@@ -101,11 +101,25 @@ def latency_table(doc: dict[str, Any]) -> str:
         ]
         for r in doc["summary"].values()
     ]
-    return table(
+    text = table(
         ["clients × interval", "mode", "p50 ms", "p99 ms", "max ms", "TTFB max ms", "received"]
         + ["server µs/msg"],
         rows,
     )
+    polls = [r for r in doc["summary"].values() if r.get("requests_per_message") is not None]
+    if polls:
+        text += (
+            "\n\nA poll's latency is its receive time − the message's due time. What polling "
+            "pays besides: "
+            + "; ".join(
+                f"`{r['mode']}` {r['clients']:,} × {r['interval_ms']:g} ms: "
+                f"{fmt(r['requests_per_message'], 2)} requests and "
+                f"{fmt(r.get('header_bytes_per_message'), 0)} B of headers per message"
+                for r in polls
+            )
+            + "."
+        )
+    return text
 
 
 def throughput_table(doc: dict[str, Any]) -> str:

@@ -78,7 +78,17 @@ def latency_verdict(results: Results) -> str:
             f"**Latency does not separate the modes:** every one measured met p99 ≤ "
             f"{LATENCY_SAME_MS:g} ms; pick by the rest."
         )
-    return f"**Latency separates them** (p99 above {LATENCY_SAME_MS:g} ms for some):"
+    slow = [
+        f"`{mode}`"
+        for mode in STREAM_MODES
+        if (row := latency_row(results, mode))
+        and _known(row.get("latency_p99_ms"))
+        and row["latency_p99_ms"] > LATENCY_SAME_MS
+    ]
+    return (
+        f"**Latency separates {', '.join(slow)} from the rest** (p99 above "
+        f"{LATENCY_SAME_MS:g} ms); among the others it does not."
+    )
 
 
 def framing_row(results: Results, mode: str, size: int) -> Mapping[str, Any] | None:
@@ -173,8 +183,8 @@ def resume_phrase(results: Results) -> str:
 def chat_phrase(results: Results) -> str:
     chat = results.get("relay", {}).get("summary", {}).get("chat", {})
     parts = [
-        f"{name} {fmt(chat[name]['ttft_p50_ms'], 1)} ms"
-        for name in ("openai", "ndjson")
+        f"{label} {fmt(chat[name]['ttft_p50_ms'], 1)} ms"
+        for name, label in (("openai", "OpenAI SSE"), ("ndjson", "NDJSON"))
         if name in chat and _known(chat[name].get("ttft_p50_ms"))
     ]
     return "first token p50: " + ", ".join(parts) if parts else f"chat APIs {NOT_MEASURED}"
@@ -184,10 +194,17 @@ def poll_phrase(results: Results) -> str:
     row = latency_row(results, "poll")
     if not row or not _known(row.get("requests_per_message")):
         return f"polling's cost per message {NOT_MEASURED}"
+    sse = latency_row(results, "sse")
+    cpu = (
+        f"; server CPU {fmt(row.get('cpu_us_per_message'), 1)} µs per message against "
+        f"`sse` {fmt(sse.get('cpu_us_per_message'), 1)} µs"
+        if sse and _known(row.get("cpu_us_per_message"))
+        else ""
+    )
     return (
         f"long polling at {row['clients']:,} clients × 50 ms made "
         f"{fmt(row['requests_per_message'], 2)} requests and "
-        f"{fmt(row.get('header_bytes_per_message'), 0)} B of headers per message"
+        f"{fmt(row.get('header_bytes_per_message'), 0)} B of headers per message{cpu}"
     )
 
 
@@ -238,8 +255,8 @@ def use_cases(results: Results) -> str:
                 f"Resume is in the format (ids, `Last-Event-ID`): {resume_phrase(results)} "
                 f"({see('Restarts')}).",
                 f"Tokens are small, where SSE's framing weighs most, per 16 B message: "
-                f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing}){answer_bytes(results)}. "
-                f"Speed is not the difference: {chat_phrase(results)} "
+                f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing})"
+                f"{answer_bytes(results)}. Speed, as measured: {chat_phrase(results)} "
                 f"({see('LLM streaming and relays')}).",
             ],
         ),
@@ -248,7 +265,7 @@ def use_cases(results: Results) -> str:
             "`sse` as OpenAI's API does (`data: {json}`, `data: [DONE]`), or `ndjson` as "
             "Ollama's does. Speak the shape your clients' libraries already parse.",
             [
-                f"Both stream tokens as fast: {chat_phrase(results)} "
+                f"Measured on this server's two APIs, {chat_phrase(results)} "
                 f"({see('LLM streaming and relays')}).",
                 f"NDJSON is leaner on the wire per small message: "
                 f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing}); "
