@@ -212,6 +212,19 @@ def publish_of(found: dict[str, dict[str, Any]]) -> tuple[str, bool]:
     return max(commits, key=commits.count) if commits else ("–", False)
 
 
+def answers_part(results: Path) -> str:
+    """The answers section from ``answers.json`` beside the other results, when both that file
+    and benchmarks/report/answers.py exist ('' otherwise)."""
+    path = results / "answers.json"
+    if not path.is_file():
+        return ""
+    try:
+        from benchmarks.report.answers import answers_section  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return ""
+    return str(answers_section(json.loads(path.read_text())))
+
+
 def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = None) -> str:
     """The guide's Markdown from the result files in ``results``; links are relative to
     ``out_dir`` (the guide's folder, default docs/)."""
@@ -249,6 +262,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "download_table": measured("download", download_table),
         "download_statement": download_statement(found["download"]) if "download" in found else "",
         "relay_section": measured("relay", relay_markdown),
+        "answers_section": answers_part(results),
         "hub_section": measured("hub", hub_markdown),
         "deploy_section": measured("deploy", deploy_markdown),
         "disconnect_section": measured("disconnect", disconnect_markdown),
@@ -263,7 +277,8 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "source_baseline": code["baseline"],
     }
     text = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), TEMPLATE.read_text())
-    return text
+    # A part with nothing to say (no answers.json) leaves no run of blank lines behind.
+    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def write_guide(results: Path | None = None, out: Path | None = None) -> Path:

@@ -103,3 +103,9 @@ def test_download_statement_reads_the_numbers_whichever_way_they_fall(results: P
     gen_rss = summary["generator"]["server_rss_growth"] // 1024
     assert f"RSS grew by at most {gen_rss:,} KiB" in guide.download_statement(doc)
     assert "A generator download against zero-copy" in guide.render(results)
+
+
+def test_the_answers_section_waits_for_its_file(results: Path) -> None:
+    # No answers.json: nothing rendered, no placeholder left, no run of blank lines.
+    text = guide.render(results)
+    assert "{{answers_section}}" not in text and "\n\n\n" not in text
