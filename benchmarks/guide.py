@@ -185,7 +185,9 @@ def changed_here(commit: str, paths: Sequence[str]) -> list[str] | None:
 
 
 def sources_table(found: dict[str, dict[str, Any]], results: Path, out_dir: Path) -> str:
-    """Every result file: when it ran, at which commit, its runs and the CPU pinning."""
+    """Every result file: when it ran, its commit where it is not the publish's (stated once,
+    at the top), its runs, the CPU pinning and how much of its measured code changed since."""
+    publish = publish_of(found)
     rows = []
     for name, doc in found.items():
         link = os.path.relpath((results / f"{name}.json").resolve(), out_dir.resolve())
@@ -196,7 +198,9 @@ def sources_table(found: dict[str, dict[str, Any]], results: Path, out_dir: Path
             [
                 f"[`{name}.json`]({link})",
                 str(doc.get("created", "–")),
-                f"`{commit}`" + (" with local changes" if dirty else ""),
+                "the publish's"
+                if (commit, dirty) == publish
+                else f"`{commit}`" + (" with local changes" if dirty else ""),
                 runs_phrase(doc),
                 pinning_of(doc),
                 "–" if changed is None else (plural(len(changed), "file") if changed else "none"),
