@@ -48,6 +48,7 @@ from benchmarks.report.provenance import (
     plural,
     publish_commit,
     runs_phrase,
+    settings_line,
     short_commit,
     stale_line,
 )
@@ -252,6 +253,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "results_dir": shown_path(results),
         "machine": machine_line(env) if env else "no results yet",
         "publish_commit": publish_commit(found),
+        "settings_line": settings_line(found),
         "use_cases": use_cases({**found, **extra_results(results)}),
         "separates": separates({**found, **extra_results(results)}),
         "sources_table": sources_table(found, results, out_dir),

@@ -143,3 +143,45 @@ def stale_line(name: str, doc: Mapping[str, Any], changed: ChangedFiles) -> str:
         f"_**Stale:** the code this measures changed since `{str(commit)[:12]}`: {named}{rest} "
         f"(`git diff --name-only {str(commit)[:12]} HEAD`). Run `make bench` again._"
     )
+
+
+# The recorded settings the guide names, in its words.
+SETTING_WORDS = (
+    ("gc_threshold", "GC threshold", ""),
+    ("SHOWCASE_HEARTBEAT_S", "heartbeat", " s"),
+    ("SHOWCASE_SEND_TIMEOUT_S", "send deadline", " s"),
+    ("SHOWCASE_WORKER_CONNECTIONS", "worker_connections", ""),
+)
+
+
+def settings_line(found: Mapping[str, Mapping[str, Any]]) -> str:
+    """The server settings the files recorded (environment.settings), said once; which files
+    differ, or that none recorded them."""
+    recorded = {
+        name: doc["environment"]["settings"]
+        for name, doc in found.items()
+        if isinstance(doc.get("environment", {}).get("settings"), dict)
+    }
+    if not recorded:
+        return "not recorded in this publish"
+
+    def words(settings: Mapping[str, Any]) -> str:
+        parts = []
+        for key, word, unit in SETTING_WORDS:
+            value = settings.get(key)
+            if isinstance(value, list):
+                parts.append(f"{word} {','.join(str(v) for v in value)}{unit}")
+            elif isinstance(value, int | float):
+                parts.append(f"{word} {value:g}{unit}")
+        return "; ".join(parts)
+
+    said = Counter(words(settings) for settings in recorded.values())
+    common = said.most_common(1)[0][0]
+    odd = [name for name, settings in recorded.items() if words(settings) != common]
+    missing = [name for name in found if name not in recorded]
+    text = common
+    if odd:
+        text += "; different in " + ", ".join(odd)
+    if missing:
+        text += "; not recorded by " + ", ".join(missing)
+    return text

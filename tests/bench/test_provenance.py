@@ -71,3 +71,17 @@ def test_runs_and_pinning_come_from_each_file() -> None:
     )
     assert provenance.pinning_of({"server": {}}) == "not pinned"
     assert provenance.plural(1, "run") == "1 run" and provenance.plural(2, "run") == "2 runs"
+
+
+def test_settings_are_said_once_with_the_files_that_differ_or_lack_them() -> None:
+    settings = {"gc_threshold": [50000, 20, 100], "SHOWCASE_HEARTBEAT_S": 15.0}
+    found = {
+        "latency": {"environment": {"settings": settings}},
+        "framing": {"environment": {"settings": settings}},
+        "hub": {"environment": {"settings": {**settings, "SHOWCASE_HEARTBEAT_S": 5.0}}},
+        "relay": {"environment": {}},
+    }
+    assert provenance.settings_line(found) == (
+        "GC threshold 50000,20,100; heartbeat 15 s; different in hub; not recorded by relay"
+    )
+    assert provenance.settings_line({"relay": {}}) == "not recorded in this publish"
