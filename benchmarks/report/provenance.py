@@ -172,7 +172,7 @@ def settings_line(found: Mapping[str, Mapping[str, Any]]) -> str:
             if isinstance(value, list):
                 parts.append(f"{word} {','.join(str(v) for v in value)}{unit}")
             elif isinstance(value, int | float):
-                parts.append(f"{word} {value:g}{unit}")
+                parts.append(f"{word} {value:,g}{unit}")
         return "; ".join(parts)
 
     said = Counter(words(settings) for settings in recorded.values())
