@@ -173,7 +173,6 @@ def extrapolation_note(summary: dict[str, Any], label: str | None) -> str:
 
 HEADER: tuple[str, ...] = ("configuration", "subscribers", "workers", "every message")
 HEADER += ("latency p50 / p99 / max ms", "last delivery p50 ms", "kernel floor ms")
-HEADER += ("deliveries/s in a fan-out",)
 HEADER += ("server CPU µs/delivery", "Redis CPU µs/message", "KiB per idle subscriber")
 
 
@@ -193,9 +192,8 @@ def config_rows(summary: dict[str, Any]) -> list[list[str]]:
                 fmt(r["fanout_p50_ms"], 1),
                 fmt(r.get("floor_fanout_ms"), 1)
                 + ("*" if extrapolation_note(summary, r.get("config")) else ""),
-                fmt(r["fanout_per_s"], 0),
                 fmt(r["server_cpu_us_per_delivery"], 1),
-                fmt(r["redis_cpu_us_per_message"], 0) if r["broker"] == "redis" else "",
+                fmt(r["redis_cpu_us_per_message"], 0) if r["broker"] == "redis" else "–",
                 fmt(_kib(r["rss_per_subscriber_bytes"]), 1),
             ]
         )
@@ -243,8 +241,7 @@ def hub_markdown(doc: dict[str, Any]) -> str:
         f"({config['messages']} per configuration and run, {plural(config['runs'], 'run')}) "
         "to one room; every subscriber holds `GET /chat/events` on it. Latency is receive "
         "time − the message's `ts` (the server's publish time, same clock); *last delivery* "
-        "is when the last subscriber had a message; *deliveries/s in a fan-out* is "
-        "subscribers ÷ that time.",
+        "is when the last subscriber had a message.",
         "Server CPU is the workers' (from /proc) over the publishing window, per delivery; "
         "memory per idle subscriber is the workers' RSS with every subscriber joined and "
         "quiet, less before, ÷ subscribers. " + placement(doc),
