@@ -38,6 +38,8 @@ MEASURED_PATHS: dict[str, tuple[str, ...]] = {
     "disconnect": ("benchmarks/infra/deploy_netns.py", "benchmarks/infra/deploy_probe.py"),
     "restart": ("benchmarks/load/deploy_clients.py",),
 }
+# Benchmarks whose client counts are the runs' sum (their times are still medians).
+COUNTS_SUMMED = frozenset({"restart"})
 NAMED_AT_MOST = 6  # changed files named in a line; the rest are counted
 ChangedFiles = Callable[[str, Sequence[str]], "list[str] | None"]
 
@@ -63,10 +65,15 @@ def runs_of(doc: Mapping[str, Any]) -> int | None:
 
 
 def runs_phrase(doc: Mapping[str, Any]) -> str:
+    """'medians of 3 runs', 'one run'; for a benchmark that adds its runs' counts up,
+    'medians of 2 runs, counts summed'."""
     count = runs_of(doc)
     if count is None:
         return "runs not recorded"
-    return "one run" if count == 1 else f"medians of {plural(count, 'run')}"
+    if count == 1:
+        return "one run"
+    summed = ", counts summed" if doc.get("benchmark") in COUNTS_SUMMED else ""
+    return f"medians of {plural(count, 'run')}{summed}"
 
 
 def pinning_of(doc: Mapping[str, Any]) -> str:

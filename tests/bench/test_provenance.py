@@ -66,6 +66,9 @@ def test_runs_and_pinning_come_from_each_file() -> None:
     assert provenance.runs_phrase({"runs": [{}]}) == "one run"
     assert provenance.runs_phrase({"runs": [], "config": {"runs": 2}}) == "medians of 2 runs"
     assert provenance.runs_phrase({}) == "runs not recorded"
+    # The restart benchmark adds its runs' clients up: its counts are no medians.
+    restart = {"benchmark": "restart", "runs": [{}, {}]}
+    assert provenance.runs_phrase(restart) == "medians of 2 runs, counts summed"
     assert provenance.pinning_of({"server": {"server_cpu": 0, "client_cpu": 1}}) == (
         "server on CPU 0, load on CPU 1"
     )
