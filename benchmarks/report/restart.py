@@ -48,7 +48,8 @@ def restart_markdown(doc: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             f"**Restarts.** {config['clients']} EventSource-like clients a run "
-            f"({config['processes']} processes, asyncio) on `/stream/sse?count={config['count']}&interval="
+            f"({config['processes']} processes, asyncio) on "
+            f"`/stream/sse?count={config['count']}&interval="
             f"{config['interval_ms']:g}`, one gevent worker; {config['hold_s']:g} s after every "
             "stream is open, `kill -HUP` of the arbiter: gunicorn starts a new worker and sends "
             "the old one SIGTERM, whose streams end with `: server restarting` (and a `retry:` "
