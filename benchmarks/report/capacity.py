@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmarks.report.provenance import plural
+
 FD_RESERVE = 64  # a worker's own descriptors: listener, logs, pipes, the hub's
 MEMORY_SHARE = 0.8  # of a machine's memory given to streams; the rest for the OS and buffers
+LATE_P99_MS = 100.0  # a held stream's p99 past this is late, not "nothing"
 CHECK_RATES_PER_S = (1.0, 0.1)  # message rates the projection is computed at
 BIGGER_MACHINES = (  # (memory GiB, cores) of the machines the guide projects onto
     (64, 16),
@@ -165,10 +168,16 @@ def limits_table(limits: dict[str, Any], per_stream: float | None, cpu_msg: floa
 
 
 def stopped_by(row: dict[str, Any]) -> str:
-    """What kept a run from holding every stream, read from its counts and errors."""
+    """What kept a run from holding every stream, read from its counts and errors; a run
+    that held every stream but delivered late says so (late is not 'nothing')."""
     streams = row["streams"]
     if row["got_first_message_min"] >= streams and row["kept_receiving_min"] >= streams:
-        return "nothing: every stream received"
+        p99 = row.get("latency_p99_ms")
+        if p99 is None or not math.isfinite(p99):
+            return "nothing: every stream received"
+        if p99 > LATE_P99_MS:
+            return f"every stream received, but messages late: p99 {_num(p99)} ms"
+        return f"nothing: every stream received, p99 {_num(p99)} ms"
     errors = row.get("errors") or {}
     if errors:
         kind, count = max(errors.items(), key=lambda item: item[1])
@@ -217,7 +226,7 @@ def scenario_table(summary: dict[str, Any]) -> str:
             "KiB per stream",
             "server CPU",
             "first message p50 / p95 / max ms",
-            "what stopped it",
+            "outcome",
         ],
         rows,
     )
@@ -311,6 +320,25 @@ def projection_table(
     )
 
 
+def assumptions(summary: dict[str, Any]) -> str:
+    """What the projection takes for granted, and the latency it cannot promise."""
+    runs = [r for r in summary.values() if r.get("scenario") != "storm" and not is_reference(r)]
+    largest = max(runs, key=lambda r: r["streams"], default=None)
+    late = ""
+    if largest and largest.get("latency_p99_ms") is not None:
+        late = (
+            f" The largest run measured ({_num(largest['streams'])} streams on "
+            f"{plural(largest.get('workers') or 1, 'worker')}) delivered at p99 "
+            f"{_num(largest['latency_p99_ms'])} ms: a machine filled to these figures holds its "
+            "streams, not their latency."
+        )
+    return (
+        "The projection assumes memory and CPU per stream stay as measured, messages spread "
+        "evenly over time, one worker per core and nothing else on the machine; it is "
+        "arithmetic, not a measurement." + late
+    )
+
+
 def capacity_markdown(result: dict[str, Any], source: str | None = None) -> str:
     """The guide's "capacity" section (markdown, no heading) from a ``held_streams`` result
     document: measured streams per worker and memory per stream, the connect storm, every
@@ -342,4 +370,5 @@ def capacity_markdown(result: dict[str, Any], source: str | None = None) -> str:
             "A machine holds the smaller of memory's and CPU's figures:"
         )
         parts.append(projection_table(limits, env, per_stream, cpu_msg))
+        parts.append(assumptions(summary))
     return "\n\n".join(parts) + "\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.report.provenance import plural
 from benchmarks.report.tables import fmt, markdown_table
 
 ACCEPT_ENCODING = "gzip, deflate"  # what a browser sends (br aside: nothing here speaks it)
@@ -52,6 +53,10 @@ def nginx_name(version: str | None) -> str:
     return (version or "nginx").removeprefix("nginx version: ")
 
 
+def runs_text(runs: int) -> str:
+    return "one run" if runs == 1 else f"medians of {plural(runs, 'run')}"
+
+
 def deploy_markdown(doc: dict[str, Any]) -> str:
     """The guide's "deploying" section on proxies and compression, from a deploy result."""
     config = doc["config"]
@@ -61,20 +66,23 @@ def deploy_markdown(doc: dict[str, Any]) -> str:
             f"**Through nginx.** One SSE stream of {int(paced['count'])} messages every "
             f"{paced['interval']:g} ms per path, read by one client sending "
             f"`Accept-Encoding: {ACCEPT_ENCODING}` as a browser does; latency is receive − "
-            "`ts`; *messages per read* counts the messages each socket read completed, over "
+            "`ts`.",
+            "*Messages per read* counts the messages each socket read completed, over "
             "the reads that completed any: 1 means each message arrived by itself, the "
             "stream's count that everything came at once at the end. `accel=omit` leaves out "
             "the app's `X-Accel-Buffering: no`; the locations are those of `showcase proxy` "
-            f"({nginx_name(config.get('nginx_version'))}), medians of {config['runs']} run(s).",
+            f"({nginx_name(config.get('nginx_version'))}), {runs_text(config['runs'])}.",
             markdown_table(PATH_HEADER, path_rows(doc["summary"])),
             f"**What compression costs.** {bulk:,} messages at interval 0 (ticks, no padding) "
             "per setting, direct and via the gzip location: bytes received per message "
             "(chunk framing and the compressed body), and CPU per message of the app's "
-            "worker and of nginx, read from /proc. *naive* compresses without flushing per "
+            "worker and of nginx, read from /proc.",
+            "*naive* compresses without flushing per "
             "message (what flask-compress does to a stream), *sync* flushes each write "
             "(Z_SYNC_FLUSH); at interval 0 the app coalesces ready messages into one write "
             "(`flush=auto`), so the `flush=each` rows show what one write per message costs, "
-            "as on a paced stream. Via the gzip location with `compress=none` it is nginx "
+            "as on a paced stream.",
+            "Via the gzip location with `compress=none` it is nginx "
             "that compresses. *÷ direct*: wire bytes against the uncompressed direct stream.",
             markdown_table(BULK_HEADER, bulk_rows(doc["summary"])),
         ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from benchmarks.report.provenance import plural
 from benchmarks.report.stats import median
 from benchmarks.report.tables import fmt, markdown_table, number_table
 
@@ -73,6 +74,10 @@ def floor_ms(floor: dict[str, Any] | None, sends: int) -> float | None:
     if not floor:
         return None
     return float(floor["us_per_send"]["p50"]) * sends / 1000.0
+
+
+def plural_rate(rate: float) -> str:
+    return f"{rate:g} message a second" if rate == 1 else f"{rate:g} messages a second"
 
 
 def _known(value: float | None) -> bool:
@@ -143,13 +148,31 @@ def verdict(met: bool | None) -> str:
 
 
 def hub_target_rows(doc: dict[str, Any]) -> list[list[str]]:
-    """The guide's targets rows: [target, measured, verdict]."""
-    return [[t["target"], t["measured"], verdict(t["met"])] for t in doc["summary"]["targets"]]
+    """The guide's targets rows: [target, measured, verdict]; a kernel floor computed for
+    more sends than the floor run made says it is an extrapolation."""
+    rows = []
+    for t in doc["summary"]["targets"]:
+        measured = t["measured"]
+        note = extrapolation_note(doc["summary"], t.get("config"))
+        if note and "sends on one core" in measured:
+            measured = measured.replace("sends on one core", f"sends on one core {note}")
+        rows.append([t["target"], measured, verdict(t["met"])])
+    return rows
+
+
+def extrapolation_note(summary: dict[str, Any], label: str | None) -> str:
+    """'(extrapolated from 10,000 measured)' when a configuration's kernel floor is the
+    floor run's µs per send times more sends than that run made; '' otherwise."""
+    floor = summary.get("floor") or {}
+    row = summary.get("configs", {}).get(label or "")
+    measured = floor.get("connections")
+    if not row or not measured or row["subscribers"] <= measured:
+        return ""
+    return f"(extrapolated from {measured:,} measured)"
 
 
 HEADER: tuple[str, ...] = ("configuration", "subscribers", "workers", "every message")
 HEADER += ("latency p50 / p99 / max ms", "last delivery p50 ms", "kernel floor ms")
-HEADER += ("deliveries/s in a fan-out",)
 HEADER += ("server CPU µs/delivery", "Redis CPU µs/message", "KiB per idle subscriber")
 
 
@@ -167,10 +190,10 @@ def config_rows(summary: dict[str, Any]) -> list[list[str]]:
                 got,
                 " / ".join(fmt(r[f"latency_{q}_ms"], 1) for q in ("p50", "p99", "max")),
                 fmt(r["fanout_p50_ms"], 1),
-                fmt(r.get("floor_fanout_ms"), 1),
-                fmt(r["fanout_per_s"], 0),
+                fmt(r.get("floor_fanout_ms"), 1)
+                + ("*" if extrapolation_note(summary, r.get("config")) else ""),
                 fmt(r["server_cpu_us_per_delivery"], 1),
-                fmt(r["redis_cpu_us_per_message"], 0) if r["broker"] == "redis" else "",
+                fmt(r["redis_cpu_us_per_message"], 0) if r["broker"] == "redis" else "–",
                 fmt(_kib(r["rss_per_subscriber_bytes"]), 1),
             ]
         )
@@ -214,16 +237,26 @@ def hub_markdown(doc: dict[str, Any]) -> str:
     the fan-out cost per subscriber, what Redis adds, when to shard, and the targets."""
     summary, config = doc["summary"], doc["config"]
     parts = [
-        f"One publisher POSTs `/chat/send` at {config['rate_per_s']:g} message(s) a second "
-        f"({config['messages']} per configuration and run, {config['runs']} run(s)) to one "
-        "room; every subscriber holds `GET /chat/events` on it. Latency is receive time − the "
-        "message's `ts` (the server's publish time, same clock); *last delivery* is when the "
-        "last subscriber had a message, and *deliveries/s in a fan-out* is subscribers ÷ "
-        "that time. Server CPU is the workers' (from /proc) over the publishing window, per "
-        "delivery; memory per idle subscriber is the workers' RSS with every subscriber "
-        "joined and quiet, less before, ÷ subscribers. " + placement(doc),
+        f"One publisher POSTs `/chat/send` at {plural_rate(config['rate_per_s'])} "
+        f"({config['messages']} per configuration and run, {plural(config['runs'], 'run')}) "
+        "to one room; every subscriber holds `GET /chat/events` on it. Latency is receive "
+        "time − the message's `ts` (the server's publish time, same clock); *last delivery* "
+        "is when the last subscriber had a message.",
+        "Server CPU is the workers' (from /proc) over the publishing window, per delivery; "
+        "memory per idle subscriber is the workers' RSS with every subscriber joined and "
+        "quiet, less before, ÷ subscribers. " + placement(doc),
         markdown_table(HEADER, config_rows(summary)),
     ]
+    extrapolated = [
+        f"`{label}` {extrapolation_note(summary, label)}"
+        for label in summary["configs"]
+        if extrapolation_note(summary, label)
+    ]
+    if extrapolated:
+        parts.append(
+            "\\* The kernel floor is the floor run's µs per send × subscribers, not "
+            "measured at that count: " + "; ".join(extrapolated) + "."
+        )
     memory = largest(summary, "memory")
     if memory and _known(memory["server_cpu_us_per_delivery"]):
         cpu_us = memory["server_cpu_us_per_delivery"]
@@ -241,8 +274,8 @@ def hub_markdown(doc: dict[str, Any]) -> str:
         )
         floor = summary.get("floor")
         if floor and _known(memory.get("floor_fanout_ms")):
-            parts[-1] += (
-                f" Most of that is the kernel's: a bare loop of `send` to "
+            parts.append(
+                f"Most of that is the kernel's: a bare loop of `send` to "
                 f"{floor['connections']:,} loopback connections, with no server and no app "
                 f"code (`benchmarks/floor.py`), takes {floor['us_per_send']['p50']:,.2f} µs "
                 f"per connection here, {fmt(memory['floor_fanout_ms'], 0)} ms for "
@@ -250,8 +283,8 @@ def hub_markdown(doc: dict[str, Any]) -> str:
                 "loopback the receiving side's too, which runs on the sender's core. A server "
                 "in any language pays that much per connection here; the hub adds the rest."
             )
-        parts[-1] += (
-            f" A join cost the worker {fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU "
+        parts.append(
+            f"A join cost the worker {fmt(memory['server_cpu_ms_per_join'], 2)} ms of CPU "
             f"while {memory['subscribers']:,} joined at {fmt(memory.get('connect_per_s'), 0)} a "
             "second (the request, the subscription, and presence: a room's count reaches its "
             "subscribers at most once a second, or 1,000 of them a second in a large room)."
@@ -285,7 +318,8 @@ def hub_markdown(doc: dict[str, Any]) -> str:
     if memory and _known(memory["server_cpu_us_per_delivery"]):
         cpu_us = memory["server_cpu_us_per_delivery"]
         parts += [
-            f"**When to shard.** At {cpu_us:,.1f} µs per delivery one worker's core is busy "
+            f"**When to shard** (computed from the measured CPU per delivery, not measured "
+            f"at these rates). At {cpu_us:,.1f} µs per delivery one worker's core is busy "
             f"all the time at {1e6 / cpu_us:,.0f} deliveries a second: subscribers × "
             "messages per second to their room. Well before that, the fan-out of one "
             f"message outlasts {FANOUT_BUDGET_MS:g} ms beyond "
@@ -302,8 +336,10 @@ def hub_markdown(doc: dict[str, Any]) -> str:
                 shard_rows(cpu_us),
             ),
         ]
-    parts.append(markdown_table(("target", "measured", ""), hub_target_rows(doc)))
-    parts.append("How the hub is built and what it does on a reconnect: [the hub](hub.md).")
+    parts.append(
+        "How the hub is built and what it does on a reconnect: [the hub](hub.md). Its "
+        "targets are under [Targets](#targets)."
+    )
     return "\n\n".join(parts)
 
 

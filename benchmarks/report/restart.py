@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.report.provenance import plural
 from benchmarks.report.tables import fmt
 from showcase.pure.modes import RETRY_MS
 
@@ -46,21 +47,25 @@ def restart_markdown(doc: dict[str, Any]) -> str:
     table += "\n".join("| " + " | ".join(row) + " |" for row in rows(doc["summary"], labels))
     return "\n\n".join(
         [
-            f"**Restarts.** {config['clients']} EventSource-like clients ({config['processes']} "
-            f"processes, asyncio) on `/stream/sse?count={config['count']}&interval="
+            f"**Restarts.** {config['clients']} EventSource-like clients a run "
+            f"({config['processes']} processes, asyncio) on "
+            f"`/stream/sse?count={config['count']}&interval="
             f"{config['interval_ms']:g}`, one gevent worker; {config['hold_s']:g} s after every "
             "stream is open, `kill -HUP` of the arbiter: gunicorn starts a new worker and sends "
             "the old one SIGTERM, whose streams end with `: server restarting` (and a `retry:` "
-            "when configured). Each client waits the last `retry:` it received and reconnects "
+            "when configured).",
+            "Each client waits the last `retry:` it received and reconnects "
             "with `Last-Event-ID`; times are from the SIGHUP to the client's new TCP "
-            f"connection, over {config['runs']} run(s). *exact ids*: clients whose ids were "
+            f"connection, over {plural(config['runs'], 'run')}. *exact ids*: clients whose "
+            "ids were "
             f"exactly 0 … {config['count'] - 1}, in order, none lost, none repeated.",
             table,
             "Without a retry on restart every client waits the same retry the stream opened "
             f"with ({RETRY_MS} ms; a browser would wait its own default, "
             f"{BROWSER_RETRY_MS} ms in Chromium, had the server sent none): they come back "
             "together, the peak column. With the jitter they come back spread over the "
-            "jitter window, and the new worker takes them a few at a time. *bounced*: "
+            "jitter window, and the new worker takes them a few at a time.",
+            "*bounced*: "
             "clients whose first reconnection reached the old worker, which keeps accepting "
             "until its next once-a-second check of gunicorn's `alive` flag after SIGTERM, and "
             "whose new stream ended at once with a second notice (no events): they came back "

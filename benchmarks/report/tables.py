@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
+MISSING = "_No result for this benchmark yet: run `make bench`._"
+
 
 def fmt(value: float | None, digits: int = 2) -> str:
     """A number for a table: fixed digits, thousands separators, '–' when missing."""

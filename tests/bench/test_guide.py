@@ -44,11 +44,15 @@ def test_guide_fills_every_placeholder_from_the_results(results: Path, tmp_path:
         "### Throughput",
         "### Framing overhead",
         "### Held streams",
+        "### Memory per idle connection",
         "### Downloads",
         "## Targets",
+        "## Copyable examples",
     ):
         assert section in text
-    assert "def stream(mode: str)" in text  # the example is this project's view
+    # The examples are plain Flask a reader can copy, not this project's views.
+    assert "<!-- example: docs/examples/sse_server.py -->" in text
+    assert "showcase.web" not in text.partition("## Copyable examples")[2]
 
 
 def test_guide_copies_the_plots_next_to_the_guide(results: Path, tmp_path: Path) -> None:
@@ -103,3 +107,11 @@ def test_download_statement_reads_the_numbers_whichever_way_they_fall(results: P
     gen_rss = summary["generator"]["server_rss_growth"] // 1024
     assert f"RSS grew by at most {gen_rss:,} KiB" in guide.download_statement(doc)
     assert "A generator download against zero-copy" in guide.render(results)
+
+
+def test_the_answers_section_waits_for_its_file(results: Path) -> None:
+    # No answers.json: nothing rendered, no placeholder left, no run of blank lines.
+    text = guide.render(results)
+    # (The copyable examples keep PEP 8's two blank lines: code, copied as it runs.)
+    prose = text.partition("## Copyable examples")[0]
+    assert "{{answers_section}}" not in text and "\n\n\n" not in prose

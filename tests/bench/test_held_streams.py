@@ -342,6 +342,16 @@ def test_capacity_section_measures_limits_and_projects() -> None:
     assert f"| 64 GiB, 16 cores, fd limit 1,048,576 | {int(64 * 2**30 * 0.8 / 16384):,} |" in text
 
 
+def test_capacity_says_what_its_projection_assumes() -> None:
+    result = {**RESULT, "summary": {**RESULT["summary"]}}
+    result["summary"]["capacity-75000x4"] = row(
+        "capacity", 75000, 4, rss_per_stream_bytes=17000.0, latency_p99_ms=1933.7
+    )
+    text = capacity_markdown(result)
+    assert "| every stream received, but messages late: p99 1,934 ms |" in text
+    assert "The projection assumes" in text and "p99 1,934 ms" in text
+
+
 def test_projection_is_memory_over_memory_per_stream() -> None:
     p = project(16384.0, 40e-6, 2**30, 4, 1 << 20)
     assert p["by_memory"] == int(2**30 * 0.8 / 16384)
@@ -383,6 +393,8 @@ def test_the_dearest_message_sets_the_cpu_figure() -> None:
         ),
         ({"got_first_message_min": 9000, "connected": 10000}, "not answered in time"),
         ({"kept_receiving_min": 9000}, "messages late"),
+        ({"latency_p99_ms": 1933.7}, "every stream received, but messages late: p99 1,934 ms"),
+        ({"latency_p99_ms": 2.1}, "nothing: every stream received, p99 2 ms"),
         (
             {"got_first_message_min": 0, "errors": {"connect: [Errno 99] x": 7, "reset": 1}},
             "7 × connect: [Errno 99] x",

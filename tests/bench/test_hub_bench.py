@@ -265,11 +265,26 @@ def test_markdown_says_cost_redis_and_when_to_shard() -> None:
     assert "client spent 3.0 µs per delivery on its own core, less than the server" in text
     assert "**What Redis adds.**" in text and "150 µs per published message" in text
     # 8 µs a delivery: a core saturates at 125,000 deliveries/s; 100 ms holds 12,500.
-    assert "**When to shard.**" in text and "125,000 deliveries a second" in text
+    assert "**When to shard** (computed from the measured CPU per delivery, not measured" in text
+    assert "125,000 deliveries a second" in text
     assert "| 1 msg/s | 125,000 | 12,500 |" in text
     assert "| 10 msg/s | 12,500 | 12,500 |" in text
     assert "| 100 msg/s | 1,250 | 1,250 |" in text
-    assert "| target | measured |  |" in text
+    # The targets are stated once, in the guide's Targets table.
+    assert "| target | measured |  |" not in text and "[Targets](#targets)" in text
+
+
+def test_a_kernel_floor_beyond_the_floor_run_says_it_is_extrapolated() -> None:
+    doc = full_result()
+    doc["summary"]["floor"] = {"connections": 10_000, "us_per_send": {"p50": 11.0}}
+    doc["summary"]["configs"]["redis-20000x4"]["floor_fanout_ms"] = 220.0
+    for target in doc["summary"]["targets"]:
+        target["measured"] += "; the kernel alone needs 220 ms for 20,000 sends on one core"
+    text = hub_report.hub_markdown(doc)
+    assert "`redis-20000x4` (extrapolated from 10,000 measured)" in text
+    rows = {row[0][:20]: row[1] for row in hub_report.hub_target_rows(doc)}
+    redis = next(measured for target, measured in rows.items() if target.startswith("Redis"))
+    assert "20,000 sends on one core (extrapolated from 10,000 measured)" in redis
 
 
 SMALL = ["--quick", "--runs", "1", "--no-pin", "--messages", "3", "--rate", "10"]
