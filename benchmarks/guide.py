@@ -25,7 +25,10 @@ from typing import Any
 from benchmarks.report.capacity import capacity_markdown
 from benchmarks.report.decision import (
     NOT_MEASURED,
+    SMALL_PAD_BYTES,
     STREAM_MODES,
+    framing_row,
+    idle_memory,
     latency_row,
     separates,
     use_cases,
@@ -120,6 +123,15 @@ def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
     )
     dl = results.get("download", {}).get("summary", {}).get("zero-copy")
     cells["cost_download"] = f"{fmt(dl['mb_per_s'], 0)} MB/s" if dl else NOT_MEASURED
+    cells["bytes_label"] = f"wire bytes per {SMALL_PAD_BYTES} B message (its JSON, then framing)"
+    for mode in STREAM_MODES:
+        row = framing_row(results, mode, SMALL_PAD_BYTES)
+        cells[f"bytes_{mode}"] = (
+            f"{fmt(row['wire_bytes_per_message'], 0)} B" if row is not None else NOT_MEASURED
+        )
+    kib = idle_memory(results)
+    for mode in ("sse", "ws", "poll"):
+        cells[f"idle_{mode}"] = f"{fmt(kib[mode], 1)} KiB" if mode in kib else NOT_MEASURED
     return cells
 
 
