@@ -194,3 +194,34 @@ def test_a_reader_of_a_log_that_vanished_unfinished_ends_with_an_error(
         store.close()
     assert chunk_of(events[-2])["error"]["code"] == "answer_expired"
     assert events[-1].data == "[DONE]"
+
+
+def test_the_redis_log_refuses_items_once_cancelled(redis_server: RedisServer) -> None:
+    """The append script's check is what stops a generation whose cancel message was lost."""
+    store = RedisAnswers(redis_server.url, ttl_s=TTL_S)
+    answer_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    meta = AnswerMeta("m", 1, False, 4, 1000.0)
+    try:
+        stop = store.create(answer_id, meta)
+        assert store.cancel(answer_id) == "cancelled"
+        assert stop.is_set()
+        assert not store.append(answer_id, Message(0, 0.0, "token", {"seq": 0, "ts": 0.0}))
+        found = store.peek(answer_id)
+        assert found is not None
+        assert found[0] == meta
+        assert (found[1].over, found[1].last_seq) == (True, 0)
+        assert store.cancel(answer_id) == "finished"
+        assert store.cancel("chatcmpl-" + "0" * 24) is None
+        follower = store.follow(answer_id, None)
+        assert follower is not None
+        (end,) = follower.take(1.0)
+        follower.close()
+        assert (end.seq, end.event, end.data["cancelled"], end.data["prompt_tokens"]) == (
+            0,
+            "end",
+            True,
+            4,
+        )
+        assert 0 < store.client.pttl(STREAM_PREFIX + answer_id) <= TTL_S * 1000
+    finally:
+        store.close()
