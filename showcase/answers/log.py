@@ -19,6 +19,9 @@ from showcase.pure.message import Message
 from showcase.pure.refusal import Refusal
 
 LAST_EVENTS = ("end", "error")  # the item that closes an answer
+# The seq of an error a reader gets when the log cannot be followed: not an item of the log,
+# so it carries no id (a resume after it must not skip the log's item of that seq).
+OWN_ERROR_SEQ = -1
 POSITION_TEXT = re.compile(r"[0-9]{1,19}")
 ANSWER_ID_TEXT = re.compile(r"chatcmpl-[0-9a-f]{24}")
 

@@ -36,6 +36,7 @@ import redis
 
 from showcase.answers.log import (
     LAST_EVENTS,
+    OWN_ERROR_SEQ,
     Answer,
     AnswerMeta,
     AnswerStoreUnavailable,
@@ -376,7 +377,7 @@ class RedisAnswers:
                 mirror = self._mirrors.get(answer_id)
                 if mirror is not None and not mirror.over:
                     detail = "the answer's log expired before it ended"
-                    mirror.add(error_message(len(mirror.items), "answer_expired", detail))
+                    mirror.add(error_message(OWN_ERROR_SEQ, "answer_expired", detail))
                     self._positions.pop(answer_id, None)
 
     def _fail_mirrors(self, reason: str) -> None:
@@ -385,7 +386,7 @@ class RedisAnswers:
         with self._lock:
             for mirror in list(self._mirrors.values()):
                 if not mirror.over:
-                    mirror.add(error_message(len(mirror.items), "log_unavailable", reason))
+                    mirror.add(error_message(OWN_ERROR_SEQ, "log_unavailable", reason))
             self._positions.clear()
 
     def _hear_cancels(self) -> None:

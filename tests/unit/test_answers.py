@@ -11,11 +11,17 @@ from collections.abc import Iterator
 import pytest
 
 from showcase.answers.framing import HEARTBEAT, ndjson_answer_mode, openai_answer_mode
-from showcase.answers.log import AnswerMeta, AnswersFull, cancelled_end, parse_position
+from showcase.answers.log import (
+    OWN_ERROR_SEQ,
+    AnswerMeta,
+    AnswersFull,
+    cancelled_end,
+    parse_position,
+)
 from showcase.answers.memory import MemoryAnswers
 from showcase.answers.runner import run_generation
 from showcase.answers.source import iter_followed
-from showcase.chat.answer import end_message, iter_answer
+from showcase.chat.answer import end_message, error_message, iter_answer
 from showcase.chat.openai import Completion
 from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message
@@ -244,3 +250,16 @@ def test_a_silent_answer_sends_a_heartbeat_before_its_next_token() -> None:
         timer.join()
         body.close()  # type: ignore[attr-defined]
     assert first == b": heartbeat\n\n"
+
+
+def test_a_readers_own_error_has_no_id_so_a_resume_skips_nothing() -> None:
+    own = error_message(OWN_ERROR_SEQ, "log_unavailable", "redis: gone")
+    sse = openai_answer_mode(Completion(ID, 7, "m"), preamble=False).encode(own)
+    assert sse.startswith(b"data: {")
+    assert sse.endswith(b"data: [DONE]\n\n")
+    line = json.loads(ndjson_answer_mode(ID, "m").encode(own))
+    assert line == {"error": "redis: gone", "reason": "log_unavailable", "id": ID}
+    logged = openai_answer_mode(Completion(ID, 7, "m"), preamble=False).encode(
+        error_message(3, "generation_failed", "RuntimeError")
+    )
+    assert logged.startswith(b"id: 3\ndata: {")
