@@ -106,18 +106,22 @@ def cancelled_end(seq: int, meta: AnswerMeta, clock: Callable[[], float] = time.
 
 
 class Answer:
-    """One answer as this process holds it. Callers hold ``changed``'s lock (the store's)
-    around every method; readers wait on ``changed``."""
+    """One answer as this process holds it. Callers hold ``lock`` (the store's) around every
+    method. Readers with nothing to read wait on one shared ``threading.Event`` made when the
+    first of them waits; an append sets it only then. (``threading.Condition`` costs a switch
+    per notify under gevent: its ownership check tries the held lock without blocking, and
+    gevent's lock yields to the hub when that fails.)"""
 
-    __slots__ = ("id", "meta", "items", "readers", "unread_since", "changed")
+    __slots__ = ("id", "meta", "items", "readers", "unread_since", "lock", "_wake")
 
-    def __init__(self, answer_id: str, meta: AnswerMeta, changed: threading.Condition) -> None:
+    def __init__(self, answer_id: str, meta: AnswerMeta, lock: threading.Lock) -> None:
         self.id = answer_id
         self.meta = meta
         self.items: list[Message] = []
         self.readers = 0  # this process's
         self.unread_since = time.monotonic()  # when the last reader here left
-        self.changed = changed
+        self.lock = lock
+        self._wake: threading.Event | None = None
 
     @property
     def over(self) -> bool:
@@ -128,8 +132,18 @@ class Answer:
         if self.over:
             return False
         self.items.append(message)
-        self.changed.notify_all()
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set()
         return True
+
+    def wake_event(self) -> threading.Event:
+        """What a reader waits on for the next item (the readers' shared one)."""
+        wake = self._wake
+        if wake is None:
+            wake = self._wake = threading.Event()
+        return wake
 
 
 class Follower:
@@ -156,19 +170,28 @@ class Follower:
         """The items after the position, waiting up to ``timeout_s`` for one; [] on timeout
         or when done."""
         answer = self.answer
-        with answer.changed:
-            if len(answer.items) <= self.next and not answer.over:
-                answer.changed.wait(timeout_s)
-            items = answer.items[self.next :]
-            self.next += len(items)
-            return items
+        with answer.lock:
+            if len(answer.items) > self.next or answer.over:
+                return self._read()
+            wake = answer.wake_event()
+        wake.wait(timeout_s)
+        with answer.lock:
+            return self._read()
+
+    def _read(self) -> list[Message]:
+        items = self.answer.items
+        if len(items) <= self.next:
+            return []
+        read = items[self.next :]
+        self.next = len(items)
+        return read
 
     def close(self) -> None:
         """Leave (idempotent): the answer counts one reader fewer."""
         if self._left:
             return
         self._left = True
-        with self.answer.changed:
+        with self.answer.lock:
             self.answer.readers -= 1
             if self.answer.readers == 0:
                 self.answer.unread_since = time.monotonic()

@@ -249,7 +249,7 @@ class RedisAnswers:
             mirror = self._mirrors.get(answer_id)
             if mirror is None:
                 meta = AnswerMeta.from_dict(json.loads(meta_text))
-                mirror = Answer(answer_id, meta, threading.Condition(self._lock))
+                mirror = Answer(answer_id, meta, self._lock)
                 self._mirrors[answer_id] = mirror
                 self._left.discard(answer_id)
                 self._add(mirror, entries)

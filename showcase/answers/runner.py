@@ -51,6 +51,7 @@ def run_generation(
 ) -> None:
     """See the module docstring. A generation that fails ends its log with an error item."""
     seq = 0
+    check_at = time.monotonic() + ORPHAN_CHECK_S  # looked for at most this often
     try:
         for item in items:
             if isinstance(item, Pause):
@@ -60,9 +61,11 @@ def run_generation(
             if stop.is_set() or not store.append(answer_id, item):
                 break
             seq = item.seq + 1
-            if store.is_orphan(answer_id, orphan_s):
-                store.cancel(answer_id, "orphaned")
-                break
+            if time.monotonic() >= check_at:
+                check_at = time.monotonic() + ORPHAN_CHECK_S
+                if store.is_orphan(answer_id, orphan_s):
+                    store.cancel(answer_id, "orphaned")
+                    break
     except Exception as error:  # a bug or a broken store: readers must not wait for ever
         logger.warning("answer %s: generation failed: %r", answer_id, error)
         try:
