@@ -112,26 +112,24 @@ class Answer:
     per notify under gevent: its ownership check tries the held lock without blocking, and
     gevent's lock yields to the hub when that fails.)"""
 
-    __slots__ = ("id", "meta", "items", "readers", "unread_since", "lock", "_wake")
+    __slots__ = ("id", "meta", "items", "over", "readers", "unread_since", "lock", "_wake")
 
     def __init__(self, answer_id: str, meta: AnswerMeta, lock: threading.Lock) -> None:
         self.id = answer_id
         self.meta = meta
         self.items: list[Message] = []
+        self.over = False  # the last item is in
         self.readers = 0  # this process's
         self.unread_since = time.monotonic()  # when the last reader here left
         self.lock = lock
         self._wake: threading.Event | None = None
-
-    @property
-    def over(self) -> bool:
-        return bool(self.items) and self.items[-1].event in LAST_EVENTS
 
     def add(self, message: Message) -> bool:
         """Append ``message`` (its seq the next); False when the answer is over already."""
         if self.over:
             return False
         self.items.append(message)
+        self.over = message.event in LAST_EVENTS
         wake = self._wake
         if wake is not None:
             self._wake = None
