@@ -89,8 +89,10 @@ def wait_stop(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        if stop.wait(min(remaining, ORPHAN_CHECK_S)):
+        slice_s = min(remaining, ORPHAN_CHECK_S)
+        if stop.wait(slice_s):
             return True
-        if store.is_orphan(answer_id, orphan_s):
+        # Only after a whole slice: short pauses are covered by the check after appends.
+        if slice_s == ORPHAN_CHECK_S and store.is_orphan(answer_id, orphan_s):
             store.cancel(answer_id, "orphaned")
             return True

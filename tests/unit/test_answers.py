@@ -263,3 +263,12 @@ def test_a_readers_own_error_has_no_id_so_a_resume_skips_nothing() -> None:
         error_message(3, "generation_failed", "RuntimeError")
     )
     assert logged.startswith(b"id: 3\ndata: {")
+
+
+def test_the_runner_finds_an_orphan_within_a_long_pause() -> None:
+    store = MemoryAnswers()
+    stop = store.create(ID, META)
+    started = time.monotonic()
+    run_generation(store, ID, iter_answer(["a", "b"], interval_ms=5_000), stop, 0.3)
+    assert time.monotonic() - started < 0.3 + 0.5
+    assert store.cancel(ID) == "finished"
