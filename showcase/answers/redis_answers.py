@@ -252,8 +252,8 @@ class RedisAnswers:
                 mirror = Answer(answer_id, meta, self._lock)
                 self._mirrors[answer_id] = mirror
                 self._left.discard(answer_id)
-                self._add(mirror, entries)
                 self._positions[answer_id] = str(entries[-1][0]) if entries else "0-0"
+                self._add(mirror, entries)  # an answer over already is not followed
             return Follower(mirror, after, self._left_mirror)
 
     def _left_mirror(self, mirror: Answer) -> None:

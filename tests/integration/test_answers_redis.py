@@ -215,6 +215,7 @@ def test_the_redis_log_refuses_items_once_cancelled(redis_server: RedisServer) -
         follower = store.follow(answer_id, None)
         assert follower is not None
         (end,) = follower.take(1.0)
+        assert answer_id not in store._positions  # over: the XREAD does not follow it
         follower.close()
         assert (end.seq, end.event, end.data["cancelled"], end.data["prompt_tokens"]) == (
             0,
