@@ -25,7 +25,7 @@ from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message, Pause
 from showcase.pure.modes import Mode
 from showcase.pure.refusal import Refusal
-from showcase.runtime.lifecycle import ending_for, make_wait
+from showcase.runtime.lifecycle import STREAMS, ending_for, make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, stream_response
 
@@ -59,6 +59,11 @@ def count_answers(app: Flask) -> int:
     return store.count_running() if store is not None else 0
 
 
+def server_stopping() -> bool:
+    """This worker is stopping (SIGTERM): the answers it generates end."""
+    return STREAMS.stopping
+
+
 def answer_headers(answer_id: str) -> Mapping[str, str]:
     return {**STREAM_HEADERS, "X-Answer-Id": answer_id}
 
@@ -74,7 +79,8 @@ def start_answer(
         stop = store.create(answer_id, meta)
     except (AnswersFull, AnswerStoreUnavailable) as error:
         return refusal_response(Refusal(None, str(error)[:200], status=503), shape)
-    start_generation(store, answer_id, items, stop, float(app.config["SHOWCASE_ANSWER_ORPHAN_S"]))
+    orphan_s = float(app.config["SHOWCASE_ANSWER_ORPHAN_S"])
+    start_generation(store, answer_id, items, stop, orphan_s, stopping=server_stopping)
     return follow_response(store, answer_id, None, mode)
 
 

@@ -226,3 +226,31 @@ def test_the_redis_log_refuses_items_once_cancelled(redis_server: RedisServer) -
         assert 0 < store.client.pttl(STREAM_PREFIX + answer_id) <= TTL_S * 1000
     finally:
         store.close()
+
+
+def test_a_stopping_server_ends_the_answers_it_generates(
+    tmp_path: Path, data_dir: Path, redis_server: RedisServer, pair: tuple[str, str]
+) -> None:
+    """SIGTERM: the answers a server generates can go on nowhere; their readers on other
+    servers get an error chunk and [DONE] then, not heartbeats until the log expires."""
+    _, second = pair
+    env = {"SHOWCASE_DATA_DIR": str(data_dir), "SHOWCASE_BROKER": redis_server.url}
+    doomed = start_server(tmp_path / "doomed.log", env=env)
+    try:
+        reader = start_answer(doomed.url, 50)
+        reader.events(3)
+        follower = resume(second, reader.answer_id)
+        try:
+            follower.events(3)
+            reader.close()
+            stopped = time.monotonic()
+            doomed.stop()
+            events = follower.events()
+        finally:
+            follower.close()
+    finally:
+        doomed.stop()
+    assert time.monotonic() - stopped < 5.0
+    assert chunk_of(events[-2])["error"]["code"] == "server_restarting"
+    assert events[-1].data == "[DONE]"
+    assert events[-2].id  # the log's own last item: a resume after it gets 204

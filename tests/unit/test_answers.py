@@ -272,3 +272,16 @@ def test_the_runner_finds_an_orphan_within_a_long_pause() -> None:
     run_generation(store, ID, iter_answer(["a", "b"], interval_ms=5_000), stop, 0.3)
     assert time.monotonic() - started < 0.3 + 0.5
     assert store.cancel(ID) == "finished"
+
+
+def test_a_stopping_server_ends_the_log_with_an_error_item() -> None:
+    store = MemoryAnswers()
+    stop = store.create(ID, META)
+    # Stopped from the start: seen at the first pause, after the first token.
+    run_generation(store, ID, iter_answer(["a", "b", "c"], 10), stop, 60.0, lambda: True)
+    follower = store.follow(ID, None)
+    assert follower is not None
+    items = follower.take(0)
+    follower.close()
+    assert [(m.seq, m.event) for m in items] == [(0, "token"), (1, "error")]
+    assert items[-1].data["reason"] == "server_restarting"
