@@ -222,8 +222,12 @@ class RedisAnswers:
             raise AnswerStoreUnavailable(f"redis: {error}") from None
         if meta_text is None:
             return None
-        meta = AnswerMeta.from_dict(json.loads(meta_text))
-        last_seq = parse_item(last[0][1]).seq if last else -1
+        try:
+            meta = AnswerMeta.from_dict(json.loads(meta_text))
+            last_seq = parse_item(last[0][1]).seq if last else -1
+        except ValueError as error:  # keys this code did not write: no answer of ours
+            logger.warning("answers: %s is not an answer: %s", answer_id, error)
+            return None
         return meta, Peek(state != "running", last_seq)
 
     def follow(self, answer_id: str, after: int | None) -> Follower | None:
@@ -243,12 +247,16 @@ class RedisAnswers:
             meta_text, entries, _, _ = pipe.execute()
         except redis.RedisError as error:
             raise AnswerStoreUnavailable(f"redis: {error}") from None
-        if meta_text is None:
+        try:
+            meta = AnswerMeta.from_dict(json.loads(meta_text)) if meta_text else None
+        except ValueError as error:
+            logger.warning("answers: %s is not an answer: %s", answer_id, error)
+            meta = None
+        if meta is None:
             return None
         with self._lock:
             mirror = self._mirrors.get(answer_id)
             if mirror is None:
-                meta = AnswerMeta.from_dict(json.loads(meta_text))
                 mirror = Answer(answer_id, meta, self._lock)
                 self._mirrors[answer_id] = mirror
                 self._left.discard(answer_id)

@@ -64,6 +64,11 @@ def server_stopping() -> bool:
     return STREAMS.stopping
 
 
+def unavailable_response(error: AnswerStoreUnavailable, shape: str) -> Response:
+    refusal = Refusal(None, str(error)[:200], status=503, code="log_unavailable")
+    return refusal_response(refusal, shape)
+
+
 def answer_headers(answer_id: str) -> Mapping[str, str]:
     return {**STREAM_HEADERS, "X-Answer-Id": answer_id}
 
@@ -77,8 +82,10 @@ def start_answer(
     store = answers_of(app)
     try:
         stop = store.create(answer_id, meta)
-    except (AnswersFull, AnswerStoreUnavailable) as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), shape)
+    except AnswersFull as error:
+        return refusal_response(Refusal(None, str(error), status=503, code="answers_full"), shape)
+    except AnswerStoreUnavailable as error:
+        return unavailable_response(error, shape)
     orphan_s = float(app.config["SHOWCASE_ANSWER_ORPHAN_S"])
     start_generation(store, answer_id, items, stop, orphan_s, stopping=server_stopping)
     return follow_response(store, answer_id, None, mode)
@@ -104,7 +111,7 @@ def resume(answer_id: str, shape: str) -> Response:
     except Refusal as error:
         return refusal_response(error, shape)
     except AnswerStoreUnavailable as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), shape)
+        return unavailable_response(error, shape)
     meta, peek = found
     if peek.over and (after if after is not None else -1) >= peek.last_seq:
         return Response(status=204)
@@ -136,5 +143,5 @@ def cancel(answer_id: str) -> Response:
     except Refusal as error:
         return refusal_response(error, "openai")
     except AnswerStoreUnavailable as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), "openai")
+        return unavailable_response(error, "openai")
     return jsonify({"id": answer_id, "object": "chat.completion.cancellation", "status": status})

@@ -254,3 +254,22 @@ def test_a_stopping_server_ends_the_answers_it_generates(
     assert chunk_of(events[-2])["error"]["code"] == "server_restarting"
     assert events[-1].data == "[DONE]"
     assert events[-2].id  # the log's own last item: a resume after it gets 204
+
+
+def test_keys_this_code_did_not_write_are_no_answer(
+    pair: tuple[str, str], redis_server: RedisServer
+) -> None:
+    """Redis is shared: a meta hash of someone else's under an answer's name is a 404, not a
+    500."""
+    _, second = pair
+    answer_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    store = RedisAnswers(redis_server.url)
+    try:
+        store.client.hset(META_PREFIX + answer_id, mapping={"meta": "[1]", "state": "over"})
+        response = requests.get(
+            f"{second}/v1/chat/completions/{answer_id}/stream", timeout=SOCKET_TIMEOUT_S
+        )
+        store.client.delete(META_PREFIX + answer_id)
+    finally:
+        store.close()
+    assert response.status_code == 404
