@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from showcase.answers.framing import HEARTBEAT, ndjson_answer_mode, openai_answer_mode
 from showcase.answers.log import (
@@ -285,3 +287,17 @@ def test_a_stopping_server_ends_the_log_with_an_error_item() -> None:
     follower.close()
     assert [(m.seq, m.event) for m in items] == [(0, "token"), (1, "error")]
     assert items[-1].data["reason"] == "server_restarting"
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=30)),
+    st.one_of(st.none(), st.text(alphabet=st.characters(codec="latin-1"), max_size=30)),
+)
+def test_any_position_text_is_a_seq_or_a_400(query: str | None, header: str | None) -> None:
+    try:
+        position = parse_position(query, header)
+    except Refusal as refusal:
+        assert refusal.status == 400
+        assert refusal.field in ("after", "Last-Event-ID")
+    else:
+        assert position is None or 0 <= position < 10**19
