@@ -1,0 +1,135 @@
+"""The chat box's resumable answers in Debian's headless Chromium against the real server: a
+reload mid-answer reattaches with Last-Event-ID and shows every token exactly once, a second
+tab joins the answer in flight, and Stop cancels the answer on the server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from showcase.chat.answer import CANNED, tokenize
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+WAIT_MS = 20_000
+QUESTION = "what is sse"  # the canned "sse" answer
+FULL_ANSWER = CANNED["sse"]
+SLOW_SPEED = 0.25  # 160 ms a token: a reload or a second tab lands mid-answer
+ANSWER = '#chat [data-role="answer"]'
+AFTER_STOP_S = 1.0  # several token intervals: a token still coming would have come
+
+
+@pytest.fixture
+def tabs(browser: Browser, base_url: str) -> Iterator[Callable[[], Page]]:
+    """``tabs()``: one more tab on the page, all in one context (they share localStorage);
+    a script error in any fails the test."""
+    errors: list[str] = []
+    context: BrowserContext = browser.new_context()
+
+    def open_tab() -> Page:
+        tab = context.new_page()
+        tab.set_default_timeout(WAIT_MS)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        response = tab.goto(f"{base_url}/")
+        assert response is not None and response.status == 200
+        tab.wait_for_function("window.showcaseChat !== undefined")
+        return tab
+
+    yield open_tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def ask(page: Page, question: str, speed: float) -> None:
+    page.fill("#chat-form input[name=question]", question)
+    page.select_option("#chat-form select[name=api]", "openai")
+    page.fill("#chat-form input[name=speed]", str(speed))
+    page.click('#chat [data-action="ask"]')
+
+
+def chat_attr(page: Page, name: str) -> str:
+    value = page.get_attribute("#chat", f"data-{name}")
+    assert value is not None
+    return value
+
+
+def wait_tokens(page: Page, count: int) -> None:
+    page.wait_for_function(f"Number(document.querySelector('#chat').dataset.tokens) >= {count}")
+
+
+def wait_over(page: Page) -> None:
+    page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
+
+
+def test_reload_mid_answer_shows_each_token_exactly_once(tabs: Callable[[], Page]) -> None:
+    page = tabs()
+    ask(page, QUESTION, SLOW_SPEED)
+    wait_tokens(page, 3)
+    page.reload()
+    page.wait_for_function("window.showcaseChat !== undefined")
+    wait_over(page)
+    assert chat_attr(page, "finish") == "done"
+    assert page.text_content(ANSWER) == FULL_ANSWER
+    assert int(chat_attr(page, "tokens")) == len(tokenize(FULL_ANSWER))
+    assert page.input_value("#chat-form input[name=question]") == QUESTION
+    # The wire view shows the reconnect: its Last-Event-ID, then every id after it, in order
+    # (the tokens' 0…n-1, then n for the finish chunk).
+    after = int(page.get_attribute("#wire", "data-after") or "-1")
+    ids = [int(one) for one in (page.get_attribute("#wire", "data-ids") or "").split()]
+    assert 2 <= after < len(tokenize(FULL_ANSWER)) - 1
+    assert ids == list(range(after + 1, len(tokenize(FULL_ANSWER)) + 1))
+    assert f"Last-Event-ID: {after}" in (page.text_content('#wire [data-role="request"]') or "")
+
+
+def test_second_tab_joins_the_answer_in_flight(tabs: Callable[[], Page]) -> None:
+    first, second = tabs(), tabs()
+    join = second.locator('#chat [data-action="chat-join"]')
+    assert not join.is_visible()
+    ask(first, QUESTION, SLOW_SPEED)
+    wait_tokens(first, 3)
+    join.wait_for(state="visible")  # announced through localStorage's storage event
+    assert second.text_content('#chat [data-role="join-question"]') == QUESTION
+    join.click()
+    wait_over(second)
+    wait_over(first)
+    assert chat_attr(second, "answer-id") == chat_attr(first, "answer-id")
+    assert second.text_content(ANSWER) == FULL_ANSWER
+    assert int(chat_attr(second, "tokens")) == len(tokenize(FULL_ANSWER))
+    assert first.text_content(ANSWER) == FULL_ANSWER
+    # The answer is over: no tab offers to join it any more.
+    second.wait_for_function("document.querySelector('#chat [data-role=join]').hidden")
+
+
+def test_stop_cancels_the_answer_on_the_server(tabs: Callable[[], Page], base_url: str) -> None:
+    page = tabs()
+    ask(page, QUESTION, SLOW_SPEED)
+    wait_tokens(page, 2)
+    page.click('#chat [data-action="chat-stop"]')
+    wait_over(page)
+    # The page's stream ended with the server's cancelled chunk, not with an abort.
+    assert chat_attr(page, "finish") == "cancelled"
+    assert page.text_content('#chat [data-role="status"]') == "cancelled"
+    shown = page.text_content(ANSWER) or ""
+    tokens = int(chat_attr(page, "tokens"))
+    assert 2 <= tokens < len(tokenize(FULL_ANSWER))
+    time.sleep(AFTER_STOP_S)
+    assert page.text_content(ANSWER) == shown
+    assert int(chat_attr(page, "tokens")) == tokens
+    # The server's log says the same: the answer is over, nothing follows the last id shown,
+    # and a replay from the start holds exactly what the page showed, then the cancelled end.
+    answer_id, last_id = chat_attr(page, "answer-id"), chat_attr(page, "last-id")
+    stream_url = f"{base_url}/v1/chat/completions/{answer_id}/stream"
+    after = requests.get(stream_url, params={"after": last_id}, timeout=10)
+    assert after.status_code == 204
+    replay = requests.get(stream_url, timeout=10)
+    assert replay.status_code == 200
+    data = [line[len("data: ") :] for line in replay.text.split("\n") if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(one) for one in data[:-1]]
+    assert chunks[-1].get("cancelled") is True
+    text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
+    assert text == shown
