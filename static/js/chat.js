@@ -41,7 +41,11 @@ const APIS = {
       if (chunk.cancelled) out.cancelled = true;
       out.tokens.push(...chunk.choices.map((choice) => choice.delta.content ?? ""));
     }),
-    follow: (urls, id) => `${urls.openai}/${encodeURIComponent(id)}/stream`,
+    // EventSource's own way to resume: the Last-Event-ID header.
+    follow: (urls, id, after) => ({
+      url: `${urls.openai}/${encodeURIComponent(id)}/stream`,
+      headers: after === null ? {} : { "Last-Event-ID": String(after) },
+    }),
     cancel: (urls, id) => `${urls.openai}/${encodeURIComponent(id)}/cancel`,
   },
   ndjson: {
@@ -67,7 +71,11 @@ const APIS = {
         return out;
       };
     },
-    follow: (urls, id) => `${urls.ndjson}/${encodeURIComponent(id)}`,
+    // NDJSON has no header of its own for it: the query says where to resume.
+    follow: (urls, id, after) => ({
+      url: `${urls.ndjson}/${encodeURIComponent(id)}${after === null ? "" : `?after=${after}`}`,
+      headers: {},
+    }),
     cancel: (urls, id) => `${urls.openai}/${encodeURIComponent(id)}/cancel`,
   },
   coze: {
@@ -289,8 +297,7 @@ export function setupChat(root, urls) {
   // Follow a known answer by id from `session.lastId` (null: from the start), the resume
   // visible in the wire view.
   const reattach = (session) => {
-    const url = APIS[session.api].follow(urls, session.id);
-    const headers = session.lastId === null ? {} : { "Last-Event-ID": String(session.lastId) };
+    const { url, headers } = APIS[session.api].follow(urls, session.id, session.lastId);
     const mode = session.api === "openai" ? "sse" : session.api;
     const tap = wire && showFetch(wire, { url, headers, mode, after: session.lastId });
     return follow(session, (signal) => fetch(url, { headers, cache: "no-store", signal }), tap);

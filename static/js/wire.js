@@ -198,14 +198,15 @@ export function showFetch(section, { url, headers, mode, after }) {
   const responseOut = section.querySelector('[data-role="response"]');
   const summary = section.querySelector('[data-role="summary"]');
   const started = performance.now();
-  const path = new URL(url, location.href).pathname;
+  const target = new URL(url, location.href);
+  const path = target.pathname + target.search;
   const lines = [`GET ${path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   const parts = []; // the head, then each read
   const reads = [];
   const ids = [];
   let bytes = 0;
   let headSize = 0;
-  const from = after === null ? "from the start" : `after Last-Event-ID: ${after}`;
+  const from = after === null ? "from the start" : `after id ${after}`;
   const idRange = () => (ids.length ? `ids ${ids[0]}…${ids.at(-1)}` : "no ids");
 
   const add = (part) => {
