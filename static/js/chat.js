@@ -175,15 +175,37 @@ export function setupChat(root, urls) {
   const offerJoin = () => {
     const live = load(localStorage, LIVE_KEY);
     const fresh = live && Date.now() - live.started < LIVE_MAX_AGE_MS;
-    const mine = live && load(sessionStorage, SESSION_KEY)?.id === live.id;
-    joinOffer.hidden = !fresh || mine;
+    const shown = current?.session.id ?? load(sessionStorage, SESSION_KEY)?.id;
+    joinOffer.hidden = !fresh || shown === live.id;
     if (fresh) joinQuestion.textContent = live.question; // text, never HTML
   };
-  // The announcing tab withdraws its answer when it ends; any tab drops one the server lost.
-  const endLive = (session, lost = false) => {
-    if ((session.owner || lost) && load(localStorage, LIVE_KEY)?.id === session.id) {
-      save(localStorage, LIVE_KEY, null);
+
+  // Keep a resumable answer's session for a reload; the tab that asked announces it once.
+  const remember = (session) => {
+    if (!session.id || !APIS[session.api].follow) return;
+    save(sessionStorage, SESSION_KEY, session);
+    if (session.owner && !session.announced) {
+      session.announced = true;
+      const { id, api, question } = session;
+      save(localStorage, LIVE_KEY, { id, api, question, started: Date.now() });
     }
+  };
+
+  // The end of this tab's stream. An answer over (done, cancelled, or gone from the server)
+  // stays shown as it ended after a reload and is no longer offered to other tabs; a stream
+  // cut short leaves the session as it was, so a reload resumes it.
+  const end = (session, outcome) => {
+    root.dataset.finish = outcome;
+    if (outcome === "ended") setState("error", "error: the stream ended early (reload to resume)");
+    else setState(outcome.startsWith("error") ? "error" : "done", outcome);
+    stopButton.disabled = true;
+    askButton.disabled = false;
+    if (outcome === "done" || outcome === "cancelled" || outcome.startsWith("error: 404")) {
+      session.over = outcome;
+      remember(session);
+      if (load(localStorage, LIVE_KEY)?.id === session.id) save(localStorage, LIVE_KEY, null);
+    }
+    offerJoin();
   };
 
   // Follow one answer's stream to its end: the bytes of `open(signal)`'s response are shown as
@@ -199,20 +221,16 @@ export function setupChat(root, urls) {
       setState("error", `no connection free: the page already holds ${budget.limit}, the most a browser opens to one origin over HTTP/1.1; stop a stream first`);
       return;
     }
-    const spec = APIS[session.api];
     const mine = new AbortController();
     current = { controller: mine, session };
-    root.dataset.api = session.api;
-    root.dataset.answerId = session.id ?? "";
-    root.dataset.lastId = session.lastId ?? "";
-    root.dataset.finish = "";
+    Object.assign(root.dataset, { api: session.api, answerId: session.id ?? "", lastId: session.lastId ?? "", finish: "" });
     form.elements.question.value = session.question;
     form.elements.api.value = session.api;
     answer.textContent = session.text;
     show("tokens", session.tokens);
     show("ttft-ms", "–");
     show("rate", "–");
-    setState("running", session.joined ? `joined · ${session.api}` : `running · ${session.api}`);
+    setState("running", `${session.joined ? "joined" : "running"} · ${session.api}`);
     stopButton.disabled = false;
     askButton.disabled = true;
     keepPolling();
@@ -230,14 +248,8 @@ export function setupChat(root, urls) {
       }
       if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
       session.id ??= response.headers.get("X-Answer-Id");
-      if (session.id && spec.follow) {
-        save(sessionStorage, SESSION_KEY, session);
-        if (session.owner && !session.announced) {
-          session.announced = true;
-          save(localStorage, LIVE_KEY, { id: session.id, api: session.api, question: session.question, started: Date.now() });
-        }
-      }
-      const read = spec.reader();
+      remember(session);
+      const read = APIS[session.api].reader();
       const reader = response.body.getReader();
       for (;;) {
         const { value, done: ended } = await reader.read();
@@ -263,32 +275,21 @@ export function setupChat(root, urls) {
         if (result.ids.length) session.lastId = result.ids.at(-1);
         if (result.cancelled) outcome = "cancelled";
         else if (result.done && outcome !== "cancelled") outcome = "done";
-        if (spec.follow && session.id) save(sessionStorage, SESSION_KEY, session);
-        root.dataset.answerId = session.id ?? "";
-        root.dataset.lastId = session.lastId ?? "";
+        remember(session);
+        Object.assign(root.dataset, { answerId: session.id ?? "", lastId: session.lastId ?? "" });
         tap?.read(value, result);
       }
     } catch (error) {
-      if (mine.signal.aborted) outcome = "stopped";
+      const reason = mine.signal.reason; // Stop may say why it had to abort
+      if (mine.signal.aborted) outcome = typeof reason === "string" ? reason : "stopped";
       else outcome = `error: ${error.message}`.slice(0, 200);
     } finally {
-      if (leaving) outcome = "stopped"; // the session stays as it was, to be resumed
+      if (leaving) outcome = "stopped"; // a reload cut it: the session stays, to be resumed
       lease.release();
       tap?.end(outcome);
       if (current?.controller === mine) {
         current = null;
-        root.dataset.finish = outcome;
-        if (outcome === "ended") setState("error", "error: the stream ended early");
-        else setState(outcome.startsWith("error") ? "error" : "done", outcome);
-        stopButton.disabled = true;
-        askButton.disabled = false;
-        if (outcome !== "stopped") {
-          // Over (or failed): a reload shows it as it ended, and no tab is offered to join it.
-          session.over = outcome;
-          if (spec.follow && session.id) save(sessionStorage, SESSION_KEY, session);
-          endLive(session, outcome.startsWith("error: 404"));
-        }
-        offerJoin();
+        end(session, outcome);
       }
       keepPolling();
     }
@@ -310,7 +311,6 @@ export function setupChat(root, urls) {
     const speed = Math.min(100, Math.max(0.1, Number(data.get("speed")) || 1));
     const question = String(data.get("question"));
     const session = { api, question, id: null, lastId: null, text: "", tokens: 0, owner: true };
-    if (current) endLive(current.session);
     save(sessionStorage, SESSION_KEY, null); // a new question: the last answer is not resumed
     follow(session, (signal) =>
       fetch(urls[api], {
@@ -338,8 +338,7 @@ export function setupChat(root, urls) {
       const response = await fetch(cancel(urls, session.id), { method: "POST" });
       if (!response.ok) throw new Error(`${response.status}`);
     } catch (error) {
-      current?.controller.abort();
-      setState("error", `error: the cancel failed (${error.message})`);
+      current?.controller.abort(`stopped here: the cancel failed (${error.message})`);
     } finally {
       lease?.release();
     }
@@ -348,9 +347,8 @@ export function setupChat(root, urls) {
   root.querySelector('[data-action="chat-join"]').addEventListener("click", () => {
     const live = load(localStorage, LIVE_KEY);
     if (!live) return offerJoin();
-    const session = { ...live, lastId: null, text: "", tokens: 0, owner: false, joined: true };
-    delete session.started;
-    reattach(session);
+    const { id, api, question } = live;
+    reattach({ id, api, question, lastId: null, text: "", tokens: 0, owner: false, joined: true });
   });
   window.addEventListener("storage", (event) => {
     if (event.key === LIVE_KEY || event.key === null) offerJoin();
@@ -361,6 +359,7 @@ export function setupChat(root, urls) {
   if (saved?.id && APIS[saved.api]?.follow) {
     if (saved.over) {
       form.elements.question.value = saved.question;
+      form.elements.api.value = saved.api;
       answer.textContent = saved.text;
       show("tokens", saved.tokens);
       Object.assign(root.dataset, { api: saved.api, answerId: saved.id, lastId: saved.lastId ?? "", finish: saved.over });
