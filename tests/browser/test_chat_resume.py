@@ -44,9 +44,9 @@ def tabs(browser: Browser, base_url: str) -> Iterator[Callable[[], Page]]:
     assert not errors, f"script errors on the page: {errors}"
 
 
-def ask(page: Page, question: str, speed: float) -> None:
+def ask(page: Page, question: str, speed: float, api: str = "openai") -> None:
     page.fill("#chat-form input[name=question]", question)
-    page.select_option("#chat-form select[name=api]", "openai")
+    page.select_option("#chat-form select[name=api]", api)
     page.fill("#chat-form input[name=speed]", str(speed))
     page.click('#chat [data-action="ask"]')
 
@@ -65,9 +65,16 @@ def wait_over(page: Page) -> None:
     page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
 
 
-def test_reload_mid_answer_shows_each_token_exactly_once(tabs: Callable[[], Page]) -> None:
+# How each API's reattach says where to resume: SSE's header, NDJSON's query.
+RESUME_BY = {"openai": "Last-Event-ID: {after}", "ndjson": "?after={after} "}
+
+
+@pytest.mark.parametrize("api", ["openai", "ndjson"])
+def test_reload_mid_answer_shows_each_token_exactly_once(
+    tabs: Callable[[], Page], api: str
+) -> None:
     page = tabs()
-    ask(page, QUESTION, SLOW_SPEED)
+    ask(page, QUESTION, SLOW_SPEED, api)
     wait_tokens(page, 3)
     page.reload()
     page.wait_for_function("window.showcaseChat !== undefined")
@@ -76,13 +83,15 @@ def test_reload_mid_answer_shows_each_token_exactly_once(tabs: Callable[[], Page
     assert page.text_content(ANSWER) == FULL_ANSWER
     assert int(chat_attr(page, "tokens")) == len(tokenize(FULL_ANSWER))
     assert page.input_value("#chat-form input[name=question]") == QUESTION
-    # The wire view shows the reconnect: its Last-Event-ID, then every id after it, in order
-    # (the tokens' 0…n-1, then n for the finish chunk).
+    assert chat_attr(page, "api") == api
+    # The wire view shows the reconnect: where it resumes, then every id after it, in order
+    # (the tokens' 0…n-1, then n for the end).
     after = int(page.get_attribute("#wire", "data-after") or "-1")
     ids = [int(one) for one in (page.get_attribute("#wire", "data-ids") or "").split()]
     assert 2 <= after < len(tokenize(FULL_ANSWER)) - 1
     assert ids == list(range(after + 1, len(tokenize(FULL_ANSWER)) + 1))
-    assert f"Last-Event-ID: {after}" in (page.text_content('#wire [data-role="request"]') or "")
+    request_text = page.text_content('#wire [data-role="request"]') or ""
+    assert RESUME_BY[api].format(after=after) in request_text
 
 
 def test_second_tab_joins_the_answer_in_flight(tabs: Callable[[], Page]) -> None:
