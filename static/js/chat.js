@@ -22,7 +22,7 @@ const LIVE_KEY = "showcase.chat.live"; // localStorage: the answer in flight, fo
 const LIVE_MAX_AGE_MS = 600_000; // the server keeps an answer's log this long (ANSWER_TTL_S)
 
 // Each API: the request body, a reader turning the body's bytes into
-// { tokens, ids, id, done, cancelled } (ids: the event numbers read, in order), and (for a resumable answer) the URLs that
+// { tokens, ids, done, cancelled } (ids: the event numbers read, in order), and (for a resumable answer) the URLs that
 // follow and cancel it by id.
 const APIS = {
   openai: {
@@ -36,7 +36,6 @@ const APIS = {
       if (event.data === "[DONE]") return (out.done = true);
       const chunk = JSON.parse(event.data);
       if (chunk.error) throw new Error(chunk.error.message);
-      out.id ??= chunk.id;
       if (event.id !== "") out.ids.push(Number(event.id));
       if (chunk.cancelled) out.cancelled = true;
       out.tokens.push(...chunk.choices.map((choice) => choice.delta.content ?? ""));
@@ -62,7 +61,6 @@ const APIS = {
           if (!line.trim()) continue;
           const object = JSON.parse(line);
           if (object.error) throw new Error(object.error);
-          out.id ??= object.id;
           if (Number.isInteger(object.seq)) out.ids.push(object.seq);
           if (object.cancelled) out.cancelled = true;
           if (object.done) out.done = true;
@@ -247,6 +245,8 @@ export function setupChat(root, urls) {
         return;
       }
       if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
+      // Only a logged answer is resumable, and the server names it in this header (with
+      // SHOWCASE_ANSWER_LOG=off there is none: the plain answer of before, Stop aborts it).
       session.id ??= response.headers.get("X-Answer-Id");
       remember(session);
       const read = APIS[session.api].reader();
@@ -271,7 +271,6 @@ export function setupChat(root, urls) {
           const seconds = (performance.now() - first) / 1000;
           if (seconds > 0 && tokens > 1) show("rate", ((tokens - 1) / seconds).toFixed(1));
         }
-        session.id ??= result.id ?? null;
         if (result.ids.length) session.lastId = result.ids.at(-1);
         if (result.cancelled) outcome = "cancelled";
         else if (result.done && outcome !== "cancelled") outcome = "done";

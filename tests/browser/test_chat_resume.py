@@ -1,6 +1,7 @@
 """The chat box's resumable answers in Debian's headless Chromium against the real server: a
 reload mid-answer reattaches with Last-Event-ID and shows every token exactly once, a second
-tab joins the answer in flight, and Stop cancels the answer on the server."""
+tab joins the answer in flight, and Stop cancels the answer on the server. With the answer log
+off, the chat box is the plain one of before: nothing to resume, Stop aborts the fetch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from showcase.chat.answer import CANNED, tokenize
+from showcase.tools.launcher import RunningServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 WAIT_MS = 20_000
@@ -23,18 +25,27 @@ ANSWER = '#chat [data-role="answer"]'
 AFTER_STOP_S = 1.0  # several token intervals: a token still coming would have come
 
 
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server with SHOWCASE_ANSWER_LOG=off: answers as before, no ids, no log."""
+    log_path = tmp_path_factory.mktemp("plain") / "gunicorn.log"
+    running = start_server(log_path, env={"SHOWCASE_ANSWER_LOG": "off"})
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def tabs(browser: Browser, base_url: str) -> Iterator[Callable[[], Page]]:
-    """``tabs()``: one more tab on the page, all in one context (they share localStorage);
-    a script error in any fails the test."""
+def tabs(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
+    """``tabs(url=base_url)``: one more tab on the page, all in one context (they share
+    localStorage); a script error in any fails the test."""
     errors: list[str] = []
     context: BrowserContext = browser.new_context()
 
-    def open_tab() -> Page:
+    def open_tab(url: str = base_url) -> Page:
         tab = context.new_page()
         tab.set_default_timeout(WAIT_MS)
         tab.on("pageerror", lambda error: errors.append(str(error)))
-        response = tab.goto(f"{base_url}/")
+        response = tab.goto(f"{url}/")
         assert response is not None and response.status == 200
         tab.wait_for_function("window.showcaseChat !== undefined")
         return tab
@@ -71,7 +82,7 @@ RESUME_BY = {"openai": "Last-Event-ID: {after}", "ndjson": "?after={after} "}
 
 @pytest.mark.parametrize("api", ["openai", "ndjson"])
 def test_reload_mid_answer_shows_each_token_exactly_once(
-    tabs: Callable[[], Page], api: str
+    tabs: Callable[..., Page], api: str
 ) -> None:
     page = tabs()
     ask(page, QUESTION, SLOW_SPEED, api)
@@ -94,7 +105,7 @@ def test_reload_mid_answer_shows_each_token_exactly_once(
     assert RESUME_BY[api].format(after=after) in request_text
 
 
-def test_second_tab_joins_the_answer_in_flight(tabs: Callable[[], Page]) -> None:
+def test_second_tab_joins_the_answer_in_flight(tabs: Callable[..., Page]) -> None:
     first, second = tabs(), tabs()
     join = second.locator('#chat [data-action="chat-join"]')
     assert not join.is_visible()
@@ -113,7 +124,7 @@ def test_second_tab_joins_the_answer_in_flight(tabs: Callable[[], Page]) -> None
     second.wait_for_function("document.querySelector('#chat [data-role=join]').hidden")
 
 
-def test_stop_cancels_the_answer_on_the_server(tabs: Callable[[], Page], base_url: str) -> None:
+def test_stop_cancels_the_answer_on_the_server(tabs: Callable[..., Page], base_url: str) -> None:
     page = tabs()
     ask(page, QUESTION, SLOW_SPEED)
     wait_tokens(page, 2)
@@ -142,3 +153,20 @@ def test_stop_cancels_the_answer_on_the_server(tabs: Callable[[], Page], base_ur
     assert chunks[-1].get("cancelled") is True
     text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
     assert text == shown
+
+
+def test_without_the_answer_log_stop_aborts_and_a_reload_starts_afresh(
+    tabs: Callable[..., Page], plain_server: RunningServer
+) -> None:
+    page = tabs(plain_server.url)
+    ask(page, QUESTION, SLOW_SPEED)
+    wait_tokens(page, 2)
+    assert chat_attr(page, "answer-id") == ""  # no X-Answer-Id: nothing to resume or cancel
+    page.click('#chat [data-action="chat-stop"]')
+    wait_over(page)
+    assert page.text_content('#chat [data-role="status"]') == "stopped"
+    page.reload()
+    page.wait_for_function("window.showcaseChat !== undefined")
+    assert chat_attr(page, "state") == "idle"
+    assert page.text_content(ANSWER) == ""
+    assert page.locator('#chat [data-action="chat-join"]').is_hidden()
