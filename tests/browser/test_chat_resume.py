@@ -113,6 +113,8 @@ def test_second_tab_joins_the_answer_in_flight(tabs: Callable[..., Page]) -> Non
     wait_tokens(first, 3)
     join.wait_for(state="visible")  # announced through localStorage's storage event
     assert second.text_content('#chat [data-role="join-question"]') == QUESTION
+    late = tabs()  # a tab opened mid-answer finds the announcement in localStorage
+    assert late.locator('#chat [data-action="chat-join"]').is_visible()
     join.click()
     wait_over(second)
     wait_over(first)
@@ -120,6 +122,10 @@ def test_second_tab_joins_the_answer_in_flight(tabs: Callable[..., Page]) -> Non
     assert second.text_content(ANSWER) == FULL_ANSWER
     assert int(chat_attr(second, "tokens")) == len(tokenize(FULL_ANSWER))
     assert first.text_content(ANSWER) == FULL_ANSWER
+    # The join replayed from the start (no Last-Event-ID): every id, in order, once.
+    assert second.get_attribute("#wire", "data-after") == ""
+    ids = (second.get_attribute("#wire", "data-ids") or "").split()
+    assert ids == [str(seq) for seq in range(len(tokenize(FULL_ANSWER)) + 1)]
     # The answer is over: no tab offers to join it any more.
     second.wait_for_function("document.querySelector('#chat [data-role=join]').hidden")
 
