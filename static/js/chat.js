@@ -5,7 +5,7 @@
 // An OpenAI or NDJSON answer runs on the server apart from the request that started it, and
 // every event carries its number (the SSE id, the NDJSON seq). This tab keeps the answer's id,
 // the last number it showed and the text so far in sessionStorage: after a reload it asks
-// for the rest with Last-Event-ID, so no token is shown twice or lost. The answer in flight
+// for the rest with Last-Event-ID (NDJSON: ?after=), so no token is shown twice or lost. The answer in flight
 // is announced in localStorage, so another tab can join it (a replay from the start, then
 // live). Stop asks the server to cancel the answer; every reader then gets its last chunk.
 
@@ -22,8 +22,9 @@ const LIVE_KEY = "showcase.chat.live"; // localStorage: the answer in flight, fo
 const LIVE_MAX_AGE_MS = 600_000; // the server keeps an answer's log this long (ANSWER_TTL_S)
 
 // Each API: the request body, a reader turning the body's bytes into
-// { tokens, ids, done, cancelled } (ids: the event numbers read, in order), and (for a resumable answer) the URLs that
-// follow and cancel it by id.
+// { tokens, ids, done, cancelled } (ids: the event numbers read, in order), and for a
+// resumable answer the requests that follow it (after a number, or from the start: null)
+// and cancel it, by id.
 const APIS = {
   openai: {
     body: (question, speed) => ({
