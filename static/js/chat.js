@@ -245,6 +245,7 @@ export function setupChat(root, urls) {
         outcome = "done"; // the answer is over and nothing followed the last id shown
         return;
       }
+      if (response.status === 404) throw new Error("404: the server no longer has this answer");
       if (!response.ok) throw new Error(`${response.status}: ${await response.text()}`);
       // Only a logged answer is resumable, and the server names it in this header (with
       // SHOWCASE_ANSWER_LOG=off there is none: the plain answer of before, Stop aborts it).

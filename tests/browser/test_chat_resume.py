@@ -176,3 +176,27 @@ def test_without_the_answer_log_stop_aborts_and_a_reload_starts_afresh(
     assert chat_attr(page, "state") == "idle"
     assert page.text_content(ANSWER) == ""
     assert page.locator('#chat [data-action="chat-join"]').is_hidden()
+
+
+def test_an_answer_the_server_no_longer_has_is_said_gone_and_not_offered(
+    tabs: Callable[..., Page],
+) -> None:
+    gone = "chatcmpl-" + "0" * 24
+    page = tabs()
+    # Another tab announced it, then the server lost it (expired, or another server's memory).
+    live = {"id": gone, "api": "openai", "question": QUESTION, "started": time.time() * 1000}
+    page.evaluate("live => localStorage.setItem('showcase.chat.live', JSON.stringify(live))", live)
+    page.reload()
+    page.wait_for_function("window.showcaseChat !== undefined")
+    page.click('#chat [data-action="chat-join"]')
+    page.wait_for_function("document.querySelector('#chat').dataset.state === 'error'")
+    status = page.text_content('#chat [data-role="status"]') or ""
+    assert status.startswith("error: 404")
+    assert page.get_attribute("#wire", "data-state") == "error"
+    assert page.evaluate("localStorage.getItem('showcase.chat.live')") is None
+    assert page.locator('#chat [data-action="chat-join"]').is_hidden()
+    # A reload shows it as it ended rather than asking again.
+    page.reload()
+    page.wait_for_function("window.showcaseChat !== undefined")
+    assert chat_attr(page, "state") == "error"
+    assert chat_attr(page, "finish").startswith("error: 404")
