@@ -14,8 +14,10 @@ from showcase.answers.framing import HEARTBEAT, ndjson_answer_mode, openai_answe
 from showcase.answers.log import AnswerMeta, AnswersFull, cancelled_end, parse_position
 from showcase.answers.memory import MemoryAnswers
 from showcase.answers.runner import run_generation
+from showcase.answers.source import iter_followed
 from showcase.chat.answer import end_message, iter_answer
 from showcase.chat.openai import Completion
+from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message
 from showcase.pure.refusal import Refusal
 
@@ -227,3 +229,18 @@ def test_the_runner_ends_the_log_with_an_error_when_generation_fails() -> None:
     assert follower is not None
     assert [(m.seq, m.event) for m in follower.take(0)] == [(0, "token"), (1, "error")]
     follower.close()
+
+
+def test_a_silent_answer_sends_a_heartbeat_before_its_next_token() -> None:
+    store = MemoryAnswers()
+    store.create(ID, META)
+    mode = openai_answer_mode(Completion(ID, 7, "m"), preamble=False)
+    body = iter_body(iter_followed(store, ID, None, 0.05), mode, heartbeat_s=0.05)
+    timer = threading.Timer(0.5, store.append, (ID, token(0, "late")))
+    timer.start()
+    try:
+        first = next(body)
+    finally:
+        timer.join()
+        body.close()  # type: ignore[attr-defined]
+    assert first == b": heartbeat\n\n"
