@@ -185,3 +185,73 @@ function emit(nodes, bytes, kind, mode, lineStart) {
   nodes.push(span);
   return lineStart;
 }
+
+// The wire view fed by the page itself: one fetch() of a resumed answer, as far as a page can
+// see it. The request is what the page set (the browser adds Host and its own headers), the
+// response head is rebuilt from the Response, the body is shown read by read as fetch()
+// handed it over (already de-chunked), with the event ids it carried.
+const FETCH_LIMIT_BYTES = 16384;
+
+export function showFetch(section, { url, headers, mode, after }) {
+  const status = section.querySelector('[data-role="status"]');
+  const requestOut = section.querySelector('[data-role="request"]');
+  const responseOut = section.querySelector('[data-role="response"]');
+  const summary = section.querySelector('[data-role="summary"]');
+  const started = performance.now();
+  const target = new URL(url, location.href);
+  const path = target.pathname + target.search;
+  const lines = [`GET ${path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const parts = []; // the head, then each read
+  const reads = [];
+  const ids = [];
+  let bytes = 0;
+  let headSize = 0;
+  const from = after === null ? "from the start" : `after id ${after}`;
+  const idRange = () => (ids.length ? `ids ${ids[0]}…${ids.at(-1)}` : "no ids");
+
+  const add = (part) => {
+    const room = FETCH_LIMIT_BYTES - bytes;
+    if (room <= 0) return;
+    const kept = part.subarray(0, room);
+    parts.push(kept);
+    reads.push({ t_ms: performance.now() - started, size: kept.byteLength });
+    bytes += kept.byteLength;
+  };
+  const render = () => {
+    const all = concat(parts);
+    const segments = [
+      { kind: "head", start: 0, end: headSize },
+      { kind: "data", start: headSize, end: all.byteLength },
+    ];
+    responseOut.replaceChildren(...renderBytes(all, segments, reads, mode));
+    summary.textContent = `${bytes} B in ${reads.length - 1} reads; ${idRange()}`;
+    section.dataset.ids = ids.join(" ");
+  };
+
+  section.dataset.mode = "chat";
+  section.dataset.state = "running";
+  section.dataset.after = after === null ? "" : String(after);
+  section.dataset.ids = "";
+  requestOut.replaceChildren(...renderBytes(latin1(`${lines.join("\r\n")}\r\n\r\n`), [], [], mode));
+  responseOut.replaceChildren();
+  summary.textContent = "";
+  status.textContent = `The chat box reattaches to its answer ${from}: the request as fetch() sent it (the browser adds its own headers).`;
+  return {
+    response(response) {
+      const head = [`HTTP/1.1 ${response.status} ${response.statusText}`];
+      response.headers.forEach((value, name) => head.push(`${name}: ${value}`));
+      add(latin1(`${head.join("\r\n")}\r\n\r\n`));
+      headSize = bytes;
+      render();
+    },
+    read(value, result) {
+      ids.push(...result.ids);
+      add(value);
+      render();
+    },
+    end(outcome) {
+      section.dataset.state = outcome.startsWith("error") ? "error" : "done";
+      status.textContent = `Reattached ${from}: ${idRange()} (the replay comes at once, then the live pace: see the read times); the body as fetch() read it, chunk-size lines already removed. The answer: ${outcome}.`;
+    },
+  };
+}

@@ -1,6 +1,6 @@
 """The page's chat box in Debian's headless Chromium against the real server: each API's
-answer arrives token by token as text (never HTML), and Stop aborts the fetch and is seen to
-end the server-side stream (the open-stream count on the page drops)."""
+answer arrives token by token as text (never HTML), and Stop ends the server-side stream
+(the open-stream count on the page drops): an OpenAI answer is cancelled on the server."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_stop_ends_the_server_side_stream(page: Page, server: RunningServer) -> 
     page.wait_for_function("document.querySelector('#chat').dataset.openStreams === '1'")
     page.click('#chat [data-action="chat-stop"]')
     page.wait_for_function("document.querySelector('#chat').dataset.state === 'done'")
-    assert page.text_content('#chat [data-role="status"]') == "stopped"
+    assert page.text_content('#chat [data-role="status"]') == "cancelled"
     # The page's own poll of /healthz sees the server end the stream.
     page.wait_for_function("document.querySelector('#chat').dataset.openStreams === '0'")
     assert server.wait_open_streams(0, DEADLINE_S) == 0
