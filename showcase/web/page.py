@@ -209,14 +209,16 @@ def guide() -> Response | str:
 # What the guide may serve beside it: fixed names, so no path from a request reaches the disk
 # unchecked. Each benchmark has its plot (img/) and its committed results (results/); a test
 # checks these lists against docs/.
-GUIDE_DOCUMENTS = ("choosing.md", "contract.md", "chat.md", "hub.md", "nginx.conf")
+GUIDE_DOCUMENTS = ("choosing.md", "contract.md", "chat.md", "answers.md", "hub.md", "nginx.conf")
 GUIDE_BENCHMARKS = (
     "latency",
     "throughput",
     "framing",
     "held_streams",
+    "idle_memory",
     "download",
     "relay",
+    "answers",
     "hub",
     "deploy",
     "disconnect",
