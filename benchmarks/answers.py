@@ -1,0 +1,597 @@
+"""Resumable, cancellable answers: what the answer log costs and whether it keeps its promise.
+Three lanes in one run, each its own ``showcase serve`` (one gevent worker, pinned): ``plain``
+(``SHOWCASE_ANSWER_LOG=off``: no ids, no log), ``memory`` (the log in the worker) and
+``redis`` (Redis Streams on a ``redis-server`` started here on a free 127.0.0.1 port, shared
+by two servers, A and B).
+
+1. cost: 100 concurrent ``POST /v1/chat/completions`` answers at 40 ms a token: server CPU
+   µs per token, bytes on the wire per token, broker operations per token (Redis: INFO
+   commandstats before/after) and each lane's ratio to plain, measured in the same round;
+2. resume: the time from a reconnect (``GET …/<id>/stream`` with ``Last-Event-ID`` or
+   ``?after=``) to its first replayed item, p50/p99 over every resume of (3);
+3. exactness: answers cut at a random token by FIN, RST (SO_LINGER 0) or in the middle of an
+   event, resumed from the last whole event; the tokens each reader assembled against the
+   uninterrupted answer (lost, repeated, text unequal). Redis: started on A, resumed on B;
+4. cancel: ``POST …/cancel`` → the reader sees the ``"cancelled": true`` chunk, p50/p99
+   (Redis: the cancel sent to B, the reader on A);
+5. Redis memory per answer: MEMORY USAGE of each answer's keys, and INFO used_memory's
+   growth over K answers.
+
+    python -m benchmarks.answers [--quick] [--lanes plain,memory,redis] [--answers 1000]
+        [--clients 100] [--interval 40] [--tokens 60] [--out results/latest/answers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks.infra import procfs
+from benchmarks.infra.harness import (
+    CLIENT_CPU,
+    RESULTS_DIR,
+    SERVER_CPU,
+    Target,
+    add_common_args,
+    client_cpus,
+    pinning_wanted,
+    progress,
+    write_result,
+)
+from benchmarks.infra.hub_redis import RedisServer, start_redis
+from benchmarks.infra.measure import wait_idle
+from benchmarks.load.answer_reader import (
+    CUTS,
+    MAX_PARTIAL_BYTES,
+    Leg,
+    post_request,
+    read_leg,
+    resume_request,
+    send_cancel,
+)
+from benchmarks.load.tokens import MODEL, run_chats
+from benchmarks.report.answers import print_table, summarize_runs
+from benchmarks.report.stats import summarize
+from showcase.chat.answer import answer_tokens
+
+__all__ = ["main", "LANES"]
+
+LANES = ("plain", "memory", "redis")
+PROMPT = "Tell me about streaming"  # no canned word: the bundled passage answers
+CLIENTS, QUICK_CLIENTS = 100, 30  # concurrent answers of the cost batch
+INTERVAL_MS = 40.0  # the cost batch's pace, ms a token
+TOKENS, QUICK_TOKENS = 60, 15  # per answer of the cost batch (max_tokens)
+COST_ROUNDS, QUICK_COST_ROUNDS = 3, 1  # cost batches per lane, lanes rotating
+ANSWERS, QUICK_ANSWERS = 1000, 48  # cut and resumed, per lane (memory, redis)
+EXACT_CONCURRENCY = 25
+EXACT_INTERVAL_MS = 10.0  # quick answers, so that a thousand fit in seconds…
+EXACT_TOKENS, QUICK_EXACT_TOKENS = 30, 20
+RESUME_WAIT_S = (0.03, 0.08)  # …and a reader away this long finds items to replay
+CANCELS, QUICK_CANCELS = 100, 10
+CANCEL_CONCURRENCY = 10
+CANCEL_AFTER_TOKENS = (1, 5)
+MEMORY_ANSWERS, QUICK_MEMORY_ANSWERS = 100, 20  # Redis memory per answer over this many
+LEG_DEADLINE_S = 30.0  # one response read, at most
+PHASE_DEADLINE_S = 150.0  # one phase of one lane, at most
+SETTLE_S = 0.3  # after a batch, before the CPU is read again (the answers' last writes)
+ANSWER_MAX = 100_000  # the servers' SHOWCASE_ANSWER_MAX: the run keeps thousands of logs
+OWN_COMMANDS = ("info", "memory", "scan", "ping", "client", "hello")  # the benchmark's own
+
+
+@dataclass
+class Lane:
+    """One lane's servers: ``start`` takes the answers, ``other`` resumes and cancels them
+    (the same server but for Redis, where it is the second server sharing the Redis)."""
+
+    name: str
+    start: Target
+    other: Target
+    redis: RedisServer | None = None
+
+
+def chat_body(tokens: int, interval_ms: float) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": True,
+        "interval": interval_ms,
+        "max_tokens": tokens,
+    }
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def redis_client(server: RedisServer | None) -> Any:
+    if server is None:
+        return None
+    import redis
+
+    return redis.Redis(port=server.port, socket_timeout=10)
+
+
+def command_calls(client: Any) -> dict[str, int]:
+    """Calls per command (INFO commandstats), the benchmark's own commands left out."""
+    stats = client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    return {name: n for name, n in calls.items() if name.split("|")[0] not in OWN_COMMANDS}
+
+
+# 1. cost ------------------------------------------------------------------------------------
+
+
+def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
+    """One batch of ``args.clients`` concurrent answers of ``args.tokens`` tokens: the
+    worker's CPU, the bytes read and (Redis) the broker's calls and CPU around it."""
+    target = lane.start
+    client = redis_client(lane.redis)
+    wait_idle(target.url)
+    body = chat_body(args.tokens, args.interval)
+    before = target.worker_sample()
+    calls_before = command_calls(client) if client else {}
+    redis_cpu_before = procfs.cpu_seconds(lane.redis.pid) if lane.redis else None
+    started = time.perf_counter()
+    records = run_chats(target.url, "openai", body, args.clients, 1, LEG_DEADLINE_S * 2)
+    wall_s = time.perf_counter() - started
+    time.sleep(SETTLE_S)
+    after = target.worker_sample()
+    calls_after = command_calls(client) if client else {}
+    redis_cpu_after = procfs.cpu_seconds(lane.redis.pid) if lane.redis else None
+    tokens = sum(r.messages for r in records)
+    wire = sum(r.wire_bytes + r.head_bytes for r in records)
+    cpu_s = after.cpu_s - before.cpu_s if after and before else None
+    ops = {k: n - calls_before.get(k, 0) for k, n in calls_after.items()}
+    ops = {k: n for k, n in sorted(ops.items()) if n}
+    if client:
+        client.close()
+    return {
+        "lane": lane.name,
+        "answers": len(records),
+        "complete": sum(r.complete for r in records),
+        "errors": sorted({r.error for r in records if r.error}),
+        "tokens": tokens,
+        "expected_tokens": args.clients * args.tokens,
+        "wall_s": wall_s,
+        "server_cpu_s": cpu_s,
+        "cpu_us_per_token": cpu_s / tokens * 1e6 if cpu_s is not None and tokens else None,
+        "wire_bytes": wire,
+        "wire_bytes_per_token": wire / tokens if tokens else None,
+        "broker_ops": ops if lane.redis else None,
+        "broker_ops_per_token": sum(ops.values()) / tokens if lane.redis and tokens else None,
+        "redis_cpu_us_per_token": (redis_cpu_after - redis_cpu_before) / tokens * 1e6
+        if redis_cpu_after is not None and redis_cpu_before is not None and tokens
+        else None,
+    }
+
+
+# 2 and 3. exactness and resume --------------------------------------------------------------
+
+
+def count_tokens(tokens: list[tuple[int, str]], expected: Sequence[str]) -> dict[str, int]:
+    """What a reader assembled (seq, text) against the uninterrupted answer ``expected``:
+    tokens lost (never received), repeated (received more than once), wrong (a text that is
+    not the answer's at that seq) and whether the assembled text differs."""
+    seqs = [seq for seq, _ in tokens]
+    wrong = sum(1 for seq, text in tokens if seq >= len(expected) or expected[seq] != text)
+    text = "".join(text for _, text in tokens)
+    return {
+        "lost": len(set(range(len(expected))) - set(seqs)),
+        "repeated": len(seqs) - len(set(seqs)),
+        "wrong": wrong,
+        "text_unequal": int(text != "".join(expected)),
+    }
+
+
+async def cut_and_resume(
+    lane: Lane, index: int, rng: random.Random, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Start one answer on ``lane.start``, cut it (FIN, RST, mid-event in turn) after a random
+    number of tokens, wait a moment, resume it on ``lane.other`` after its last whole event."""
+    cut = CUTS[index % len(CUTS)]
+    by_query = (index // len(CUTS)) % 2 == 1
+    after_tokens = rng.randrange(args.exact_tokens)
+    partial = rng.randint(1, MAX_PARTIAL_BYTES)
+    wait_s = rng.uniform(*RESUME_WAIT_S)
+    host, port = host_port(lane.start.url)
+    body = chat_body(args.exact_tokens, EXACT_INTERVAL_MS)
+    first = await read_leg(
+        host,
+        port,
+        post_request(host, port, body),
+        LEG_DEADLINE_S,
+        cut=cut,
+        cut_after_tokens=after_tokens,
+        partial_bytes=partial,
+    )
+    legs = [first]
+    record: dict[str, Any] = {"cut": cut if first.cut else None, "after_tokens": after_tokens}
+    record["resume_ms"] = None
+    if first.cut and first.answer_id:
+        await asyncio.sleep(wait_s)
+        other_host, other_port = host_port(lane.other.url)
+        request = resume_request(other_host, other_port, first.answer_id, first.last_id, by_query)
+        second = await read_leg(other_host, other_port, request, LEG_DEADLINE_S)
+        legs.append(second)
+        record["resume_status"] = second.status
+        if second.t_first_item is not None:
+            record["resume_ms"] = (second.t_first_item - second.t_connect) * 1000.0
+    last = legs[-1]
+    record["finished"] = last.done or (last.status == 204 and first.finish_reason is not None)
+    record["errors"] = [leg.error for leg in legs if leg.error]
+    if first.status != 200:
+        record["errors"].append(f"start status {first.status}")
+    if first.cut and not first.answer_id:
+        record["errors"].append("no answer id before the cut")
+    record.update(count_tokens([t for leg in legs for t in leg.tokens], args.expected))
+    return record
+
+
+async def run_bounded(
+    count: int,
+    concurrency: int,
+    one: Callable[[int], Any],
+    deadline_s: float,
+    note: Callable[[int], None],
+) -> list[dict[str, Any]]:
+    """``one(i)`` for i < ``count``, ``concurrency`` at a time, all within ``deadline_s``
+    (what is still running then is cancelled and recorded as an error)."""
+    gate = asyncio.Semaphore(concurrency)
+    results: list[dict[str, Any]] = []
+
+    async def guarded(index: int) -> None:
+        async with gate:
+            results.append(await one(index))
+            note(len(results))
+
+    tasks = [asyncio.ensure_future(guarded(i)) for i in range(count)]
+    done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            results.append({"errors": [f"client: {task.exception()!r}"]})
+    results += [{"errors": ["phase deadline"]} for _ in pending]
+    return results
+
+
+def measure_exactness(
+    lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
+) -> dict[str, Any]:
+    rng = random.Random(f"{lane.name}-{args.answers}")
+    records = asyncio.run(
+        run_bounded(
+            args.answers,
+            EXACT_CONCURRENCY,
+            lambda i: cut_and_resume(lane, i, rng, args),
+            PHASE_DEADLINE_S,
+            lambda n: note(f"{lane.name}: {n}/{args.answers} cut and resumed"),
+        )
+    )
+    resumes = [r["resume_ms"] for r in records if r.get("resume_ms") is not None]
+    failed = [r for r in records if r.get("errors") or r.get("lost") or r.get("repeated")]
+    return {
+        "lane": lane.name,
+        "resumed_on": "second server" if lane.other is not lane.start else "same server",
+        "answers": len(records),
+        "cuts": {cut: sum(r.get("cut") == cut for r in records) for cut in CUTS},
+        "not_cut": sum(r.get("cut") is None and not r.get("errors") for r in records),
+        "resume_204": sum(r.get("resume_status") == 204 for r in records),
+        "finished": sum(bool(r.get("finished")) for r in records),
+        **{k: sum(r.get(k, 0) for r in records) for k in ("lost", "repeated", "wrong")},
+        "text_unequal": sum(r.get("text_unequal", 0) for r in records),
+        "with_errors": sum(bool(r.get("errors")) for r in records),
+        "errors": sorted({e for r in records for e in r.get("errors", [])})[:20],
+        "failed_examples": failed[:10],
+        "resume_ms": summarize(resumes),
+        "raw_resume_ms": [round(x, 3) for x in resumes],
+    }
+
+
+# 4. cancel ----------------------------------------------------------------------------------
+
+
+async def start_and_cancel(
+    lane: Lane, index: int, rng: random.Random, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Start a long answer on ``lane.start``; after a few tokens POST its cancel to
+    ``lane.other``; the time from that POST to the reader's cancelled chunk."""
+    host, port = host_port(lane.start.url)
+    wanted = rng.randint(*CANCEL_AFTER_TOKENS)
+    reached = asyncio.Event()
+    seen: list[Leg] = []
+
+    def on_token(leg: Leg) -> None:
+        if len(leg.tokens) >= wanted and not seen:
+            seen.append(leg)
+            reached.set()
+
+    body = chat_body(len(args.expected_long), args.interval)
+    reader = asyncio.ensure_future(
+        read_leg(host, port, post_request(host, port, body), LEG_DEADLINE_S, parser_hook=on_token)
+    )
+    waiter = asyncio.ensure_future(reached.wait())
+    await asyncio.wait({reader, waiter}, timeout=LEG_DEADLINE_S, return_when="FIRST_COMPLETED")
+    waiter.cancel()
+    record: dict[str, Any] = {"errors": [], "cancel_ms": None}
+    if not seen or seen[0].answer_id is None:
+        leg = await reader
+        record["errors"].append(leg.error or "the answer ended before the cancel")
+        return record
+    other_host, other_port = host_port(lane.other.url)
+    sent_at = time.time()
+    try:
+        status, answer = await send_cancel(other_host, other_port, seen[0].answer_id, 10.0)
+    except (OSError, TimeoutError) as failure:
+        status, answer = 0, None
+        record["errors"].append(f"cancel: {type(failure).__name__}: {failure}")
+    leg = await reader
+    record["cancel_status"] = status
+    record["cancel_answer"] = (answer or {}).get("status") if isinstance(answer, dict) else None
+    if leg.cancelled_at is not None:
+        record["cancel_ms"] = (leg.cancelled_at - sent_at) * 1000.0
+    else:
+        record["errors"].append("no cancelled chunk")
+    if leg.error:
+        record["errors"].append(leg.error)
+    record["done"] = leg.done
+    return record
+
+
+def measure_cancel(
+    lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
+) -> dict[str, Any]:
+    rng = random.Random(f"cancel-{lane.name}")
+    records = asyncio.run(
+        run_bounded(
+            args.cancels,
+            CANCEL_CONCURRENCY,
+            lambda i: start_and_cancel(lane, i, rng, args),
+            PHASE_DEADLINE_S,
+            lambda n: note(f"{lane.name}: {n}/{args.cancels} cancelled"),
+        )
+    )
+    times = [r["cancel_ms"] for r in records if r.get("cancel_ms") is not None]
+    statuses: dict[str, int] = {}
+    for r in records:
+        key = f"{r.get('cancel_status')} {r.get('cancel_answer')}"
+        statuses[key] = statuses.get(key, 0) + 1
+    return {
+        "lane": lane.name,
+        "cancelled_on": "second server" if lane.other is not lane.start else "same server",
+        "cancels": len(records),
+        "seen": len(times),
+        "done": sum(bool(r.get("done")) for r in records),
+        "statuses": statuses,
+        "with_errors": sum(bool(r.get("errors")) for r in records),
+        "errors": sorted({e for r in records for e in r.get("errors", [])})[:20],
+        "cancel_ms": summarize(times),
+        "raw_cancel_ms": [round(x, 3) for x in times],
+    }
+
+
+# 5. Redis memory ----------------------------------------------------------------------------
+
+
+async def read_answers(lane: Lane, count: int, tokens: int) -> list[Leg]:
+    host, port = host_port(lane.start.url)
+    request = post_request(host, port, chat_body(tokens, 1.0))
+    gate = asyncio.Semaphore(EXACT_CONCURRENCY)
+
+    async def one() -> Leg:
+        async with gate:
+            return await read_leg(host, port, request, LEG_DEADLINE_S)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
+    """K whole answers of ``args.tokens`` tokens on a Redis that holds nothing else of this
+    run yet: MEMORY USAGE of the keys naming each answer id, and used_memory's growth."""
+    client = redis_client(lane.redis)
+    assert client is not None
+    wait_idle(lane.start.url)
+    used_before = int(client.info("memory")["used_memory"])
+    legs = asyncio.run(read_answers(lane, args.memory_answers, args.tokens))
+    time.sleep(SETTLE_S)
+    used_after = int(client.info("memory")["used_memory"])
+    ids = [leg.answer_id for leg in legs if leg.answer_id and leg.done]
+    per_answer: list[int] = []
+    keys_per_answer: list[int] = []
+    for answer_id in ids:
+        keys = list(client.scan_iter(match=f"*{answer_id}*", count=1000))[:100]
+        keys_per_answer.append(len(keys))
+        per_answer.append(sum(int(client.memory_usage(key, samples=0) or 0) for key in keys))
+    client.close()
+    tokens = sum(len(leg.tokens) for leg in legs if leg.done)
+    found = [b for b in per_answer if b]
+    return {
+        "lane": lane.name,
+        "answers": len(legs),
+        "finished": len(ids),
+        "tokens": tokens,
+        "keys_per_answer": summarize([float(k) for k in keys_per_answer]),
+        "bytes_per_answer": sum(found) / len(found) if found else None,
+        "bytes_per_token": sum(found) / tokens if found and tokens else None,
+        "used_memory_growth_bytes": used_after - used_before,
+        "used_memory_per_answer": (used_after - used_before) / len(ids) if ids else None,
+        "errors": sorted({leg.error for leg in legs if leg.error}),
+    }
+
+
+# servers ------------------------------------------------------------------------------------
+
+
+def start_target(name: str, env: dict[str, str], cpu: int | None) -> tuple[Target, Any]:
+    from showcase.tools.launcher import start_server
+
+    log_path = RESULTS_DIR / "logs" / f"answers-{name}-{os.getpid()}-{time.time_ns()}.log"
+    server = start_server(log_path, workers=1, env=env, cpu=cpu)
+    settings = {"own": True, "workers": 1, "worker_class": "gevent", "env": env, "server_cpu": cpu}
+    return Target(server.url, [server.pid], settings), server
+
+
+@contextmanager
+def lane_servers(lanes: Sequence[str], args: argparse.Namespace) -> Iterator[dict[str, Lane]]:
+    """Every lane's servers (and the redis-server), pinned to CPU 0 when pinning is wanted;
+    all stopped by PID at the end."""
+    cpu = SERVER_CPU if pinning_wanted(args) else None
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="answers-redis-") as workdir:
+        started: dict[str, Lane] = {}
+
+        def serve(name: str, env: dict[str, str]) -> Target:
+            target, server = start_target(name, {"SHOWCASE_ANSWER_MAX": str(ANSWER_MAX)} | env, cpu)
+            stack.callback(server.stop)
+            return target
+
+        if "plain" in lanes:
+            target = serve("plain", {"SHOWCASE_ANSWER_LOG": "off", "SHOWCASE_BROKER": "memory"})
+            started["plain"] = Lane("plain", target, target)
+        if "memory" in lanes:
+            target = serve("memory", {"SHOWCASE_ANSWER_LOG": "on", "SHOWCASE_BROKER": "memory"})
+            started["memory"] = Lane("memory", target, target)
+        if "redis" in lanes:
+            redis = start_redis(Path(workdir), cpu=cpu)
+            stack.callback(redis.stop)
+            env = {"SHOWCASE_ANSWER_LOG": "on", "SHOWCASE_BROKER": redis.url}
+            first, second = serve("redis-a", env), serve("redis-b", env)
+            started["redis"] = Lane("redis", first, second, redis)
+        yield started
+
+
+def warm_up(lane: Lane) -> None:
+    """A few answers read to the end, on both servers: imports, the broker's connections."""
+    for target in {id(lane.start): lane.start, id(lane.other): lane.other}.values():
+        run_chats(target.url, "openai", chat_body(3, 1.0), 5, 1, LEG_DEADLINE_S)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showcase bench answers", description=__doc__)
+    add_common_args(parser, runs=1)
+    parser.add_argument("--lanes", default=",".join(LANES), help="plain,memory,redis")
+    parser.add_argument("--clients", type=int, help=f"concurrent answers, cost ({CLIENTS})")
+    parser.add_argument("--interval", type=float, default=INTERVAL_MS, help="ms a token (cost)")
+    parser.add_argument("--tokens", type=int, help=f"tokens per answer, cost ({TOKENS})")
+    parser.add_argument("--rounds", type=int, help=f"cost batches per lane ({COST_ROUNDS})")
+    parser.add_argument("--answers", type=int, help=f"cut and resumed per lane ({ANSWERS})")
+    parser.add_argument("--cancels", type=int, help=f"cancelled per lane ({CANCELS})")
+    parser.add_argument(
+        "--memory-answers", type=int, help=f"Redis memory over ({MEMORY_ANSWERS}) answers"
+    )
+    return parser
+
+
+def settle_args(args: argparse.Namespace) -> None:
+    """Fill what was not given with the full or the quick defaults; bound every count."""
+    quick = args.quick
+    args.clients = min(args.clients or (QUICK_CLIENTS if quick else CLIENTS), 2000)
+    args.tokens = min(args.tokens or (QUICK_TOKENS if quick else TOKENS), 176)
+    args.rounds = min(args.rounds or (QUICK_COST_ROUNDS if quick else COST_ROUNDS), 20)
+    args.answers = min(args.answers or (QUICK_ANSWERS if quick else ANSWERS), 20_000)
+    args.cancels = min(args.cancels or (QUICK_CANCELS if quick else CANCELS), 5000)
+    memory = args.memory_answers or (QUICK_MEMORY_ANSWERS if quick else MEMORY_ANSWERS)
+    args.memory_answers = min(memory, 5000)
+    args.exact_tokens = QUICK_EXACT_TOKENS if quick else EXACT_TOKENS
+    args.expected = answer_tokens(PROMPT)[: args.exact_tokens]
+    args.expected_long = answer_tokens(PROMPT)  # the cancelled answers: the whole passage
+    bad = [x for x in args.lanes.split(",") if x and x not in LANES]
+    if bad:
+        raise SystemExit(f"showcase bench answers: unknown lane {bad[0]!r} (of {LANES})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.url:
+        raise SystemExit("showcase bench answers: starts its own servers (one per lane): no --url")
+    settle_args(args)
+    lanes = [name for name in LANES if name in args.lanes.split(",")]
+    cpus = client_cpus(args)
+    if cpus:
+        os.sched_setaffinity(0, set(cpus))
+    runs: list[dict[str, Any]] = []
+    servers: dict[str, Any] = {}
+    resumable = [name for name in lanes if name != "plain"]
+    steps = args.runs * (args.rounds * len(lanes) + 2 * len(resumable) + ("redis" in lanes))
+    with progress() as bar, lane_servers(lanes, args) as started:
+        task = bar.add_task("answers", total=steps, note="warm-up")
+        for lane in started.values():
+            warm_up(lane)
+            servers[lane.name] = {"url": lane.start.url, **lane.start.settings}
+            if lane.redis:
+                servers[lane.name]["redis_version"] = lane.redis.version
+                servers[lane.name]["second_url"] = lane.other.url
+        for run in range(args.runs):
+
+            def note(text: str, run: int = run) -> None:
+                bar.update(task, note=f"run {run + 1}: {text}")
+
+            point: dict[str, Any] = {"run": run, "cost": [], "exactness": [], "cancel": []}
+            if "redis" in started:  # first, while the Redis holds nothing else of this run
+                note("redis memory per answer")
+                point["redis_memory"] = measure_redis_memory(started["redis"], args)
+                bar.advance(task)
+            for round_index in range(args.rounds):
+                shift = (run * args.rounds + round_index) % len(lanes)
+                for name in lanes[shift:] + lanes[:shift]:
+                    note(f"cost round {round_index + 1}: {name}")
+                    cost = measure_cost(started[name], args)
+                    point["cost"].append({"round": round_index, **cost})
+                    bar.advance(task)
+            for name in resumable:
+                point["exactness"].append(measure_exactness(started[name], args, note))
+                bar.advance(task)
+                point["cancel"].append(measure_cancel(started[name], args, note))
+                bar.advance(task)
+            runs.append(point)
+    summary = summarize_runs(runs, quick=args.quick)
+    config = {
+        "lanes": lanes,
+        "clients": args.clients,
+        "interval_ms": args.interval,
+        "tokens": args.tokens,
+        "cost_rounds": args.rounds,
+        "answers": args.answers,
+        "exact_concurrency": EXACT_CONCURRENCY,
+        "exact_interval_ms": EXACT_INTERVAL_MS,
+        "exact_tokens": args.exact_tokens,
+        "resume_wait_s": list(RESUME_WAIT_S),
+        "cuts": list(CUTS),
+        "cancels": args.cancels,
+        "cancel_concurrency": CANCEL_CONCURRENCY,
+        "memory_answers": args.memory_answers,
+        "runs": args.runs,
+        "quick": args.quick,
+    }
+    server = {
+        "own": True,
+        "server_cpu": SERVER_CPU if pinning_wanted(args) else None,
+        "client_cpu": CLIENT_CPU if pinning_wanted(args) else None,
+        "lanes": servers,
+    }
+    out = write_result("answers", args, config, server, runs, summary)
+    from rich.console import Console
+
+    print_table(summary, Console(width=160))
+    if not args.no_plot:
+        from benchmarks.report.answers import plot_answers
+
+        print(f"plot: {plot_answers(out)}")
+    print(f"result: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
