@@ -77,15 +77,16 @@ ANSWERS, QUICK_ANSWERS = 1000, 48  # cut and resumed, per lane (memory, redis)
 EXACT_CONCURRENCY = 25
 EXACT_INTERVAL_MS = 10.0  # quick answers, so that a thousand fit in seconds…
 EXACT_TOKENS, QUICK_EXACT_TOKENS = 30, 20
-RESUME_WAIT_S = (0.03, 0.08)  # …and a reader away this long finds items to replay
+RESUME_WAIT_S = (0.1, 0.15)  # …and a reader away longer than the longest pause (8 × 10 ms)
+# finds at least one item to replay: the time to it is a replay's, not the pace's
 CANCELS, QUICK_CANCELS = 100, 10
 CANCEL_CONCURRENCY = 10
 CANCEL_AFTER_TOKENS = (1, 5)
 MEMORY_ANSWERS, QUICK_MEMORY_ANSWERS = 100, 20  # Redis memory per answer over this many
 LEG_DEADLINE_S = 30.0  # one response read, at most
 PHASE_DEADLINE_S = 150.0  # one phase of one lane, at most
+IDLE_S = 5.0  # before a batch, the worker's streams of the last one closed (bounded)
 SETTLE_S = 0.3  # after a batch, before the CPU is read again (the answers' last writes)
-ANSWER_MAX = 100_000  # the servers' SHOWCASE_ANSWER_MAX: the run keeps thousands of logs
 OWN_COMMANDS = ("info", "memory", "scan", "ping", "client", "hello")  # the benchmark's own
 
 
@@ -138,7 +139,7 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     worker's CPU, the bytes read and (Redis) the broker's calls and CPU around it."""
     target = lane.start
     client = redis_client(lane.redis)
-    wait_idle(target.url)
+    wait_idle(target.url, IDLE_S)
     body = chat_body(args.tokens, args.interval)
     before = target.worker_sample()
     calls_before = command_calls(client) if client else {}
@@ -403,7 +404,7 @@ def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]
     run yet: MEMORY USAGE of the keys naming each answer id, and used_memory's growth."""
     client = redis_client(lane.redis)
     assert client is not None
-    wait_idle(lane.start.url)
+    wait_idle(lane.start.url, IDLE_S)
     used_before = int(client.info("memory")["used_memory"])
     legs = asyncio.run(read_answers(lane, args.memory_answers, args.tokens))
     time.sleep(SETTLE_S)
@@ -453,7 +454,7 @@ def lane_servers(lanes: Sequence[str], args: argparse.Namespace) -> Iterator[dic
         started: dict[str, Lane] = {}
 
         def serve(name: str, env: dict[str, str]) -> Target:
-            target, server = start_target(name, {"SHOWCASE_ANSWER_MAX": str(ANSWER_MAX)} | env, cpu)
+            target, server = start_target(name, env, cpu)
             stack.callback(server.stop)
             return target
 

@@ -205,7 +205,8 @@ def recommendation(summary: dict[str, Any]) -> str:
     if redis and _number(redis["cpu_vs_plain"]):
         sentences.append(
             f"Redis costs {fmt(redis['cpu_vs_plain'], 2)}× plain's CPU per token in the worker "
-            f"({fmt(redis['broker_ops_per_token'], 1)} Redis commands and "
+            f"({fmt(redis['broker_ops_per_token'], 1)} Redis commands, "
+            f"{fmt(redis.get('redis_cpu_us_per_token'), 1)} µs of redis-server CPU and "
             f"{fmt(redis.get('redis_bytes_per_answer'), 0)} bytes of Redis memory per answer "
             "kept for the TTL); take it when a reconnect or a cancel may reach another worker "
             "or host, as it did here (the second server resumed and cancelled answers the "
@@ -255,6 +256,11 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
         errors += row.get("cancel_errors", [])
         if errors:
             console.print(f"{row['lane']}: errors {errors[:5]}")
+        if _number(row.get("redis_cpu_us_per_token")):
+            console.print(
+                f"{row['lane']}: redis-server CPU {row['redis_cpu_us_per_token']:.1f} µs per token "
+                "(besides the worker's)"
+            )
         if row.get("broker_ops_by_command_per_token"):
             ops = ", ".join(
                 f"{k} {v:.2f}" for k, v in row["broker_ops_by_command_per_token"].items()
