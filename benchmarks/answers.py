@@ -166,6 +166,10 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
         "tokens": tokens,
         "expected_tokens": args.clients * args.tokens,
         "wall_s": wall_s,
+        # First token to last of each answer: a lane that makes answers late shows here.
+        "answer_s": summarize(
+            [r.received_at[-1] - r.received_at[0] for r in records if len(r.received_at) > 1]
+        ),
         "server_cpu_s": cpu_s,
         "cpu_us_per_token": cpu_s / tokens * 1e6 if cpu_s is not None and tokens else None,
         "wire_bytes": wire,

@@ -64,6 +64,7 @@ def summarize_lane(runs: list[dict[str, Any]], lane: str) -> dict[str, Any]:
     for key in ("cpu_us_per_token", "wire_bytes_per_token", "broker_ops_per_token"):
         row[key] = median([p.get(key) for p in cost])
     row["redis_cpu_us_per_token"] = median([p.get("redis_cpu_us_per_token") for p in cost])
+    row["answer_p50_s"] = median([(p.get("answer_s") or {}).get("p50") for p in cost])
     row["cpu_vs_plain"] = median(cost_ratios(runs, lane, "cpu_us_per_token"))
     row["wire_vs_plain"] = median(cost_ratios(runs, lane, "wire_bytes_per_token"))
     ops: dict[str, int] = {}
@@ -256,6 +257,11 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
         errors += row.get("cancel_errors", [])
         if errors:
             console.print(f"{row['lane']}: errors {errors[:5]}")
+        if _number(row.get("answer_p50_s")):
+            console.print(
+                f"{row['lane']}: an answer of the cost batch took {row['answer_p50_s']:.2f} s "
+                "first token to last (p50)"
+            )
         if _number(row.get("redis_cpu_us_per_token")):
             console.print(
                 f"{row['lane']}: redis-server CPU {row['redis_cpu_us_per_token']:.1f} µs per token "
