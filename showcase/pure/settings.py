@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from showcase.answers.memory import ANSWER_ORPHAN_S, ANSWER_TTL_S, MAX_ANSWERS
 from showcase.chat.request import MAX_INTERVAL_MS as MAX_CHAT_INTERVAL_MS
 from showcase.hub.memory import LOG_AGE_S, LOG_COUNT, MAX_ROOMS
 from showcase.hub.room import QUEUE_LIMIT
@@ -158,6 +159,32 @@ SETTINGS: tuple[Setting, ...] = (
         Number(0.0, 3600.0, above_low=True),
         45.0,
         "seconds of silence a relay takes from its upstream past the heartbeat it asked for",
+    ),
+    # Resumable answers (docs/answers.md).
+    Setting(
+        "SHOWCASE_ANSWER_LOG",
+        Choice(("on", "off")),
+        "on",
+        "on: a streamed chat answer is generated apart from its request, logged on the broker, "
+        "resumable and cancellable; off: the plain answer (no ids, no log)",
+    ),
+    Setting(
+        "SHOWCASE_ANSWER_ORPHAN_S",
+        Number(0.0, 86_400.0, above_low=True),
+        ANSWER_ORPHAN_S,
+        "seconds an answer is generated with no reader anywhere before it stops, as if cancelled",
+    ),
+    Setting(
+        "SHOWCASE_ANSWER_TTL_S",
+        Number(0.0, 7 * 86_400.0, above_low=True),
+        ANSWER_TTL_S,
+        "seconds an answer's log is kept for resume after it ended",
+    ),
+    Setting(
+        "SHOWCASE_ANSWER_MAX",
+        Number(1, 1_000_000, integer=True),
+        MAX_ANSWERS,
+        "answers one worker generates at once; a new one past it gets 503",
     ),
     # The broadcast hub.
     Setting(

@@ -43,13 +43,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update({key: check_value(key, value) for key, value in (config or {}).items()})
 
-    from showcase.web import baseline, chat, downloads, hub, page, poll, relay, streams, ws
+    from showcase.web import answers, baseline, chat, downloads, hub, page, poll, relay, streams, ws
 
     app.register_blueprint(streams.bp)
     app.register_blueprint(downloads.bp)
     app.register_blueprint(page.bp)
     app.register_blueprint(baseline.bp)
     app.register_blueprint(chat.bp)
+    app.register_blueprint(answers.bp)
     app.register_blueprint(relay.bp)
     app.register_blueprint(hub.bp)
     app.register_blueprint(ws.bp)

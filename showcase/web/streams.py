@@ -13,6 +13,7 @@ from showcase.pure.params import StreamParams, parse_last_event_id, parse_stream
 from showcase.pure.refusal import Refusal
 from showcase.pure.sources import make_source
 from showcase.runtime.lifecycle import make_wait, restart_notice
+from showcase.web.answers import count_answers
 from showcase.web.hub import count_rooms
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, health, stream_response
@@ -91,4 +92,5 @@ bp.add_url_rule("/stream/<mode>", view_func=stream, methods=["GET"])
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return jsonify({**health(), "rooms": count_rooms(current_app)})
+    app = current_app
+    return jsonify({**health(), "rooms": count_rooms(app), "answers": count_answers(app)})

@@ -1,0 +1,36 @@
+"""``iter_followed``: one reader of an answer's log as a source for ``bodies.iter_body``. No
+Flask. It blocks on the log where other sources pause."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from showcase.answers.framing import HEARTBEAT
+from showcase.answers.log import AnswerStore
+from showcase.pure.message import Message, Pause
+
+# Yielded before blocking: iter_body flushes what it has batched at a pause.
+FLUSH = Pause(0.0)
+
+
+def iter_followed(
+    store: AnswerStore, answer_id: str, after: int | None, heartbeat_s: float
+) -> Generator[Message | Pause, None, None]:
+    """Follow ``answer_id`` from after ``after`` (joined at the first ``next()``: a body
+    never iterated never counts as a reader): the items held, then the live ones up to the
+    last; a HEARTBEAT after ``heartbeat_s`` of silence. An answer gone meanwhile (expired)
+    ends the body. Closing the generator leaves."""
+    follower = store.follow(answer_id, after)
+    if follower is None:
+        return
+    try:
+        while not follower.done:
+            items = follower.take(heartbeat_s)
+            if not items:
+                if not follower.done:
+                    yield HEARTBEAT
+                continue
+            yield from items
+            yield FLUSH
+    finally:
+        follower.close()
