@@ -55,6 +55,7 @@ from benchmarks.load.answer_reader import (
     CUTS,
     MAX_PARTIAL_BYTES,
     Leg,
+    LoopLag,
     post_request,
     read_leg,
     resume_request,
@@ -231,8 +232,9 @@ async def cut_and_resume(
         second = await read_leg(other_host, other_port, request, LEG_DEADLINE_S)
         legs.append(second)
         record["resume_status"] = second.status
-        if second.t_first_item is not None:
+        if second.t_first_item is not None and second.t_head is not None:
             record["resume_ms"] = (second.t_first_item - second.t_connect) * 1000.0
+            record["resume_head_ms"] = (second.t_head - second.t_connect) * 1000.0
     last = legs[-1]
     record["finished"] = last.done or (last.status == 204 and first.finish_reason is not None)
     record["errors"] = [leg.error for leg in legs if leg.error]
@@ -250,11 +252,13 @@ async def run_bounded(
     one: Callable[[int], Any],
     deadline_s: float,
     note: Callable[[int], None],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[float]]:
     """``one(i)`` for i < ``count``, ``concurrency`` at a time, all within ``deadline_s``
-    (what is still running then is cancelled and recorded as an error)."""
+    (what is still running then is cancelled and recorded as an error); the results and the
+    client loop's lags meanwhile (``LoopLag``)."""
     gate = asyncio.Semaphore(concurrency)
     results: list[dict[str, Any]] = []
+    lag = LoopLag()
 
     async def guarded(index: int) -> None:
         async with gate:
@@ -262,7 +266,8 @@ async def run_bounded(
             note(len(results))
 
     tasks = [asyncio.ensure_future(guarded(i)) for i in range(count)]
-    done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    with lag:
+        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -270,14 +275,14 @@ async def run_bounded(
         if task.exception() is not None:
             results.append({"errors": [f"client: {task.exception()!r}"]})
     results += [{"errors": ["phase deadline"]} for _ in pending]
-    return results
+    return results, lag.lags_ms
 
 
 def measure_exactness(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"{lane.name}-{args.answers}")
-    records = asyncio.run(
+    records, lags = asyncio.run(
         run_bounded(
             args.answers,
             EXACT_CONCURRENCY,
@@ -287,6 +292,7 @@ def measure_exactness(
         )
     )
     resumes = [r["resume_ms"] for r in records if r.get("resume_ms") is not None]
+    heads = [r["resume_head_ms"] for r in records if r.get("resume_head_ms") is not None]
     failed = [r for r in records if r.get("errors") or r.get("lost") or r.get("repeated")]
     return {
         "lane": lane.name,
@@ -302,6 +308,9 @@ def measure_exactness(
         "errors": sorted({e for r in records for e in r.get("errors", [])})[:20],
         "failed_examples": failed[:10],
         "resume_ms": summarize(resumes),
+        # Split: connect and request to the response head, then the head to the first item.
+        "resume_head_ms": summarize(heads),
+        "client_loop_lag_ms": summarize(lags),
         "raw_resume_ms": [round(x, 3) for x in resumes],
     }
 
@@ -360,7 +369,7 @@ def measure_cancel(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"cancel-{lane.name}")
-    records = asyncio.run(
+    records, lags = asyncio.run(
         run_bounded(
             args.cancels,
             CANCEL_CONCURRENCY,
@@ -384,6 +393,7 @@ def measure_cancel(
         "with_errors": sum(bool(r.get("errors")) for r in records),
         "errors": sorted({e for r in records for e in r.get("errors", [])})[:20],
         "cancel_ms": summarize(times),
+        "client_loop_lag_ms": summarize(lags),
         "raw_cancel_ms": [round(x, 3) for x in times],
     }
 

@@ -36,6 +36,7 @@ class Leg:
     status: int = 0
     answer_id: str | None = None  # X-Answer-Id, else the chunks' ``id``
     t_connect: float = 0.0
+    t_head: float | None = None  # the response head was whole
     t_first_item: float | None = None  # the first event carrying an ``id:`` line (an item)
     tokens: list[tuple[int, str]] = field(default_factory=list)
     last_id: int | None = None  # the id of the last complete event that had one
@@ -71,6 +72,7 @@ class LegParser:
 
     def on_headers_complete(self) -> None:
         self.leg.status = self.http.get_status_code()
+        self.leg.t_head = self.now
 
     def on_body(self, body: bytes) -> None:
         events = self.sse.feed(body)
@@ -225,6 +227,33 @@ async def read_leg(
     if not leg.complete and leg.cut is None and leg.error is None:
         leg.error = "the connection ended before the response"
     return leg
+
+
+class LoopLag:
+    """How late this event loop wakes a task that sleeps ``period_s``, in ms, while it runs
+    (bounded in count): a busy client shows here, so its delays are not taken for the
+    server's."""
+
+    def __init__(self, period_s: float = 0.005, limit: int = 100_000) -> None:
+        self.period_s = period_s
+        self.limit = limit
+        self.lags_ms: list[float] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self.lags_ms) < self.limit:
+            due = loop.time() + self.period_s
+            await asyncio.sleep(self.period_s)
+            self.lags_ms.append(max(0.0, loop.time() - due) * 1000.0)
+
+    def __enter__(self) -> LoopLag:
+        self.task = asyncio.ensure_future(self.run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
 
 
 async def send_cancel(host: str, port: int, answer_id: str, deadline_s: float) -> tuple[int, Any]:

@@ -85,6 +85,8 @@ def summarize_lane(runs: list[dict[str, Any]], lane: str) -> dict[str, Any]:
             "resume_p50_ms": resumes["p50"],
             "resume_p99_ms": resumes["p99"],
             "resume_max_ms": resumes["max"],
+            "resume_head_p99_ms": median([p["resume_head_ms"]["p99"] for p in exact]),
+            "client_loop_lag_p99_ms": median([p["client_loop_lag_ms"]["p99"] for p in exact]),
         }
         for key in ("lost", "repeated", "wrong", "text_unequal", "with_errors", "not_cut"):
             row[key] = sum(p[key] for p in exact)
@@ -226,10 +228,13 @@ def answers_section(doc: dict[str, Any]) -> list[str]:
         "the lanes in turn: *plain* has `SHOWCASE_ANSWER_LOG=off`, *memory* keeps the log in "
         "the worker, *redis* in Redis Streams. CPU is the worker's (schedstat), bytes are "
         "every byte read, heads included; broker ops are Redis commands (INFO commandstats). "
-        f"Resume and exactness: {config['answers']:,} answers per lane cut at a random token "
-        "(FIN, RST or mid-event) and resumed from the last whole event with `Last-Event-ID` or "
-        "`?after=` (Redis: on a second server); cancel: `POST …/cancel` → the reader's "
-        "cancelled chunk.",
+        f"Resume and exactness: {config['answers']:,} answers per lane "
+        f"({config.get('exact_concurrency', '?')} at a time, "
+        f"{config.get('exact_interval_ms', '?')} ms a token) cut at a random token (FIN, RST or "
+        "mid-event) and resumed from the last whole event with `Last-Event-ID` or `?after=` "
+        "(Redis: on a second server); resume time is reconnect → first replayed item. Cancel: "
+        "`POST …/cancel` (Redis: to the second server) → the reader's cancelled chunk. CPU "
+        "figures move with whatever else the machine runs; ratios are taken within a round.",
         "",
     ]
     rows = [lane_cells(row) for row in summary["lanes"].values()]
@@ -261,6 +266,13 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             console.print(
                 f"{row['lane']}: an answer of the cost batch took {row['answer_p50_s']:.2f} s "
                 "first token to last (p50)"
+            )
+        if _number(row.get("resume_p99_ms")):
+            console.print(
+                f"{row['lane']}: resume p50 {row['resume_p50_ms']:.1f} ms, p99 "
+                f"{row['resume_p99_ms']:.1f} ms ({fmt(row['resume_head_p99_ms'], 1)} ms of it to "
+                f"the response head, p99); the client's own loop lag p99 "
+                f"{fmt(row['client_loop_lag_p99_ms'], 1)} ms"
             )
         if _number(row.get("redis_cpu_us_per_token")):
             console.print(

@@ -147,6 +147,8 @@ def exactness(lane: str, lost: int, resume: list[float]) -> dict[str, Any]:
         "with_errors": 0,
         "errors": [],
         "raw_resume_ms": resume,
+        "resume_head_ms": {"p99": 1.0},
+        "client_loop_lag_ms": {"p99": 0.5},
     }
 
 
