@@ -72,6 +72,21 @@ STREAM_TYPES = ("stream", "none")  # what TYPE may say of a room's key: none unt
 PRESENCE_TEXT = re.compile(r"([0-9]{1,9}):([0-9]{1,16})")  # "count:ms", as _sync_presence writes
 
 
+def connect(url: str) -> Any:
+    """A client of ``url`` on a bounded pool (the hub's and the answers' setup)."""
+    # Any: redis-py's stubs type replies for bytes and str at once (decode_responses is a
+    # runtime choice), so every reply would need a cast; the shapes are documented here.
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_CONNECTIONS,
+        timeout=POOL_WAIT_S,
+        decode_responses=True,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
 def id_seq(entry_id: str) -> int:
     """A stream id ``ms-n`` as one increasing int (n stays far below 2**24 per ms)."""
     ms, n = entry_id.split("-")
@@ -110,17 +125,7 @@ class RedisBroker:
         queue_limit: int = QUEUE_LIMIT,
         max_rooms: int = MAX_ROOMS,
     ) -> None:
-        # Any: redis-py's stubs type replies for bytes and str at once (decode_responses is a
-        # runtime choice), so every reply would need a cast; the shapes are documented here.
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=POOL_CONNECTIONS,
-            timeout=POOL_WAIT_S,
-            decode_responses=True,
-            socket_connect_timeout=2.0,
-            socket_timeout=5.0,
-        )
-        self.client: Any = redis.Redis(connection_pool=pool)
+        self.client = connect(url)
         self.log_count = log_count
         self.log_age_s = log_age_s
         self.queue_limit = queue_limit

@@ -22,13 +22,6 @@ LOG_COUNT = 500  # XADD MAXLEN ~ trims whole nodes (100 entries): the log holds 
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def pair(
     tmp_path_factory: pytest.TempPathFactory, data_dir: Path, redis_server: RedisServer
 ) -> Iterator[tuple[RunningServer, RunningServer]]:

@@ -1,0 +1,388 @@
+"""``RedisAnswers``: answer logs as Redis Streams, shared by every worker and host on one Redis.
+
+Keys of answer A: ``showcase:answer:A`` (the stream: entry ``0-(n+1)`` is item n, fields
+``e`` event and ``d`` its JSON), ``showcase:answer-meta:A`` (hash: ``meta`` JSON, ``state``
+running|over) and ``showcase:answer-readers:A`` (hash: each process with readers of A and
+when it last said so). Every key carries a TTL: refreshed by each append while running,
+``SHOWCASE_ANSWER_TTL_S`` once the answer is over.
+
+An append is one script (one round trip per token, as any log costs): it refuses the item
+once the answer is over, so a generation stops at its next token whatever else is lost.
+A cancel, on any worker, is one script that writes the cancelled last item (readers
+everywhere get it at once, through the log) and PUBLISHes the id on one channel; the worker
+generating it listens there (one subscription per process) and wakes the generation within
+milliseconds, even in a pause. So the cancel costs nothing per token and arrives in about
+one round trip; a lost message is caught by the append's check at the next token.
+
+Readers: each process mirrors the answers it has readers of (``log.Answer``) and follows all
+of them with one blocking XREAD (one thread, a greenlet under gevent), never one connection
+per reader. The same thread writes, every ``SYNC_S``, which answers this process reads into
+their readers hash, and reads those of the answers it generates with no local reader: an
+answer read on any worker is no orphan. No Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+import redis
+
+from showcase.answers.log import (
+    LAST_EVENTS,
+    Answer,
+    AnswerMeta,
+    AnswerStoreUnavailable,
+    Follower,
+    Peek,
+)
+from showcase.answers.memory import ANSWER_TTL_S, MAX_ANSWERS, answers_full
+from showcase.chat.answer import error_message
+from showcase.hub.redis_broker import connect
+from showcase.pure.message import Message
+
+logger = logging.getLogger(__name__)
+
+STREAM_PREFIX = "showcase:answer:"
+META_PREFIX = "showcase:answer-meta:"
+READERS_PREFIX = "showcase:answer-readers:"
+CANCEL_CHANNEL = "showcase:answer-cancel"
+# A running answer's keys live this long past its latest item: more than any pause between
+# two tokens (MAX_INTERVAL_MS times the longest pause factor), so a slow answer keeps them.
+RUNNING_KEEP_S = 120.0
+SYNC_S = 0.5  # readers written and read this often
+READERS_STALE_S = 2.0  # a process that has not said so for this long reads no more
+READ_BLOCK_MS = 100
+READ_BATCH = 1000
+RETRY_S = 0.5
+
+APPEND_SCRIPT = """
+if redis.call('HGET', KEYS[2], 'state') ~= 'running' then return 0 end
+redis.call('XADD', KEYS[1], ARGV[1], 'e', ARGV[2], 'd', ARGV[3])
+local keep = ARGV[5]
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[2], 'state', 'over')
+  keep = ARGV[6]
+end
+redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('PEXPIRE', KEYS[2], keep)
+return 1
+"""
+# The cancelled last item is built here, from the meta the answer started with: whoever
+# cancels needs no other round trip, and nothing can slip in between the check and the write.
+CANCEL_SCRIPT = """
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then return 'unknown' end
+if state ~= 'running' then return 'finished' end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local seq = 0
+if #last > 0 then seq = tonumber(string.match(last[1][1], '^0%-(%d+)$')) end
+local meta = cjson.decode(redis.call('HGET', KEYS[2], 'meta'))
+local ts = tonumber(ARGV[1])
+local data = cjson.encode({seq = seq, ts = ts, finish_reason = 'stop',
+  prompt_tokens = meta['prompt_tokens'], completion_tokens = seq,
+  started_ms = meta['started_ms'], content = '', cancelled = true})
+redis.call('XADD', KEYS[1], '0-' .. (seq + 1), 'e', 'end', 'd', data)
+redis.call('HSET', KEYS[2], 'state', 'over')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 'cancelled'
+"""
+
+
+def entry_id(seq: int) -> str:
+    return f"0-{seq + 1}"
+
+
+def parse_item(fields: dict[str, str]) -> Message:
+    """The item of an entry this code wrote; ValueError for any other."""
+    try:
+        event, data = fields["e"], json.loads(fields["d"])
+        return Message(
+            seq=int(data["seq"]),
+            ts=float(data["ts"]),
+            event=event,
+            data=data,
+            text=str(data.get("token", "")),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not an answer item: {error!r}") from None
+
+
+class Generation:
+    """An answer this process generates: how to stop it, and when it was last read."""
+
+    __slots__ = ("stop", "unread_since")
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.unread_since = time.monotonic()  # a reader here or elsewhere, last seen
+
+
+class RedisAnswers:
+    """See the module docstring."""
+
+    def __init__(
+        self, url: str, *, ttl_s: float = ANSWER_TTL_S, max_running: int = MAX_ANSWERS
+    ) -> None:
+        self.client: Any = connect(url)
+        self.ttl_ms = max(1, round(ttl_s * 1000.0))
+        self.keep_ms = max(self.ttl_ms, round(RUNNING_KEEP_S * 1000.0))
+        self.max_running = max_running
+        self._append = self.client.register_script(APPEND_SCRIPT)
+        self._cancel = self.client.register_script(CANCEL_SCRIPT)
+        self._lock = threading.Lock()
+        self._running: dict[str, Generation] = {}
+        self._mirrors: dict[str, Answer] = {}  # answers with readers here
+        self._positions: dict[str, str] = {}  # mirror -> the last entry id read
+        self._left: set[str] = set()  # mirrors dropped: their readers entry goes
+        self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._closed = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._next_sync = 0.0
+
+    # -- the generation's side ----------------------------------------------------------
+
+    def create(self, answer_id: str, meta: AnswerMeta) -> threading.Event:
+        self._start_threads()
+        with self._lock:
+            if len(self._running) >= self.max_running:
+                raise answers_full(self.max_running)
+            generation = self._running[answer_id] = Generation()
+        key = META_PREFIX + answer_id
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(key, mapping={"meta": json.dumps(meta.to_dict()), "state": "running"})
+            pipe.pexpire(key, self.keep_ms)
+            pipe.execute()
+        except redis.RedisError as error:
+            self.end_generation(answer_id)
+            raise AnswerStoreUnavailable(f"redis: {error}") from None
+        return generation.stop
+
+    def append(self, answer_id: str, message: Message) -> bool:
+        last = "1" if message.event in LAST_EVENTS else "0"
+        keys = [STREAM_PREFIX + answer_id, META_PREFIX + answer_id]
+        args = [entry_id(message.seq), message.event, message.json_bytes, last]
+        return bool(self._append(keys=keys, args=[*args, self.keep_ms, self.ttl_ms]))
+
+    def end_generation(self, answer_id: str) -> None:
+        with self._lock:
+            self._running.pop(answer_id, None)
+
+    def is_orphan(self, answer_id: str, orphan_s: float) -> bool:
+        """Local state only (no round trip): the sync thread keeps ``unread_since`` fresh
+        while any process reads it."""
+        with self._lock:
+            generation = self._running.get(answer_id)
+            if generation is None:
+                return True
+            mirror = self._mirrors.get(answer_id)
+            if mirror is not None and mirror.readers:
+                return False
+            return time.monotonic() - generation.unread_since >= orphan_s
+
+    def cancel(self, answer_id: str, reason: str = "cancelled") -> str | None:
+        keys = [STREAM_PREFIX + answer_id, META_PREFIX + answer_id]
+        args = [repr(time.time() * 1000.0), self.ttl_ms, CANCEL_CHANNEL, answer_id]
+        try:
+            status = str(self._cancel(keys=keys, args=args))
+        except redis.RedisError as error:
+            raise AnswerStoreUnavailable(f"redis: {error}") from None
+        self._stop_local(answer_id)  # no need to wait for the message when it is ours
+        return None if status == "unknown" else status
+
+    def count_running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def _stop_local(self, answer_id: str) -> None:
+        with self._lock:
+            generation = self._running.get(answer_id)
+        if generation is not None:
+            generation.stop.set()
+
+    # -- the readers' side --------------------------------------------------------------
+
+    def peek(self, answer_id: str) -> tuple[AnswerMeta, Peek] | None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hmget(META_PREFIX + answer_id, ["meta", "state"])
+            pipe.xrevrange(STREAM_PREFIX + answer_id, count=1)
+            (meta_text, state), last = pipe.execute()
+        except redis.RedisError as error:
+            raise AnswerStoreUnavailable(f"redis: {error}") from None
+        if meta_text is None:
+            return None
+        meta = AnswerMeta.from_dict(json.loads(meta_text))
+        last_seq = parse_item(last[0][1]).seq if last else -1
+        return meta, Peek(state != "running", last_seq)
+
+    def follow(self, answer_id: str, after: int | None) -> Follower | None:
+        self._start_threads()
+        with self._lock:
+            mirror = self._mirrors.get(answer_id)
+            if mirror is not None:
+                return Follower(mirror, after, self._left_mirror)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hget(META_PREFIX + answer_id, "meta")
+            pipe.xrange(STREAM_PREFIX + answer_id)
+            # Said at once, not at the next sync: a reader that moved here from the worker
+            # generating the answer must count before that worker calls it an orphan.
+            pipe.hset(READERS_PREFIX + answer_id, self._token, f"{time.time() * 1000.0:.0f}")
+            pipe.pexpire(READERS_PREFIX + answer_id, self.keep_ms)
+            meta_text, entries, _, _ = pipe.execute()
+        except redis.RedisError as error:
+            raise AnswerStoreUnavailable(f"redis: {error}") from None
+        if meta_text is None:
+            return None
+        with self._lock:
+            mirror = self._mirrors.get(answer_id)
+            if mirror is None:
+                meta = AnswerMeta.from_dict(json.loads(meta_text))
+                mirror = Answer(answer_id, meta, threading.Condition(self._lock))
+                self._mirrors[answer_id] = mirror
+                self._left.discard(answer_id)
+                self._add(mirror, entries)
+                self._positions[answer_id] = str(entries[-1][0]) if entries else "0-0"
+            return Follower(mirror, after, self._left_mirror)
+
+    def _left_mirror(self, mirror: Answer) -> None:
+        """The last reader here left (holding the lock): the mirror goes."""
+        answer_id = mirror.id
+        if self._mirrors.get(answer_id) is mirror:
+            del self._mirrors[answer_id]
+            self._positions.pop(answer_id, None)
+            self._left.add(answer_id)
+        generation = self._running.get(answer_id)
+        if generation is not None:
+            generation.unread_since = time.monotonic()
+
+    def _add(self, mirror: Answer, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Entries into ``mirror`` in order (holding the lock); those it has are skipped."""
+        for entry, fields in entries:
+            try:
+                item = parse_item(fields)
+            except ValueError as error:
+                logger.warning("answers: skipped %s entry %s: %s", mirror.id, entry, error)
+                continue
+            if item.seq == len(mirror.items):
+                mirror.add(item)
+        if mirror.over:
+            self._positions.pop(mirror.id, None)
+
+    # -- the thread that follows, syncs readers and hears cancels -----------------------
+
+    def _start_threads(self) -> None:
+        if self._threads or self._closed.is_set():
+            return
+        with self._lock:
+            if self._threads:
+                return
+            for target, name in ((self._follow_forever, "follow"), (self._hear_cancels, "cancel")):
+                thread = threading.Thread(target=target, name=f"answers-{name}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        for thread in self._threads:
+            thread.join(5.0)
+        self.client.close()
+
+    def _follow_forever(self) -> None:
+        while not self._closed.is_set():
+            try:
+                if time.monotonic() >= self._next_sync:
+                    self._sync_readers()
+                self._read_once()
+            except Exception as error:  # Redis gone, or a bug: readers here end, and resume
+                logger.warning("answers: the Redis follower failed: %r", error)
+                self._fail_mirrors(f"answer log unavailable: {type(error).__name__}")
+                self._closed.wait(RETRY_S)
+
+    def _read_once(self) -> None:
+        with self._lock:
+            streams = {STREAM_PREFIX + a: p for a, p in self._positions.items()}
+        if not streams:
+            self._closed.wait(min(SYNC_S, READ_BLOCK_MS / 1000.0))
+            return
+        result = self.client.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
+        with self._lock:
+            for key, entries in result or []:
+                answer_id = key[len(STREAM_PREFIX) :]
+                mirror = self._mirrors.get(answer_id)
+                if mirror is None or answer_id not in self._positions:
+                    continue
+                self._positions[answer_id] = str(entries[-1][0])
+                self._add(mirror, entries)
+
+    def _sync_readers(self) -> None:
+        """Say which answers this process reads; learn which of those it generates with no
+        reader here are read elsewhere. One pipelined round trip."""
+        self._next_sync = time.monotonic() + SYNC_S
+        now_ms = time.time() * 1000.0
+        with self._lock:
+            read = [a for a, m in self._mirrors.items() if m.readers]
+            left, self._left = self._left - set(read), set()
+            unread = [a for a in self._running if a not in read]
+        if not (read or left or unread):
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for answer_id in left:
+            pipe.hdel(READERS_PREFIX + answer_id, self._token)
+        for answer_id in read:
+            pipe.hset(READERS_PREFIX + answer_id, self._token, f"{now_ms:.0f}")
+            pipe.pexpire(READERS_PREFIX + answer_id, self.keep_ms)
+        for answer_id in unread:
+            pipe.hgetall(READERS_PREFIX + answer_id)
+        replies = pipe.execute(raise_on_error=False)[len(left) + 2 * len(read) :]
+        seen = []
+        for answer_id, fields in zip(unread, replies, strict=True):
+            if isinstance(fields, Exception):
+                continue
+            for token, value in fields.items():
+                fresh = value.isdigit() and now_ms - int(value) <= READERS_STALE_S * 1000.0
+                if token != self._token and fresh:
+                    seen.append(answer_id)
+                    break
+        now = time.monotonic()
+        with self._lock:
+            for answer_id in seen:
+                generation = self._running.get(answer_id)
+                if generation is not None:
+                    generation.unread_since = now
+
+    def _fail_mirrors(self, reason: str) -> None:
+        """The log cannot be followed: every reader here gets an error item and ends (its
+        client resumes from the log once Redis is back)."""
+        with self._lock:
+            for mirror in list(self._mirrors.values()):
+                if not mirror.over:
+                    mirror.add(error_message(len(mirror.items), "log_unavailable", reason))
+            self._positions.clear()
+
+    def _hear_cancels(self) -> None:
+        """Wake the generations this process runs when a cancel for one comes from anywhere."""
+        while not self._closed.is_set():
+            try:
+                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CANCEL_CHANNEL)
+                try:
+                    while not self._closed.is_set():
+                        message = pubsub.get_message(timeout=1.0)
+                        if message is not None and message.get("type") == "message":
+                            self._stop_local(str(message["data"]))
+                finally:
+                    pubsub.close()
+            except Exception as error:
+                logger.warning("answers: the cancel subscription failed: %r", error)
+                self._closed.wait(RETRY_S)

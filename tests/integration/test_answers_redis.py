@@ -1,0 +1,164 @@
+"""Resumable answers on Redis Streams: two servers share one redis-server; an answer started
+on one is resumed, followed, cancelled and kept from orphanhood on the other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from benchmarks.infra.hub_redis import RedisServer
+from showcase.pure.sources import passage_tokens
+from showcase.tools.launcher import RunningServer, start_server
+from tests.integration.answer_reader import (
+    cancel,
+    chunk_of,
+    resume,
+    start_answer,
+    token_events,
+    wait_for,
+)
+from tests.integration.wire import SOCKET_TIMEOUT_S
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+TOKENS = list(passage_tokens())
+ORPHAN_S = 1.5
+TTL_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, redis_server: RedisServer
+) -> Iterator[tuple[str, str]]:
+    env = {
+        "SHOWCASE_DATA_DIR": str(data_dir),
+        "SHOWCASE_HEARTBEAT_S": "1",
+        "SHOWCASE_BROKER": redis_server.url,
+        "SHOWCASE_ANSWER_ORPHAN_S": str(ORPHAN_S),
+        "SHOWCASE_ANSWER_TTL_S": str(TTL_S),
+    }
+    logs = tmp_path_factory.mktemp("answers-redis")
+    servers: list[RunningServer] = []
+    try:
+        servers.append(start_server(logs / "first.log", env=env))
+        servers.append(start_server(logs / "second.log", env=env))
+        yield servers[0].url, servers[1].url
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def running_answers(url: str) -> int:
+    return int(requests.get(f"{url}/healthz", timeout=SOCKET_TIMEOUT_S).json()["answers"])
+
+
+def test_resume_on_the_other_server_after_the_socket_closed(pair: tuple[str, str]) -> None:
+    first, second = pair
+    reader = start_answer(first, 10)
+    seen = token_events(reader.events(6))
+    reader.close()
+    rest = resume(second, reader.answer_id, headers={"Last-Event-ID": str(seen[-1][0])})
+    assert rest.status == 200
+    events = rest.events()
+    rest.close()
+    tokens = seen + token_events(events)
+    assert [seq for seq, _ in tokens] == list(range(len(TOKENS)))
+    assert [text for _, text in tokens] == TOKENS
+    assert events[-1].data == "[DONE]"
+
+
+def test_resume_on_the_other_server_after_a_cut_mid_event(pair: tuple[str, str]) -> None:
+    first, second = pair
+    reader = start_answer(first, 10)
+    marker = b"id: 9\ndata: {"
+    reader.read_until(marker)
+    seen = token_events(reader.sse.feed(reader.raw[: reader.raw.index(marker) + len(marker)]))
+    reader.close()
+    assert seen[-1][0] == 8
+    rest = resume(second, reader.answer_id, after=8)
+    tokens = seen + token_events(rest.events())
+    rest.close()
+    assert [text for _, text in tokens] == TOKENS
+    assert [seq for seq, _ in tokens] == list(range(len(TOKENS)))
+
+
+def test_readers_on_both_servers_follow_one_answer(pair: tuple[str, str]) -> None:
+    first, second = pair
+    readers = [start_answer(first, 5)]
+    readers.append(resume(second, readers[0].answer_id))
+    got = [token_events(reader.events()) for reader in readers]
+    for reader in readers:
+        reader.close()
+    assert got[0] == got[1]
+    assert [text for _, text in got[0]] == TOKENS
+
+
+def test_a_cancel_sent_to_the_other_server_stops_it_within_100_ms(pair: tuple[str, str]) -> None:
+    first, second = pair
+    readers = [start_answer(first, 50)]
+    readers.append(resume(second, readers[0].answer_id))
+    seen = [reader.events(4) for reader in readers]
+    assert running_answers(first) == 1
+    started = time.monotonic()
+    response = cancel(second, readers[0].answer_id)
+    wait_for(lambda: running_answers(first) == 0, timeout_s=0.1)
+    stopped = time.monotonic() - started
+    ends = []
+    for reader, before in zip(readers, seen, strict=True):
+        events = before + reader.events()
+        ends.append(time.monotonic() - started)
+        reader.close()
+        assert events[-1].data == "[DONE]"
+        assert chunk_of(events[-2])["cancelled"] is True
+        assert chunk_of(events[-2])["choices"][0]["finish_reason"] == "stop"
+        tokens = token_events(events)
+        assert [seq for seq, _ in tokens] == list(range(len(tokens)))
+        assert events[-2].id == str(len(tokens))
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert stopped < 0.1
+    assert max(ends) < 0.1
+    assert cancel(first, readers[0].answer_id).json()["status"] == "finished"
+
+
+def test_a_reader_on_the_other_server_keeps_the_answer_from_orphanhood(
+    pair: tuple[str, str],
+) -> None:
+    first, second = pair
+    reader = start_answer(first, 20)  # 176 tokens: 3.5 s, past the orphan time
+    reader.events(3)
+    follower = resume(second, reader.answer_id)
+    reader.close()
+    events = follower.events()
+    follower.close()
+    assert [text for _, text in token_events(events)] == TOKENS
+    assert "cancelled" not in chunk_of(events[-2])
+
+
+def test_an_answer_nobody_reads_stops_after_the_orphan_time(pair: tuple[str, str]) -> None:
+    first, _ = pair
+    reader = start_answer(first, 100)
+    reader.events(3)
+    reader.close()
+    closed = time.monotonic()
+    wait_for(lambda: running_answers(first) == 0, timeout_s=ORPHAN_S + 1.0)
+    assert time.monotonic() - closed < ORPHAN_S + 1.0
+
+
+def test_the_log_expires_after_its_ttl(pair: tuple[str, str]) -> None:
+    first, second = pair
+    reader = start_answer(first, 0, max_tokens=3)
+    reader.events()
+    reader.close()
+    replay = resume(second, reader.answer_id, after=0)
+    assert replay.status == 200
+    assert [e.id for e in replay.events()] == ["1", "2", "3", "3"]
+    replay.close()
+    time.sleep(TTL_S + 0.2)
+    gone = requests.get(
+        f"{second}/v1/chat/completions/{reader.answer_id}/stream", timeout=SOCKET_TIMEOUT_S
+    )
+    assert gone.status_code == 404
