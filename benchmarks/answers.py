@@ -59,6 +59,7 @@ from benchmarks.load.answer_reader import (
     post_request,
     read_leg,
     resume_request,
+    run_client,
     send_cancel,
 )
 from benchmarks.load.tokens import MODEL, run_chats
@@ -282,7 +283,7 @@ def measure_exactness(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"{lane.name}-{args.answers}")
-    records, lags = asyncio.run(
+    records, lags = run_client(
         run_bounded(
             args.answers,
             EXACT_CONCURRENCY,
@@ -369,7 +370,7 @@ def measure_cancel(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"cancel-{lane.name}")
-    records, lags = asyncio.run(
+    records, lags = run_client(
         run_bounded(
             args.cancels,
             CANCEL_CONCURRENCY,
@@ -420,7 +421,7 @@ def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]
     assert client is not None
     wait_idle(lane.start.url, IDLE_S)
     used_before = int(client.info("memory")["used_memory"])
-    legs = asyncio.run(read_answers(lane, args.memory_answers, args.tokens))
+    legs = run_client(read_answers(lane, args.memory_answers, args.tokens))
     time.sleep(SETTLE_S)
     used_after = int(client.info("memory")["used_memory"])
     ids = [leg.answer_id for leg in legs if leg.answer_id and leg.done]

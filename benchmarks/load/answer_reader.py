@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import socket
 import struct
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httptools
 
+from benchmarks.load.hub_client import loop_factory
 from showcase.pure.framing.sse import ServerSentEvent, SSEParser
 
+T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
 READ_BYTES = 65_536
 CUTS = ("fin", "rst", "mid")  # how a reader leaves: close, SO_LINGER 0 then close, mid-event
@@ -227,6 +231,19 @@ async def read_leg(
     if not leg.complete and leg.cut is None and leg.error is None:
         leg.error = "the connection ended before the response"
     return leg
+
+
+def run_client(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on a fresh event loop (uvloop's when installed, as the hub's client does)
+    with the cyclic garbage collector off: a full collection over thousands of kept tokens
+    would stall every reader at once and show up as resume or cancel time."""
+    gc.collect()
+    gc.disable()
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(main)
+    finally:
+        gc.enable()
 
 
 class LoopLag:

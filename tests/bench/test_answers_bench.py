@@ -247,3 +247,45 @@ def test_quick_run_measures_every_lane_and_loses_no_token(tmp_path: Path) -> Non
         assert row["cancels_seen"] == row["cancels"] == 4, row["cancel_errors"]
     assert lanes["redis"]["resumed_on"] == "second server"
     assert answers_section(doc)
+
+
+@pytest.mark.parametrize(("cut", "seen"), [("fin", "eof"), ("rst", "reset"), ("mid", "eof")])
+def test_the_server_sees_a_fin_or_a_reset_as_the_cut_says(cut: str, seen: str) -> None:
+    """A raw server sends the head and three token events (for ``mid``, a moment later the
+    first bytes of a fourth, the one the cut stops inside), then reads what the client did."""
+    import socket
+    import threading
+    import time
+
+    from benchmarks.load.answer_reader import run_client
+    from tests.bench.answer_double import event
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    result: list[str] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            body = b"".join(event("chatcmpl-x", n, {"content": f"t{n}"}) for n in range(3))
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (2 * len(body))
+            connection.sendall(head + body)
+            if cut == "mid":
+                time.sleep(0.05)
+                connection.sendall(event("chatcmpl-x", 3, {"content": "t3"})[:10])
+            connection.settimeout(5)
+            try:
+                result.append("eof" if connection.recv(65536) == b"" else "data")
+            except ConnectionResetError:
+                result.append("reset")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    request = answers.post_request("127.0.0.1", port, body(3))
+    leg = run_client(read_leg("127.0.0.1", port, request, 5.0, cut=cut, cut_after_tokens=2))
+    thread.join(10)
+    listener.close()
+    assert leg.cut == cut and [seq for seq, _ in leg.tokens] == [0, 1, 2]
+    assert leg.last_id == 2
+    assert result == [seen]
