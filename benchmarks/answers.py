@@ -283,6 +283,8 @@ def measure_exactness(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"{lane.name}-{args.answers}")
+    before = [target.worker_sample() for target in (lane.start, lane.other)]
+    started = time.perf_counter()
     records, lags = run_client(
         run_bounded(
             args.answers,
@@ -292,6 +294,12 @@ def measure_exactness(
             lambda n: note(f"{lane.name}: {n}/{args.answers} cut and resumed"),
         )
     )
+    wall_s = time.perf_counter() - started
+    after = [target.worker_sample() for target in (lane.start, lane.other)]
+    shares = [
+        (b.cpu_s - a.cpu_s) / wall_s if a and b and wall_s > 0 else None
+        for a, b in zip(before, after, strict=True)
+    ]
     resumes = [r["resume_ms"] for r in records if r.get("resume_ms") is not None]
     heads = [r["resume_head_ms"] for r in records if r.get("resume_head_ms") is not None]
     failed = [r for r in records if r.get("errors") or r.get("lost") or r.get("repeated")]
@@ -308,6 +316,10 @@ def measure_exactness(
         "with_errors": sum(bool(r.get("errors")) for r in records),
         "errors": sorted({e for r in records for e in r.get("errors", [])})[:20],
         "failed_examples": failed[:10],
+        "wall_s": wall_s,
+        # How busy the worker was (a share of one core): a resume waits behind the answers.
+        "start_server_cpu_share": shares[0],
+        "resume_server_cpu_share": shares[1],
         "resume_ms": summarize(resumes),
         # Split: connect and request to the response head, then the head to the first item.
         "resume_head_ms": summarize(heads),

@@ -87,6 +87,7 @@ def summarize_lane(runs: list[dict[str, Any]], lane: str) -> dict[str, Any]:
             "resume_max_ms": resumes["max"],
             "resume_head_p99_ms": median([p["resume_head_ms"]["p99"] for p in exact]),
             "client_loop_lag_p99_ms": median([p["client_loop_lag_ms"]["p99"] for p in exact]),
+            "resume_server_cpu_share": median([p.get("resume_server_cpu_share") for p in exact]),
         }
         for key in ("lost", "repeated", "wrong", "text_unequal", "with_errors", "not_cut"):
             row[key] = sum(p[key] for p in exact)
@@ -272,7 +273,8 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
                 f"{row['lane']}: resume p50 {row['resume_p50_ms']:.1f} ms, p99 "
                 f"{row['resume_p99_ms']:.1f} ms ({fmt(row['resume_head_p99_ms'], 1)} ms of it to "
                 f"the response head, p99); the client's own loop lag p99 "
-                f"{fmt(row['client_loop_lag_p99_ms'], 1)} ms"
+                f"{fmt(row['client_loop_lag_p99_ms'], 1)} ms; the resuming worker was busy "
+                f"{fmt(100.0 * row['resume_server_cpu_share'], 0)} % of a core meanwhile"
             )
         if _number(row.get("redis_cpu_us_per_token")):
             console.print(
@@ -313,8 +315,9 @@ def plot_answers(path: Path, out: Path | None = None) -> Path:
             if ordered:
                 ax.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=lane)
         ax.axvline(target, color="#888888", linewidth=0.9, linestyle=":")
+        ax.set_xscale("log")
         ax.axhline(0.99, color="#bbbbbb", linewidth=0.8, linestyle="--")
-        ax.set_xlabel(label)
+        ax.set_xlabel(f"{label}, log scale")
         ax.set_ylabel("fraction")
         ax.grid(True, alpha=0.3)
         if lanes:

@@ -149,6 +149,7 @@ def exactness(lane: str, lost: int, resume: list[float]) -> dict[str, Any]:
         "raw_resume_ms": resume,
         "resume_head_ms": {"p99": 1.0},
         "client_loop_lag_ms": {"p99": 0.5},
+        "resume_server_cpu_share": 0.4,
     }
 
 
