@@ -332,6 +332,7 @@ class RedisAnswers:
         now_ms = time.time() * 1000.0
         with self._lock:
             read = [a for a, m in self._mirrors.items() if m.readers]
+            followed = [a for a, m in self._mirrors.items() if not m.over]
             left, self._left = self._left - set(read), set()
             unread = [a for a in self._running if a not in read]
         if not (read or left or unread):
@@ -342,9 +343,15 @@ class RedisAnswers:
         for answer_id in read:
             pipe.hset(READERS_PREFIX + answer_id, self._token, f"{now_ms:.0f}")
             pipe.pexpire(READERS_PREFIX + answer_id, self.keep_ms)
+        for answer_id in followed:
+            pipe.exists(META_PREFIX + answer_id)
         for answer_id in unread:
             pipe.hgetall(READERS_PREFIX + answer_id)
         replies = pipe.execute(raise_on_error=False)[len(left) + 2 * len(read) :]
+        gone = [a for a, held in zip(followed, replies, strict=False) if held == 0]
+        if gone:
+            self._end_gone(gone)
+        replies = replies[len(followed) :]
         seen = []
         for answer_id, fields in zip(unread, replies, strict=True):
             if isinstance(fields, Exception):
@@ -360,6 +367,17 @@ class RedisAnswers:
                 generation = self._running.get(answer_id)
                 if generation is not None:
                     generation.unread_since = now
+
+    def _end_gone(self, answer_ids: list[str]) -> None:
+        """Answers followed here whose keys expired unfinished (the worker generating them
+        died): their readers get an error item and end, rather than wait for ever."""
+        with self._lock:
+            for answer_id in answer_ids:
+                mirror = self._mirrors.get(answer_id)
+                if mirror is not None and not mirror.over:
+                    detail = "the answer's log expired before it ended"
+                    mirror.add(error_message(len(mirror.items), "answer_expired", detail))
+                    self._positions.pop(answer_id, None)
 
     def _fail_mirrors(self, reason: str) -> None:
         """The log cannot be followed: every reader here gets an error item and ends (its

@@ -29,6 +29,7 @@ def iter_followed(
             if not items:
                 if not follower.done:
                     yield HEARTBEAT
+                    yield FLUSH  # out now: the heartbeat tells a departed client from a reader
                 continue
             yield from items
             yield FLUSH

@@ -4,6 +4,7 @@ on one is resumed, followed, cancelled and kept from orphanhood on the other."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 import requests
 
 from benchmarks.infra.hub_redis import RedisServer
+from showcase.answers.log import AnswerMeta
+from showcase.answers.redis_answers import META_PREFIX, STREAM_PREFIX, RedisAnswers
+from showcase.pure.message import Message
 from showcase.pure.sources import passage_tokens
 from showcase.tools.launcher import RunningServer, start_server
 from tests.integration.answer_reader import (
@@ -162,3 +166,29 @@ def test_the_log_expires_after_its_ttl(pair: tuple[str, str]) -> None:
         f"{second}/v1/chat/completions/{reader.answer_id}/stream", timeout=SOCKET_TIMEOUT_S
     )
     assert gone.status_code == 404
+
+
+def test_a_reader_of_a_log_that_vanished_unfinished_ends_with_an_error(
+    pair: tuple[str, str], redis_server: RedisServer
+) -> None:
+    """What a worker that died mid-answer leaves: a running log that nobody ends. Once its
+    keys are gone (expired), a reader gets an error chunk and [DONE], not heartbeats for
+    ever."""
+    _, second = pair
+    store = RedisAnswers(redis_server.url)
+    answer_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    meta = AnswerMeta("m", 1, False, 1, time.time() * 1000.0)
+    try:
+        store.create(answer_id, meta)
+        store.append(answer_id, Message(0, 0.0, "token", {"seq": 0, "ts": 0.0, "token": "a"}))
+        reader = resume(second, answer_id)
+        try:
+            assert token_events(reader.events(2)) == [(0, "a")]
+            store.client.delete(STREAM_PREFIX + answer_id, META_PREFIX + answer_id)
+            events = reader.events()
+        finally:
+            reader.close()
+    finally:
+        store.close()
+    assert chunk_of(events[-2])["error"]["code"] == "answer_expired"
+    assert events[-1].data == "[DONE]"

@@ -142,3 +142,31 @@ def test_ndjson_chat_ends_with_done(base_url: str) -> None:
     assert response.status_code == 200
     assert response.json()["message"]["content"] == PASSAGE
     assert response.json()["done"] is True
+
+
+def test_openai_client_reads_the_answer_id_and_a_cancelled_chunk(
+    client: openai.OpenAI, base_url: str
+) -> None:
+    """``chunk.id`` names the answer: a cancel of that id ends the client's stream with a
+    ``finish_reason: "stop"`` chunk whose extra field ``cancelled`` is true, then [DONE]."""
+    stream = client.chat.completions.create(
+        model="showcase-typist",
+        messages=MESSAGES,  # type: ignore[arg-type]
+        stream=True,
+        extra_body={"interval": 50},
+    )
+    chunks = [next(stream) for _ in range(3)]
+    answer_id = chunks[0].id
+    assert answer_id.startswith("chatcmpl-")
+    cancelled = requests.post(
+        f"{base_url}/v1/chat/completions/{answer_id}/cancel", timeout=SOCKET_TIMEOUT_S
+    )
+    assert cancelled.status_code == 200
+    chunks += list(stream)
+    assert {chunk.id for chunk in chunks} == {answer_id}
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop"
+    assert last.cancelled is True  # type: ignore[attr-defined]
+    assert not getattr(chunks[-2], "cancelled", False)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    assert text == "".join(passage_tokens()[: len(chunks) - 2])

@@ -40,6 +40,13 @@ PURE_MODULES = [
     "showcase.hub.broker",
     "showcase.hub.memory",
     "showcase.hub.source",
+    # resumable answers: the log, the memory store, their framings, readers and the runner
+    "showcase.answers",
+    "showcase.answers.log",
+    "showcase.answers.memory",
+    "showcase.answers.framing",
+    "showcase.answers.source",
+    "showcase.answers.runner",
     # long polling's schedule and the WebSocket frames' JSON
     "showcase.pure.poll",
     "showcase.pure.ws_frames",
@@ -53,6 +60,7 @@ NETWORK_MODULES = [
     "showcase.tools.proxy.tls",
     "showcase.tools.proxy.nginx",
     "showcase.hub.redis_broker",  # Redis Streams through redis-py's sockets
+    "showcase.answers.redis_answers",  # answer logs on Redis Streams
 ]
 
 
