@@ -184,6 +184,23 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+KERNEL_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts")
+
+
+def tcp_counters() -> dict[str, int]:
+    """The machine's TcpExt counters that explain a connect taking a second (a SYN dropped
+    by a full accept queue and sent again): system-wide, other processes' connections too."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return {}
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return {k: int(table[k]) for k in KERNEL_COUNTERS if k in table}
+    return {}
+
+
 # 2 and 3. exactness and resume --------------------------------------------------------------
 
 
@@ -236,6 +253,8 @@ async def cut_and_resume(
         if second.t_first_item is not None and second.t_head is not None:
             record["resume_ms"] = (second.t_first_item - second.t_connect) * 1000.0
             record["resume_head_ms"] = (second.t_head - second.t_connect) * 1000.0
+            if second.t_connected is not None:
+                record["resume_connect_ms"] = (second.t_connected - second.t_connect) * 1000.0
     last = legs[-1]
     record["finished"] = last.done or (last.status == 204 and first.finish_reason is not None)
     record["errors"] = [leg.error for leg in legs if leg.error]
@@ -284,6 +303,7 @@ def measure_exactness(
 ) -> dict[str, Any]:
     rng = random.Random(f"{lane.name}-{args.answers}")
     before = [target.worker_sample() for target in (lane.start, lane.other)]
+    kernel_before = tcp_counters()
     started = time.perf_counter()
     records, lags = run_client(
         run_bounded(
@@ -296,12 +316,14 @@ def measure_exactness(
     )
     wall_s = time.perf_counter() - started
     after = [target.worker_sample() for target in (lane.start, lane.other)]
+    kernel_after = tcp_counters()
     shares = [
         (b.cpu_s - a.cpu_s) / wall_s if a and b and wall_s > 0 else None
         for a, b in zip(before, after, strict=True)
     ]
     resumes = [r["resume_ms"] for r in records if r.get("resume_ms") is not None]
     heads = [r["resume_head_ms"] for r in records if r.get("resume_head_ms") is not None]
+    connects = [r["resume_connect_ms"] for r in records if r.get("resume_connect_ms") is not None]
     failed = [r for r in records if r.get("errors") or r.get("lost") or r.get("repeated")]
     return {
         "lane": lane.name,
@@ -320,8 +342,10 @@ def measure_exactness(
         # How busy the worker was (a share of one core): a resume waits behind the answers.
         "start_server_cpu_share": shares[0],
         "resume_server_cpu_share": shares[1],
+        "kernel_tcp": {k: n - kernel_before.get(k, 0) for k, n in kernel_after.items()},
         "resume_ms": summarize(resumes),
-        # Split: connect and request to the response head, then the head to the first item.
+        # Split: the TCP connect; connect and request to the response head; then the item.
+        "resume_connect_ms": summarize(connects),
         "resume_head_ms": summarize(heads),
         "client_loop_lag_ms": summarize(lags),
         "raw_resume_ms": [round(x, 3) for x in resumes],

@@ -40,6 +40,7 @@ class Leg:
     status: int = 0
     answer_id: str | None = None  # X-Answer-Id, else the chunks' ``id``
     t_connect: float = 0.0
+    t_connected: float | None = None  # the TCP connection was up
     t_head: float | None = None  # the response head was whole
     t_first_item: float | None = None  # the first event carrying an ``id:`` line (an item)
     tokens: list[tuple[int, str]] = field(default_factory=list)
@@ -188,6 +189,7 @@ async def read_leg(
     except (OSError, TimeoutError) as failure:
         leg.error = f"connect: {type(failure).__name__}: {failure}"
         return leg
+    leg.t_connected = time.time()
     try:
         writer.write(request)
         while not leg.complete:

@@ -86,8 +86,15 @@ def summarize_lane(runs: list[dict[str, Any]], lane: str) -> dict[str, Any]:
             "resume_p99_ms": resumes["p99"],
             "resume_max_ms": resumes["max"],
             "resume_head_p99_ms": median([p["resume_head_ms"]["p99"] for p in exact]),
+            "resume_connect_p99_ms": median(
+                [(p.get("resume_connect_ms") or {}).get("p99") for p in exact]
+            ),
             "client_loop_lag_p99_ms": median([p["client_loop_lag_ms"]["p99"] for p in exact]),
             "resume_server_cpu_share": median([p.get("resume_server_cpu_share") for p in exact]),
+            "kernel_tcp": {
+                k: sum((p.get("kernel_tcp") or {}).get(k, 0) for p in exact)
+                for k in (exact[0].get("kernel_tcp") or {})
+            },
         }
         for key in ("lost", "repeated", "wrong", "text_unequal", "with_errors", "not_cut"):
             row[key] = sum(p[key] for p in exact)
@@ -271,11 +278,15 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
         if _number(row.get("resume_p99_ms")):
             console.print(
                 f"{row['lane']}: resume p50 {row['resume_p50_ms']:.1f} ms, p99 "
-                f"{row['resume_p99_ms']:.1f} ms ({fmt(row['resume_head_p99_ms'], 1)} ms of it to "
-                f"the response head, p99); the client's own loop lag p99 "
+                f"{row['resume_p99_ms']:.1f} ms (p99 to the TCP connection "
+                f"{fmt(row['resume_connect_p99_ms'], 1)} ms, to the response head "
+                f"{fmt(row['resume_head_p99_ms'], 1)} ms); the client's own loop lag p99 "
                 f"{fmt(row['client_loop_lag_p99_ms'], 1)} ms; the resuming worker was busy "
                 f"{fmt(100.0 * row['resume_server_cpu_share'], 0)} % of a core meanwhile"
             )
+        if any((row.get("kernel_tcp") or {}).values()):
+            counters = ", ".join(f"{k} {n}" for k, n in row["kernel_tcp"].items())
+            console.print(f"{row['lane']}: the machine's TCP counters over the resumes: {counters}")
         if _number(row.get("redis_cpu_us_per_token")):
             console.print(
                 f"{row['lane']}: redis-server CPU {row['redis_cpu_us_per_token']:.1f} µs per token "
