@@ -193,35 +193,57 @@ def verdict(met: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[met]
 
 
+def _whole(row: dict[str, Any]) -> bool:
+    keys = ("lost", "repeated", "wrong", "text_unequal", "with_errors")
+    return all(row.get(key) == 0 for key in keys)
+
+
 def recommendation(summary: dict[str, Any]) -> str:
-    """One or two sentences from the figures: what the log costs and which broker to use."""
+    """One or two sentences from the figures: what the log costs, whether resume kept every
+    token, and when each broker is worth it (judged against the targets' limits)."""
     lanes = summary["lanes"]
     memory, redis = lanes.get("memory"), lanes.get("redis")
     sentences = []
     if memory and _number(memory["cpu_vs_plain"]):
-        extra = (memory["cpu_vs_plain"] - 1.0) * 100.0
-        exact = memory.get("lost") == memory.get("repeated") == 0
+        times = memory["cpu_vs_plain"]
+        cheap = times <= CPU_LIMITS["memory"]
+        resumed = (
+            "with no token lost or repeated"
+            if _whole(memory)
+            else f"with {memory.get('lost')} token(s) lost and {memory.get('repeated')} repeated"
+        )
         sentences.append(
-            f"Keeping the answer log in the worker costs {fmt(extra, 0)} % more CPU per token "
-            f"than the plain stream, and a reader cut off resumes "
+            f"The answer log in the worker costs {fmt(times, 2)}× the plain stream's CPU per "
+            f"token, and a reader cut off resumed {resumed} (first replayed item p99 "
+            f"{fmt(memory.get('resume_p99_ms'), 1)} ms): "
             + (
-                "with no token lost or repeated"
-                if exact
-                else f"with {memory.get('lost')} token(s) lost and {memory.get('repeated')} "
-                "repeated"
+                "leave `SHOWCASE_ANSWER_LOG` on unless answers must not be stored."
+                if cheap and _whole(memory)
+                else "do not count on resume until every token comes back."
+                if not _whole(memory)
+                else "keep it on where a dropped connection must not cost the answer, and "
+                "turn it off (`SHOWCASE_ANSWER_LOG=off`) where CPU per token matters more."
             )
-            + f" (first replayed item p99 {fmt(memory.get('resume_p99_ms'), 1)} ms): leave "
-            "`SHOWCASE_ANSWER_LOG` on unless answers must not be stored."
         )
     if redis and _number(redis["cpu_vs_plain"]):
+        times = redis["cpu_vs_plain"]
         sentences.append(
-            f"Redis costs {fmt(redis['cpu_vs_plain'], 2)}× plain's CPU per token in the worker "
-            f"({fmt(redis['broker_ops_per_token'], 1)} Redis commands, "
-            f"{fmt(redis.get('redis_cpu_us_per_token'), 1)} µs of redis-server CPU and "
+            f"Redis costs {fmt(times, 2)}× plain's CPU per token in the worker "
+            f"({fmt(redis['broker_ops_per_token'], 1)} Redis commands and "
+            f"{fmt(redis.get('redis_cpu_us_per_token'), 1)} µs of redis-server CPU per token, "
             f"{fmt(redis.get('redis_bytes_per_answer'), 0)} bytes of Redis memory per answer "
-            "kept for the TTL); take it when a reconnect or a cancel may reach another worker "
-            "or host, as it did here (the second server resumed and cancelled answers the "
-            "first one ran)."
+            "kept for the TTL); "
+            + (
+                "take it whenever a reconnect or a cancel may reach another worker or host"
+                if times <= CPU_LIMITS["redis"]
+                else "take it only where a reconnect or a cancel must reach another worker or host"
+            )
+            + (
+                ", as they did here (a second server resumed and cancelled answers the first ran)."
+                if _whole(redis)
+                else f"; here {redis.get('lost')} token(s) were lost and "
+                f"{redis.get('repeated')} repeated across servers."
+            )
         )
     return " ".join(sentences)
 
@@ -238,7 +260,7 @@ def answers_section(doc: dict[str, Any]) -> list[str]:
         "every byte read, heads included; broker ops are Redis commands (INFO commandstats). "
         f"Resume and exactness: {config['answers']:,} answers per lane "
         f"({config.get('exact_concurrency', '?')} at a time, "
-        f"{config.get('exact_interval_ms', '?')} ms a token) cut at a random token (FIN, RST or "
+        f"{fmt(config.get('exact_interval_ms'), 0)} ms a token) cut at a random token (FIN, RST or "
         "mid-event) and resumed from the last whole event with `Last-Event-ID` or `?after=` "
         "(Redis: on a second server); resume time is reconnect → first replayed item. Cancel: "
         "`POST …/cancel` (Redis: to the second server) → the reader's cancelled chunk. CPU "

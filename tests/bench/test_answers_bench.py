@@ -222,8 +222,12 @@ def test_answers_section_is_a_table_and_advice_from_the_figures() -> None:
     redis_row = next(line for line in lines if line.startswith("| redis |"))
     assert "2.20" in redis_row and "12,345" in redis_row and "2/0" in redis_row
     advice = lines[-1]
-    assert "15 % more CPU" in advice and "2 token(s) lost" not in advice
+    assert (
+        "costs 1.15× the plain stream's CPU" in advice
+        and "leave `SHOWCASE_ANSWER_LOG` on" in advice
+    )
     assert "2.20× plain" in advice and "12,345 bytes" in advice
+    assert "take it only where" in advice and "2 token(s) were lost" in advice
 
 
 def test_quick_run_measures_every_lane_and_loses_no_token(tmp_path: Path) -> None:
