@@ -24,45 +24,45 @@ by two servers, A and B).
 from __future__ import annotations
 
 import argparse
-import asyncio
+import itertools
 import os
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from benchmarks.infra import procfs
+from benchmarks.infra.answer_lanes import (
+    Lane,
+    command_calls,
+    lane_servers,
+    redis_client,
+    tcp_counters,
+)
 from benchmarks.infra.harness import (
     CLIENT_CPU,
-    RESULTS_DIR,
     SERVER_CPU,
-    Target,
     add_common_args,
     client_cpus,
     pinning_wanted,
     progress,
     write_result,
 )
-from benchmarks.infra.hub_redis import RedisServer, start_redis
 from benchmarks.infra.measure import wait_idle
-from benchmarks.load.answer_reader import (
-    CUTS,
-    MAX_PARTIAL_BYTES,
-    Leg,
-    LoopLag,
-    post_request,
-    read_leg,
-    resume_request,
-    run_client,
-    send_cancel,
+from benchmarks.load.answer_reader import CUTS, run_client
+from benchmarks.load.answer_trials import (
+    EXACT_INTERVAL_MS,
+    LEG_DEADLINE_S,
+    PROMPT,
+    RESUME_WAIT_S,
+    chat_body,
+    cut_and_resume,
+    read_answers,
+    run_bounded,
+    start_and_cancel,
 )
-from benchmarks.load.tokens import MODEL, run_chats
+from benchmarks.load.tokens import run_chats
 from benchmarks.report.answers import print_table, summarize_runs
 from benchmarks.report.stats import summarize
 from showcase.chat.answer import answer_tokens
@@ -70,67 +70,19 @@ from showcase.chat.answer import answer_tokens
 __all__ = ["main", "LANES"]
 
 LANES = ("plain", "memory", "redis")
-PROMPT = "Tell me about streaming"  # no canned word: the bundled passage answers
 CLIENTS, QUICK_CLIENTS = 100, 30  # concurrent answers of the cost batch
 INTERVAL_MS = 40.0  # the cost batch's pace, ms a token
 TOKENS, QUICK_TOKENS = 60, 15  # per answer of the cost batch (max_tokens)
 COST_ROUNDS, QUICK_COST_ROUNDS = 3, 1  # cost batches per lane, lanes rotating
 ANSWERS, QUICK_ANSWERS = 1000, 48  # cut and resumed, per lane (memory, redis)
 EXACT_CONCURRENCY = 25
-EXACT_INTERVAL_MS = 10.0  # quick answers, so that a thousand fit in seconds…
 EXACT_TOKENS, QUICK_EXACT_TOKENS = 30, 20
-RESUME_WAIT_S = (0.1, 0.15)  # …and a reader away longer than the longest pause (8 × 10 ms)
-# finds at least one item to replay: the time to it is a replay's, not the pace's
 CANCELS, QUICK_CANCELS = 100, 10
 CANCEL_CONCURRENCY = 10
-CANCEL_AFTER_TOKENS = (1, 5)
 MEMORY_ANSWERS, QUICK_MEMORY_ANSWERS = 100, 20  # Redis memory per answer over this many
-LEG_DEADLINE_S = 30.0  # one response read, at most
 PHASE_DEADLINE_S = 150.0  # one phase of one lane, at most
 IDLE_S = 5.0  # before a batch, the worker's streams of the last one closed (bounded)
 SETTLE_S = 0.3  # after a batch, before the CPU is read again (the answers' last writes)
-OWN_COMMANDS = ("info", "memory", "scan", "ping", "client", "hello")  # the benchmark's own
-
-
-@dataclass
-class Lane:
-    """One lane's servers: ``start`` takes the answers, ``other`` resumes and cancels them
-    (the same server but for Redis, where it is the second server sharing the Redis)."""
-
-    name: str
-    start: Target
-    other: Target
-    redis: RedisServer | None = None
-
-
-def chat_body(tokens: int, interval_ms: float) -> dict[str, Any]:
-    return {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": PROMPT}],
-        "stream": True,
-        "interval": interval_ms,
-        "max_tokens": tokens,
-    }
-
-
-def host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
-
-
-def redis_client(server: RedisServer | None) -> Any:
-    if server is None:
-        return None
-    import redis
-
-    return redis.Redis(port=server.port, socket_timeout=10)
-
-
-def command_calls(client: Any) -> dict[str, int]:
-    """Calls per command (INFO commandstats), the benchmark's own commands left out."""
-    stats = client.info("commandstats")
-    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
-    return {name: n for name, n in calls.items() if name.split("|")[0] not in OWN_COMMANDS}
 
 
 # 1. cost ------------------------------------------------------------------------------------
@@ -184,118 +136,7 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-KERNEL_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts")
-
-
-def tcp_counters() -> dict[str, int]:
-    """The machine's TcpExt counters that explain a connect taking a second (a SYN dropped
-    by a full accept queue and sent again): system-wide, other processes' connections too."""
-    try:
-        lines = Path("/proc/net/netstat").read_text().splitlines()
-    except OSError:
-        return {}
-    for names, values in zip(lines[::2], lines[1::2], strict=False):
-        if names.startswith("TcpExt:"):
-            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
-            return {k: int(table[k]) for k in KERNEL_COUNTERS if k in table}
-    return {}
-
-
 # 2 and 3. exactness and resume --------------------------------------------------------------
-
-
-def count_tokens(tokens: list[tuple[int, str]], expected: Sequence[str]) -> dict[str, int]:
-    """What a reader assembled (seq, text) against the uninterrupted answer ``expected``:
-    tokens lost (never received), repeated (received more than once), wrong (a text that is
-    not the answer's at that seq) and whether the assembled text differs."""
-    seqs = [seq for seq, _ in tokens]
-    wrong = sum(1 for seq, text in tokens if seq >= len(expected) or expected[seq] != text)
-    text = "".join(text for _, text in tokens)
-    return {
-        "lost": len(set(range(len(expected))) - set(seqs)),
-        "repeated": len(seqs) - len(set(seqs)),
-        "wrong": wrong,
-        "text_unequal": int(text != "".join(expected)),
-    }
-
-
-async def cut_and_resume(
-    lane: Lane, index: int, rng: random.Random, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Start one answer on ``lane.start``, cut it (FIN, RST, mid-event in turn) after a random
-    number of tokens, wait a moment, resume it on ``lane.other`` after its last whole event."""
-    cut = CUTS[index % len(CUTS)]
-    by_query = (index // len(CUTS)) % 2 == 1
-    after_tokens = rng.randrange(args.exact_tokens)
-    partial = rng.randint(1, MAX_PARTIAL_BYTES)
-    wait_s = rng.uniform(*RESUME_WAIT_S)
-    host, port = host_port(lane.start.url)
-    body = chat_body(args.exact_tokens, EXACT_INTERVAL_MS)
-    first = await read_leg(
-        host,
-        port,
-        post_request(host, port, body),
-        LEG_DEADLINE_S,
-        cut=cut,
-        cut_after_tokens=after_tokens,
-        partial_bytes=partial,
-    )
-    legs = [first]
-    record: dict[str, Any] = {"cut": cut if first.cut else None, "after_tokens": after_tokens}
-    record["resume_ms"] = None
-    if first.cut and first.answer_id:
-        await asyncio.sleep(wait_s)
-        other_host, other_port = host_port(lane.other.url)
-        request = resume_request(other_host, other_port, first.answer_id, first.last_id, by_query)
-        second = await read_leg(other_host, other_port, request, LEG_DEADLINE_S)
-        legs.append(second)
-        record["resume_status"] = second.status
-        if second.t_first_item is not None and second.t_head is not None:
-            record["resume_ms"] = (second.t_first_item - second.t_connect) * 1000.0
-            record["resume_head_ms"] = (second.t_head - second.t_connect) * 1000.0
-            if second.t_connected is not None:
-                record["resume_connect_ms"] = (second.t_connected - second.t_connect) * 1000.0
-    last = legs[-1]
-    record["finished"] = last.done or (last.status == 204 and first.finish_reason is not None)
-    record["errors"] = [leg.error for leg in legs if leg.error]
-    if first.status != 200:
-        record["errors"].append(f"start status {first.status}")
-    if first.cut and not first.answer_id:
-        record["errors"].append("no answer id before the cut")
-    record.update(count_tokens([t for leg in legs for t in leg.tokens], args.expected))
-    return record
-
-
-async def run_bounded(
-    count: int,
-    concurrency: int,
-    one: Callable[[int], Any],
-    deadline_s: float,
-    note: Callable[[int], None],
-) -> tuple[list[dict[str, Any]], list[float]]:
-    """``one(i)`` for i < ``count``, ``concurrency`` at a time, all within ``deadline_s``
-    (what is still running then is cancelled and recorded as an error); the results and the
-    client loop's lags meanwhile (``LoopLag``)."""
-    gate = asyncio.Semaphore(concurrency)
-    results: list[dict[str, Any]] = []
-    lag = LoopLag()
-
-    async def guarded(index: int) -> None:
-        async with gate:
-            results.append(await one(index))
-            note(len(results))
-
-    tasks = [asyncio.ensure_future(guarded(i)) for i in range(count)]
-    with lag:
-        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        if task.exception() is not None:
-            results.append({"errors": [f"client: {task.exception()!r}"]})
-    results += [{"errors": ["phase deadline"]} for _ in pending]
-    return results, lag.lags_ms
 
 
 def measure_exactness(
@@ -309,7 +150,7 @@ def measure_exactness(
         run_bounded(
             args.answers,
             EXACT_CONCURRENCY,
-            lambda i: cut_and_resume(lane, i, rng, args),
+            lambda i: cut_and_resume(lane.start.url, lane.other.url, i, rng, args.expected),
             PHASE_DEADLINE_S,
             lambda n: note(f"{lane.name}: {n}/{args.answers} cut and resumed"),
         )
@@ -355,53 +196,6 @@ def measure_exactness(
 # 4. cancel ----------------------------------------------------------------------------------
 
 
-async def start_and_cancel(
-    lane: Lane, index: int, rng: random.Random, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Start a long answer on ``lane.start``; after a few tokens POST its cancel to
-    ``lane.other``; the time from that POST to the reader's cancelled chunk."""
-    host, port = host_port(lane.start.url)
-    wanted = rng.randint(*CANCEL_AFTER_TOKENS)
-    reached = asyncio.Event()
-    seen: list[Leg] = []
-
-    def on_token(leg: Leg) -> None:
-        if len(leg.tokens) >= wanted and not seen:
-            seen.append(leg)
-            reached.set()
-
-    body = chat_body(len(args.expected_long), args.interval)
-    reader = asyncio.ensure_future(
-        read_leg(host, port, post_request(host, port, body), LEG_DEADLINE_S, parser_hook=on_token)
-    )
-    waiter = asyncio.ensure_future(reached.wait())
-    await asyncio.wait({reader, waiter}, timeout=LEG_DEADLINE_S, return_when="FIRST_COMPLETED")
-    waiter.cancel()
-    record: dict[str, Any] = {"errors": [], "cancel_ms": None}
-    if not seen or seen[0].answer_id is None:
-        leg = await reader
-        record["errors"].append(leg.error or "the answer ended before the cancel")
-        return record
-    other_host, other_port = host_port(lane.other.url)
-    sent_at = time.time()
-    try:
-        status, answer = await send_cancel(other_host, other_port, seen[0].answer_id, 10.0)
-    except (OSError, TimeoutError) as failure:
-        status, answer = 0, None
-        record["errors"].append(f"cancel: {type(failure).__name__}: {failure}")
-    leg = await reader
-    record["cancel_status"] = status
-    record["cancel_answer"] = (answer or {}).get("status") if isinstance(answer, dict) else None
-    if leg.cancelled_at is not None:
-        record["cancel_ms"] = (leg.cancelled_at - sent_at) * 1000.0
-    else:
-        record["errors"].append("no cancelled chunk")
-    if leg.error:
-        record["errors"].append(leg.error)
-    record["done"] = leg.done
-    return record
-
-
 def measure_cancel(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -410,7 +204,9 @@ def measure_cancel(
         run_bounded(
             args.cancels,
             CANCEL_CONCURRENCY,
-            lambda i: start_and_cancel(lane, i, rng, args),
+            lambda _: start_and_cancel(
+                lane.start.url, lane.other.url, rng, len(args.expected_long), args.interval
+            ),
             PHASE_DEADLINE_S,
             lambda n: note(f"{lane.name}: {n}/{args.cancels} cancelled"),
         )
@@ -438,18 +234,6 @@ def measure_cancel(
 # 5. Redis memory ----------------------------------------------------------------------------
 
 
-async def read_answers(lane: Lane, count: int, tokens: int) -> list[Leg]:
-    host, port = host_port(lane.start.url)
-    request = post_request(host, port, chat_body(tokens, 1.0))
-    gate = asyncio.Semaphore(EXACT_CONCURRENCY)
-
-    async def one() -> Leg:
-        async with gate:
-            return await read_leg(host, port, request, LEG_DEADLINE_S)
-
-    return list(await asyncio.gather(*(one() for _ in range(count))))
-
-
 def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     """K whole answers of ``args.tokens`` tokens on a Redis that holds nothing else of this
     run yet: MEMORY USAGE of the keys naming each answer id, and used_memory's growth."""
@@ -457,14 +241,16 @@ def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]
     assert client is not None
     wait_idle(lane.start.url, IDLE_S)
     used_before = int(client.info("memory")["used_memory"])
-    legs = run_client(read_answers(lane, args.memory_answers, args.tokens))
+    legs = run_client(
+        read_answers(lane.start.url, args.memory_answers, args.tokens, EXACT_CONCURRENCY)
+    )
     time.sleep(SETTLE_S)
     used_after = int(client.info("memory")["used_memory"])
     ids = [leg.answer_id for leg in legs if leg.answer_id and leg.done]
     per_answer: list[int] = []
     keys_per_answer: list[int] = []
     for answer_id in ids:
-        keys = list(client.scan_iter(match=f"*{answer_id}*", count=1000))[:100]
+        keys = list(itertools.islice(client.scan_iter(match=f"*{answer_id}*", count=1000), 100))
         keys_per_answer.append(len(keys))
         per_answer.append(sum(int(client.memory_usage(key, samples=0) or 0) for key in keys))
     client.close()
@@ -482,46 +268,6 @@ def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]
         "used_memory_per_answer": (used_after - used_before) / len(ids) if ids else None,
         "errors": sorted({leg.error for leg in legs if leg.error}),
     }
-
-
-# servers ------------------------------------------------------------------------------------
-
-
-def start_target(name: str, env: dict[str, str], cpu: int | None) -> tuple[Target, Any]:
-    from showcase.tools.launcher import start_server
-
-    log_path = RESULTS_DIR / "logs" / f"answers-{name}-{os.getpid()}-{time.time_ns()}.log"
-    server = start_server(log_path, workers=1, env=env, cpu=cpu)
-    settings = {"own": True, "workers": 1, "worker_class": "gevent", "env": env, "server_cpu": cpu}
-    return Target(server.url, [server.pid], settings), server
-
-
-@contextmanager
-def lane_servers(lanes: Sequence[str], args: argparse.Namespace) -> Iterator[dict[str, Lane]]:
-    """Every lane's servers (and the redis-server), pinned to CPU 0 when pinning is wanted;
-    all stopped by PID at the end."""
-    cpu = SERVER_CPU if pinning_wanted(args) else None
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="answers-redis-") as workdir:
-        started: dict[str, Lane] = {}
-
-        def serve(name: str, env: dict[str, str]) -> Target:
-            target, server = start_target(name, env, cpu)
-            stack.callback(server.stop)
-            return target
-
-        if "plain" in lanes:
-            target = serve("plain", {"SHOWCASE_ANSWER_LOG": "off", "SHOWCASE_BROKER": "memory"})
-            started["plain"] = Lane("plain", target, target)
-        if "memory" in lanes:
-            target = serve("memory", {"SHOWCASE_ANSWER_LOG": "on", "SHOWCASE_BROKER": "memory"})
-            started["memory"] = Lane("memory", target, target)
-        if "redis" in lanes:
-            redis = start_redis(Path(workdir), cpu=cpu)
-            stack.callback(redis.stop)
-            env = {"SHOWCASE_ANSWER_LOG": "on", "SHOWCASE_BROKER": redis.url}
-            first, second = serve("redis-a", env), serve("redis-b", env)
-            started["redis"] = Lane("redis", first, second, redis)
-        yield started
 
 
 def warm_up(lane: Lane) -> None:
@@ -577,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: dict[str, Any] = {}
     resumable = [name for name in lanes if name != "plain"]
     steps = args.runs * (args.rounds * len(lanes) + 2 * len(resumable) + ("redis" in lanes))
-    with progress() as bar, lane_servers(lanes, args) as started:
+    cpu = SERVER_CPU if pinning_wanted(args) else None
+    with progress() as bar, lane_servers(lanes, cpu) as started:
         task = bar.add_task("answers", total=steps, note="warm-up")
         for lane in started.values():
             warm_up(lane)

@@ -14,21 +14,23 @@ from typing import Any
 import pytest
 
 from benchmarks import answers
+from benchmarks.infra.answer_lanes import Lane
 from benchmarks.infra.harness import Target
-from benchmarks.load.answer_reader import CUTS, Leg, read_leg, resume_request
+from benchmarks.load.answer_reader import CUTS, Leg, post_request, read_leg, resume_request
+from benchmarks.load.answer_trials import chat_body, count_tokens, host_port
 from benchmarks.report.answers import answers_section, summarize_runs
 from tests.bench.answer_double import TOKENS, answer_double
 
 
 def body(tokens: int) -> dict[str, Any]:
-    return answers.chat_body(tokens, 1.0)
+    return chat_body(tokens, 1.0)
 
 
 def cut_then_resume(url: str, cut: str, after: int, by_query: bool) -> tuple[Leg, Leg | None]:
-    host, port = answers.host_port(url)
+    host, port = host_port(url)
 
     async def both() -> tuple[Leg, Leg | None]:
-        request = answers.post_request(host, port, body(len(TOKENS)))
+        request = post_request(host, port, body(len(TOKENS)))
         first = await read_leg(host, port, request, 5.0, cut=cut, cut_after_tokens=after)
         if first.cut is None:
             return first, None
@@ -41,9 +43,9 @@ def cut_then_resume(url: str, cut: str, after: int, by_query: bool) -> tuple[Leg
 
 def test_count_tokens_counts_lost_repeated_and_wrong() -> None:
     expected = ("a", "b", "c", "d")
-    whole = answers.count_tokens([(0, "a"), (1, "b"), (2, "c"), (3, "d")], expected)
+    whole = count_tokens([(0, "a"), (1, "b"), (2, "c"), (3, "d")], expected)
     assert whole == {"lost": 0, "repeated": 0, "wrong": 0, "text_unequal": 0}
-    broken = answers.count_tokens([(0, "a"), (1, "b"), (1, "b"), (3, "x")], expected)
+    broken = count_tokens([(0, "a"), (1, "b"), (1, "b"), (3, "x")], expected)
     assert broken == {"lost": 1, "repeated": 1, "wrong": 1, "text_unequal": 1}
 
 
@@ -58,19 +60,19 @@ def test_a_cut_answer_resumed_after_its_last_whole_event_is_whole(cut: str) -> N
                 assert first.last_id == (first.tokens[-1][0] if first.tokens else None)
                 assert second is not None and second.status == 200 and second.done
                 tokens = first.tokens + second.tokens
-                assert answers.count_tokens(tokens, TOKENS)["text_unequal"] == 0, (after, tokens)
+                assert count_tokens(tokens, TOKENS)["text_unequal"] == 0, (after, tokens)
                 assert [seq for seq, _ in tokens] == list(range(len(TOKENS)))
                 assert second.t_first_item is not None
 
 
 def test_a_mid_event_cut_reads_part_of_the_next_event_and_keeps_none_of_it() -> None:
     with answer_double() as url:
-        host, port = answers.host_port(url)
+        host, port = host_port(url)
 
         async def whole_and_cut() -> tuple[Leg, Leg]:
-            request = answers.post_request(host, port, body(3))
+            request = post_request(host, port, body(3))
             whole = await read_leg(host, port, request, 5.0)
-            request = answers.post_request(host, port, body(6))
+            request = post_request(host, port, body(6))
             cut = await read_leg(
                 host, port, request, 5.0, cut="mid", cut_after_tokens=2, partial_bytes=5
             )
@@ -85,9 +87,9 @@ def test_a_mid_event_cut_reads_part_of_the_next_event_and_keeps_none_of_it() -> 
     assert cut.wire_bytes > 0 and cut.wire_bytes < role_and_two
 
 
-def double_lane(url: str) -> answers.Lane:
+def double_lane(url: str) -> Lane:
     target = Target(url, [], {})
-    return answers.Lane("memory", target, target)
+    return Lane("memory", target, target)
 
 
 def double_args(count: int) -> argparse.Namespace:
@@ -287,7 +289,7 @@ def test_the_server_sees_a_fin_or_a_reset_as_the_cut_says(cut: str, seen: str) -
 
     thread = threading.Thread(target=serve)
     thread.start()
-    request = answers.post_request("127.0.0.1", port, body(3))
+    request = post_request("127.0.0.1", port, body(3))
     leg = run_client(read_leg("127.0.0.1", port, request, 5.0, cut=cut, cut_after_tokens=2))
     thread.join(10)
     listener.close()
