@@ -37,6 +37,7 @@ from benchmarks.infra.answer_lanes import (
     Lane,
     command_calls,
     lane_servers,
+    net_bytes,
     redis_client,
     tcp_counters,
 )
@@ -97,6 +98,7 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     body = chat_body(args.tokens, args.interval)
     before = target.worker_sample()
     calls_before = command_calls(client) if client else {}
+    net_before = net_bytes(client) if client else 0
     redis_cpu_before = procfs.cpu_seconds(lane.redis.pid) if lane.redis else None
     started = time.perf_counter()
     records = run_chats(target.url, "openai", body, args.clients, 1, LEG_DEADLINE_S * 2)
@@ -104,6 +106,7 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     time.sleep(SETTLE_S)
     after = target.worker_sample()
     calls_after = command_calls(client) if client else {}
+    net_after = net_bytes(client) if client else 0
     redis_cpu_after = procfs.cpu_seconds(lane.redis.pid) if lane.redis else None
     tokens = sum(r.messages for r in records)
     wire = sum(r.wire_bytes + r.head_bytes for r in records)
@@ -129,7 +132,14 @@ def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
         "wire_bytes": wire,
         "wire_bytes_per_token": wire / tokens if tokens else None,
         "broker_ops": ops if lane.redis else None,
+        # Commands a script runs count as well as the script's call (EVALSHA + its XADD…).
         "broker_ops_per_token": sum(ops.values()) / tokens if lane.redis and tokens else None,
+        "script_calls_per_token": sum(n for k, n in ops.items() if k.startswith("eval")) / tokens
+        if lane.redis and tokens
+        else None,
+        "redis_net_bytes_per_token": (net_after - net_before) / tokens
+        if lane.redis and tokens
+        else None,
         "redis_cpu_us_per_token": (redis_cpu_after - redis_cpu_before) / tokens * 1e6
         if redis_cpu_after is not None and redis_cpu_before is not None and tokens
         else None,

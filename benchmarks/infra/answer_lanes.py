@@ -46,6 +46,13 @@ def command_calls(client: Any) -> dict[str, int]:
     return {name: n for name, n in calls.items() if name.split("|")[0] not in OWN_COMMANDS}
 
 
+def net_bytes(client: Any) -> int:
+    """Bytes the redis-server has read from and written to its clients (INFO stats): the
+    benchmark's own INFO calls add a few KiB to a batch."""
+    stats = client.info("stats")
+    return int(stats["total_net_input_bytes"]) + int(stats["total_net_output_bytes"])
+
+
 def tcp_counters() -> dict[str, int]:
     """The machine's TcpExt counters that explain a connect taking a second (a SYN dropped
     by a full accept queue and sent again): system-wide, other processes' connections too."""

@@ -64,6 +64,8 @@ def summarize_lane(runs: list[dict[str, Any]], lane: str) -> dict[str, Any]:
     for key in ("cpu_us_per_token", "wire_bytes_per_token", "broker_ops_per_token"):
         row[key] = median([p.get(key) for p in cost])
     row["redis_cpu_us_per_token"] = median([p.get("redis_cpu_us_per_token") for p in cost])
+    row["script_calls_per_token"] = median([p.get("script_calls_per_token") for p in cost])
+    row["redis_net_bytes_per_token"] = median([p.get("redis_net_bytes_per_token") for p in cost])
     row["answer_p50_s"] = median([(p.get("answer_s") or {}).get("p50") for p in cost])
     row["cpu_vs_plain"] = median(cost_ratios(runs, lane, "cpu_us_per_token"))
     row["wire_vs_plain"] = median(cost_ratios(runs, lane, "wire_bytes_per_token"))
@@ -257,7 +259,8 @@ def answers_section(doc: dict[str, Any]) -> list[str]:
         f"{config['interval_ms']:g} ms a token per lane, {config['cost_rounds']} round(s) with "
         "the lanes in turn: *plain* has `SHOWCASE_ANSWER_LOG=off`, *memory* keeps the log in "
         "the worker, *redis* in Redis Streams. CPU is the worker's (schedstat), bytes are "
-        "every byte read, heads included; broker ops are Redis commands (INFO commandstats). "
+        "every byte read, heads included; broker ops are Redis commands (INFO commandstats, "
+        "the commands a Lua script runs included). "
         f"Resume and exactness: {config['answers']:,} answers per lane "
         f"({config.get('exact_concurrency', '?')} at a time, "
         f"{fmt(config.get('exact_interval_ms'), 0)} ms a token) cut at a random token (FIN, RST or "
@@ -318,7 +321,11 @@ def print_table(summary: dict[str, Any], console: Console) -> None:
             ops = ", ".join(
                 f"{k} {v:.2f}" for k, v in row["broker_ops_by_command_per_token"].items()
             )
-            console.print(f"{row['lane']}: Redis commands per token: {ops}")
+            console.print(
+                f"{row['lane']}: Redis commands per token (a script's own commands count "
+                f"too): {ops}; script calls {fmt(row.get('script_calls_per_token'), 2)}, "
+                f"bytes to and from Redis {fmt(row.get('redis_net_bytes_per_token'), 0)} per token"
+            )
     table = number_table("targets", ("target", "measured", ""))
     for t in summary["targets"]:
         table.add_row(t["target"], t["measured"], verdict(t["met"]).strip("*"))
