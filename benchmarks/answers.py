@@ -24,6 +24,7 @@ by two servers, A and B).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import random
@@ -31,6 +32,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import requests
 
 from benchmarks.infra import procfs
 from benchmarks.infra.answer_lanes import (
@@ -44,6 +47,7 @@ from benchmarks.infra.answer_lanes import (
 from benchmarks.infra.harness import (
     CLIENT_CPU,
     SERVER_CPU,
+    Target,
     add_common_args,
     client_cpus,
     pinning_wanted,
@@ -67,6 +71,7 @@ from benchmarks.load.tokens import run_chats
 from benchmarks.report.answers import print_table, summarize_runs
 from benchmarks.report.stats import summarize
 from showcase.chat.answer import answer_tokens
+from showcase.tools.launcher import wait_for_health
 
 __all__ = ["main", "LANES"]
 
@@ -89,12 +94,20 @@ SETTLE_S = 0.3  # after a batch, before the CPU is read again (the answers' last
 # 1. cost ------------------------------------------------------------------------------------
 
 
+def wait_quiet(target: Target) -> None:
+    """Wait (bounded) until the worker holds no stream and generates no answer: an answer
+    outlives its request, and one still typing would count in the next batch's CPU."""
+    wait_idle(target.url, IDLE_S)
+    with contextlib.suppress(requests.RequestException, KeyError):
+        wait_for_health(target.url, "answers", lambda count: count == 0, IDLE_S)
+
+
 def measure_cost(lane: Lane, args: argparse.Namespace) -> dict[str, Any]:
     """One batch of ``args.clients`` concurrent answers of ``args.tokens`` tokens: the
     worker's CPU, the bytes read and (Redis) the broker's calls and CPU around it."""
     target = lane.start
     client = redis_client(lane.redis)
-    wait_idle(target.url, IDLE_S)
+    wait_quiet(target)
     body = chat_body(args.tokens, args.interval)
     before = target.worker_sample()
     calls_before = command_calls(client) if client else {}
@@ -153,6 +166,7 @@ def measure_exactness(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"{lane.name}-{args.answers}")
+    wait_quiet(lane.start)
     before = [target.worker_sample() for target in (lane.start, lane.other)]
     kernel_before = tcp_counters()
     started = time.perf_counter()
@@ -210,6 +224,7 @@ def measure_cancel(
     lane: Lane, args: argparse.Namespace, note: Callable[[str], None]
 ) -> dict[str, Any]:
     rng = random.Random(f"cancel-{lane.name}")
+    wait_quiet(lane.start)
     records, lags = run_client(
         run_bounded(
             args.cancels,
@@ -249,7 +264,7 @@ def measure_redis_memory(lane: Lane, args: argparse.Namespace) -> dict[str, Any]
     run yet: MEMORY USAGE of the keys naming each answer id, and used_memory's growth."""
     client = redis_client(lane.redis)
     assert client is not None
-    wait_idle(lane.start.url, IDLE_S)
+    wait_quiet(lane.start)
     used_before = int(client.info("memory")["used_memory"])
     legs = run_client(
         read_answers(lane.start.url, args.memory_answers, args.tokens, EXACT_CONCURRENCY)
