@@ -1,8 +1,9 @@
 """An answer's items framed for its readers, with their positions: OpenAI chunks as SSE events
 with ``id: <seq>``, NDJSON chat lines with ``"id"`` (the answer) and ``"seq"``.
 
-Pure: no Flask, no I/O. A ``HEARTBEAT`` item (yielded by a reader that waited in silence)
-is an SSE comment, and nothing in NDJSON (its clients parse every line as JSON).
+Pure: no Flask, no I/O. An error item with seq -1 is the reader's own (the log could not
+be followed), not the log's: it has no id. A ``HEARTBEAT`` item (yielded by a reader that
+waited in silence) is an SSE comment, and nothing in NDJSON (its clients parse every line).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def completion_of(answer_id: str, meta: AnswerMeta) -> Completion:
 
 
 def sse_event(seq: int, data: str) -> bytes:
+    """An event with ``id: <seq>``; none for an item the log does not hold (seq < 0: this
+    reader's own error, after which a resume must not skip the log's item of that seq)."""
+    if seq < 0:
+        return b"data: %b\n\n" % data.encode()
     return b"id: %d\ndata: %b\n\n" % (seq, data.encode())
 
 
@@ -95,6 +100,8 @@ def ndjson_answer_mode(answer_id: str, model: str) -> Mode:
                 line["cancelled"] = True
             return encode_line({**line, "id": answer_id, "seq": message.seq})
         error = {"error": message.data["detail"], "reason": message.data["reason"]}
+        if message.seq < 0:  # this reader's own error, not an item of the log
+            return encode_line({**error, "id": answer_id})
         return encode_line({**error, "id": answer_id, "seq": message.seq})
 
     return Mode(name="ndjson-chat", mimetype=NDJSON_MIMETYPE, encode=encode)

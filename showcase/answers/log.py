@@ -19,6 +19,9 @@ from showcase.pure.message import Message
 from showcase.pure.refusal import Refusal
 
 LAST_EVENTS = ("end", "error")  # the item that closes an answer
+# The seq of an error a reader gets when the log cannot be followed: not an item of the log,
+# so it carries no id (a resume after it must not skip the log's item of that seq).
+OWN_ERROR_SEQ = -1
 POSITION_TEXT = re.compile(r"[0-9]{1,19}")
 ANSWER_ID_TEXT = re.compile(r"chatcmpl-[0-9a-f]{24}")
 
@@ -103,30 +106,42 @@ def cancelled_end(seq: int, meta: AnswerMeta, clock: Callable[[], float] = time.
 
 
 class Answer:
-    """One answer as this process holds it. Callers hold ``changed``'s lock (the store's)
-    around every method; readers wait on ``changed``."""
+    """One answer as this process holds it. Callers hold ``lock`` (the store's) around every
+    method. Readers with nothing to read wait on one shared ``threading.Event`` made when the
+    first of them waits; an append sets it only then. (``threading.Condition`` costs a switch
+    per notify under gevent: its ownership check tries the held lock without blocking, and
+    gevent's lock yields to the hub when that fails.)"""
 
-    __slots__ = ("id", "meta", "items", "readers", "unread_since", "changed")
+    __slots__ = ("id", "meta", "items", "over", "readers", "unread_since", "lock", "_wake")
 
-    def __init__(self, answer_id: str, meta: AnswerMeta, changed: threading.Condition) -> None:
+    def __init__(self, answer_id: str, meta: AnswerMeta, lock: threading.Lock) -> None:
         self.id = answer_id
         self.meta = meta
         self.items: list[Message] = []
+        self.over = False  # the last item is in
         self.readers = 0  # this process's
         self.unread_since = time.monotonic()  # when the last reader here left
-        self.changed = changed
-
-    @property
-    def over(self) -> bool:
-        return bool(self.items) and self.items[-1].event in LAST_EVENTS
+        self.lock = lock
+        self._wake: threading.Event | None = None
 
     def add(self, message: Message) -> bool:
         """Append ``message`` (its seq the next); False when the answer is over already."""
         if self.over:
             return False
         self.items.append(message)
-        self.changed.notify_all()
+        self.over = message.event in LAST_EVENTS
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set()
         return True
+
+    def wake_event(self) -> threading.Event:
+        """What a reader waits on for the next item (the readers' shared one)."""
+        wake = self._wake
+        if wake is None:
+            wake = self._wake = threading.Event()
+        return wake
 
 
 class Follower:
@@ -153,19 +168,28 @@ class Follower:
         """The items after the position, waiting up to ``timeout_s`` for one; [] on timeout
         or when done."""
         answer = self.answer
-        with answer.changed:
-            if len(answer.items) <= self.next and not answer.over:
-                answer.changed.wait(timeout_s)
-            items = answer.items[self.next :]
-            self.next += len(items)
-            return items
+        with answer.lock:
+            if len(answer.items) > self.next or answer.over:
+                return self._read()
+            wake = answer.wake_event()
+        wake.wait(timeout_s)
+        with answer.lock:
+            return self._read()
+
+    def _read(self) -> list[Message]:
+        items = self.answer.items
+        if len(items) <= self.next:
+            return []
+        read = items[self.next :]
+        self.next = len(items)
+        return read
 
     def close(self) -> None:
         """Leave (idempotent): the answer counts one reader fewer."""
         if self._left:
             return
         self._left = True
-        with self.answer.changed:
+        with self.answer.lock:
             self.answer.readers -= 1
             if self.answer.readers == 0:
                 self.answer.unread_since = time.monotonic()

@@ -65,7 +65,7 @@ class MemoryAnswers:
                 self._answers.pop(oldest, None)
             if len(self._answers) >= self.max_stored:
                 raise answers_full(self.max_running)
-            answer = Answer(answer_id, meta, threading.Condition(self._lock))
+            answer = Answer(answer_id, meta, self._lock)
             answer.unread_since = self.clock()
             self._answers[answer_id] = answer
             stop = self._running[answer_id] = threading.Event()

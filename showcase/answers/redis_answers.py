@@ -36,6 +36,7 @@ import redis
 
 from showcase.answers.log import (
     LAST_EVENTS,
+    OWN_ERROR_SEQ,
     Answer,
     AnswerMeta,
     AnswerStoreUnavailable,
@@ -221,8 +222,12 @@ class RedisAnswers:
             raise AnswerStoreUnavailable(f"redis: {error}") from None
         if meta_text is None:
             return None
-        meta = AnswerMeta.from_dict(json.loads(meta_text))
-        last_seq = parse_item(last[0][1]).seq if last else -1
+        try:
+            meta = AnswerMeta.from_dict(json.loads(meta_text))
+            last_seq = parse_item(last[0][1]).seq if last else -1
+        except ValueError as error:  # keys this code did not write: no answer of ours
+            logger.warning("answers: %s is not an answer: %s", answer_id, error)
+            return None
         return meta, Peek(state != "running", last_seq)
 
     def follow(self, answer_id: str, after: int | None) -> Follower | None:
@@ -242,17 +247,21 @@ class RedisAnswers:
             meta_text, entries, _, _ = pipe.execute()
         except redis.RedisError as error:
             raise AnswerStoreUnavailable(f"redis: {error}") from None
-        if meta_text is None:
+        try:
+            meta = AnswerMeta.from_dict(json.loads(meta_text)) if meta_text else None
+        except ValueError as error:
+            logger.warning("answers: %s is not an answer: %s", answer_id, error)
+            meta = None
+        if meta is None:
             return None
         with self._lock:
             mirror = self._mirrors.get(answer_id)
             if mirror is None:
-                meta = AnswerMeta.from_dict(json.loads(meta_text))
-                mirror = Answer(answer_id, meta, threading.Condition(self._lock))
+                mirror = Answer(answer_id, meta, self._lock)
                 self._mirrors[answer_id] = mirror
                 self._left.discard(answer_id)
-                self._add(mirror, entries)
                 self._positions[answer_id] = str(entries[-1][0]) if entries else "0-0"
+                self._add(mirror, entries)  # an answer over already is not followed
             return Follower(mirror, after, self._left_mirror)
 
     def _left_mirror(self, mirror: Answer) -> None:
@@ -376,7 +385,7 @@ class RedisAnswers:
                 mirror = self._mirrors.get(answer_id)
                 if mirror is not None and not mirror.over:
                     detail = "the answer's log expired before it ended"
-                    mirror.add(error_message(len(mirror.items), "answer_expired", detail))
+                    mirror.add(error_message(OWN_ERROR_SEQ, "answer_expired", detail))
                     self._positions.pop(answer_id, None)
 
     def _fail_mirrors(self, reason: str) -> None:
@@ -385,7 +394,7 @@ class RedisAnswers:
         with self._lock:
             for mirror in list(self._mirrors.values()):
                 if not mirror.over:
-                    mirror.add(error_message(len(mirror.items), "log_unavailable", reason))
+                    mirror.add(error_message(OWN_ERROR_SEQ, "log_unavailable", reason))
             self._positions.clear()
 
     def _hear_cancels(self) -> None:

@@ -4,7 +4,9 @@ answer's log, which readers follow. No Flask.
 
 The generation stops when the log refuses an item (the answer was cancelled: the canceller
 wrote the last item), when its stop event is set (a cancel: it wakes a pause at once), or when
-no reader followed it for ``orphan_s`` (it ends as a cancelled one does).
+no reader followed it for ``orphan_s`` (it ends as a cancelled one does), or when the
+server stops (``stopping()``: it can go on nowhere, so its log ends with an error item and
+its readers, on any server, learn it at once).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from showcase.answers.log import AnswerStore
 from showcase.chat.answer import error_message
@@ -30,11 +32,12 @@ def start_generation(
     items: Iterator[Message | Pause],
     stop: threading.Event,
     orphan_s: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> threading.Thread:
     """Run ``items`` into the log of ``answer_id`` (made by ``store.create``) in the background."""
     thread = threading.Thread(
         target=run_generation,
-        args=(store, answer_id, items, stop, orphan_s),
+        args=(store, answer_id, items, stop, orphan_s, stopping),
         name=f"answer-{answer_id}",
         daemon=True,
     )
@@ -48,21 +51,33 @@ def run_generation(
     items: Iterator[Message | Pause],
     stop: threading.Event,
     orphan_s: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """See the module docstring. A generation that fails ends its log with an error item."""
     seq = 0
+    check_at = time.monotonic() + ORPHAN_CHECK_S  # looked for at most this often
+
+    def check() -> bool:
+        return stopping() or must_end(store, answer_id, orphan_s)
+
     try:
         for item in items:
             if isinstance(item, Pause):
-                if wait_stop(stop, item.seconds, store, answer_id, orphan_s):
+                if wait_stop(stop, item.seconds, check) or stopping():
+                    if stopping():  # else cancelled, or orphaned: the log has its end
+                        end_stopped(store, answer_id, seq)
                     break
                 continue
             if stop.is_set() or not store.append(answer_id, item):
                 break
             seq = item.seq + 1
-            if store.is_orphan(answer_id, orphan_s):
-                store.cancel(answer_id, "orphaned")
-                break
+            if time.monotonic() >= check_at:
+                check_at = time.monotonic() + ORPHAN_CHECK_S
+                if stopping():
+                    end_stopped(store, answer_id, seq)
+                    break
+                if must_end(store, answer_id, orphan_s):
+                    break
     except Exception as error:  # a bug or a broken store: readers must not wait for ever
         logger.warning("answer %s: generation failed: %r", answer_id, error)
         try:
@@ -76,18 +91,30 @@ def run_generation(
         store.end_generation(answer_id)
 
 
-def wait_stop(
-    stop: threading.Event, seconds: float, store: AnswerStore, answer_id: str, orphan_s: float
-) -> bool:
-    """Pause ``seconds``; True when the generation must stop (cancelled, or orphaned: then
-    its log is ended here)."""
+def must_end(store: AnswerStore, answer_id: str, orphan_s: float) -> bool:
+    """True (the log ended here, as a cancelled one) when nobody read it for ``orphan_s``."""
+    if store.is_orphan(answer_id, orphan_s):
+        store.cancel(answer_id, "orphaned")
+        return True
+    return False
+
+
+def end_stopped(store: AnswerStore, answer_id: str, seq: int) -> None:
+    detail = "the server generating this answer stopped; ask again"
+    store.append(answer_id, error_message(seq, "server_restarting", detail))
+
+
+def wait_stop(stop: threading.Event, seconds: float, check: Callable[[], bool]) -> bool:
+    """Pause ``seconds``; True when the generation must stop: cancelled, or ``check()``
+    (looked at after each whole ORPHAN_CHECK_S slice) says so."""
     deadline = time.monotonic() + seconds
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        if stop.wait(min(remaining, ORPHAN_CHECK_S)):
+        slice_s = min(remaining, ORPHAN_CHECK_S)
+        if stop.wait(slice_s):
             return True
-        if store.is_orphan(answer_id, orphan_s):
-            store.cancel(answer_id, "orphaned")
+        # Only after a whole slice: short pauses are covered by the check after appends.
+        if slice_s == ORPHAN_CHECK_S and check():
             return True

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from showcase.answers.framing import HEARTBEAT
-from showcase.answers.log import AnswerStore
+from showcase.answers.log import OWN_ERROR_SEQ, AnswerStore, AnswerStoreUnavailable
+from showcase.chat.answer import error_message
 from showcase.pure.message import Message, Pause
 
 # Yielded before blocking: iter_body flushes what it has batched at a pause.
@@ -19,8 +20,13 @@ def iter_followed(
     """Follow ``answer_id`` from after ``after`` (joined at the first ``next()``: a body
     never iterated never counts as a reader): the items held, then the live ones up to the
     last; a HEARTBEAT after ``heartbeat_s`` of silence. An answer gone meanwhile (expired)
-    ends the body. Closing the generator leaves."""
-    follower = store.follow(answer_id, after)
+    ends the body; a log that cannot be reached ends it with an error item of no id.
+    Closing the generator leaves."""
+    try:
+        follower = store.follow(answer_id, after)
+    except AnswerStoreUnavailable as error:
+        yield error_message(OWN_ERROR_SEQ, "log_unavailable", str(error)[:200])
+        return
     if follower is None:
         return
     try:

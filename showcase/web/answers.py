@@ -25,7 +25,7 @@ from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message, Pause
 from showcase.pure.modes import Mode
 from showcase.pure.refusal import Refusal
-from showcase.runtime.lifecycle import ending_for, make_wait
+from showcase.runtime.lifecycle import STREAMS, ending_for, make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, stream_response
 
@@ -59,6 +59,16 @@ def count_answers(app: Flask) -> int:
     return store.count_running() if store is not None else 0
 
 
+def server_stopping() -> bool:
+    """This worker is stopping (SIGTERM): the answers it generates end."""
+    return STREAMS.stopping
+
+
+def unavailable_response(error: AnswerStoreUnavailable, shape: str) -> Response:
+    refusal = Refusal(None, str(error)[:200], status=503, code="log_unavailable")
+    return refusal_response(refusal, shape)
+
+
 def answer_headers(answer_id: str) -> Mapping[str, str]:
     return {**STREAM_HEADERS, "X-Answer-Id": answer_id}
 
@@ -72,9 +82,12 @@ def start_answer(
     store = answers_of(app)
     try:
         stop = store.create(answer_id, meta)
-    except (AnswersFull, AnswerStoreUnavailable) as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), shape)
-    start_generation(store, answer_id, items, stop, float(app.config["SHOWCASE_ANSWER_ORPHAN_S"]))
+    except AnswersFull as error:
+        return refusal_response(Refusal(None, str(error), status=503, code="answers_full"), shape)
+    except AnswerStoreUnavailable as error:
+        return unavailable_response(error, shape)
+    orphan_s = float(app.config["SHOWCASE_ANSWER_ORPHAN_S"])
+    start_generation(store, answer_id, items, stop, orphan_s, stopping=server_stopping)
     return follow_response(store, answer_id, None, mode)
 
 
@@ -98,7 +111,7 @@ def resume(answer_id: str, shape: str) -> Response:
     except Refusal as error:
         return refusal_response(error, shape)
     except AnswerStoreUnavailable as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), shape)
+        return unavailable_response(error, shape)
     meta, peek = found
     if peek.over and (after if after is not None else -1) >= peek.last_seq:
         return Response(status=204)
@@ -130,5 +143,5 @@ def cancel(answer_id: str) -> Response:
     except Refusal as error:
         return refusal_response(error, "openai")
     except AnswerStoreUnavailable as error:
-        return refusal_response(Refusal(None, str(error)[:200], status=503), "openai")
+        return unavailable_response(error, "openai")
     return jsonify({"id": answer_id, "object": "chat.completion.cancellation", "status": status})

@@ -27,11 +27,13 @@ def test_an_answer_past_the_worker_limit_is_503_before_any_byte(tmp_path: Path) 
     refused = client.post("/v1/chat/completions", json=body)
     assert refused.status_code == 503
     assert refused.json is not None
-    assert refused.json["error"]["type"] == "invalid_request_error"
+    assert refused.json["error"]["code"] == "answers_full"
     assert "limit of 1 answers" in refused.json["error"]["message"]
     ndjson = client.post("/api/chat", json={"model": "m", "messages": USER})
     assert ndjson.status_code == 503
     assert ndjson.json is not None and "limit" in ndjson.json["error"]
+    health = client.get("/healthz").json
+    assert health is not None and health["answers"] == 1
     answer_id = first.headers["X-Answer-Id"]
     assert client.post(f"/v1/chat/completions/{answer_id}/cancel").status_code == 200
     first.close()

