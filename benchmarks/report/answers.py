@@ -336,6 +336,7 @@ def plot_answers(path: Path, out: Path | None = None) -> Path:
     """Two CDFs per resumable lane: reconnect → first replayed item, and cancel → the
     cancelled chunk, with the targets as dotted lines."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from benchmarks.report.figure import load, save  # its import selects the Agg backend
 
@@ -356,6 +357,7 @@ def plot_answers(path: Path, out: Path | None = None) -> Path:
                 ax.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=lane)
         ax.axvline(target, color="#888888", linewidth=0.9, linestyle=":")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.axhline(0.99, color="#bbbbbb", linewidth=0.8, linestyle="--")
         ax.set_xlabel(f"{label}, log scale")
         ax.set_ylabel("fraction")

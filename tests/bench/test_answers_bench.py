@@ -296,3 +296,12 @@ def test_the_server_sees_a_fin_or_a_reset_as_the_cut_says(cut: str, seen: str) -
     assert leg.cut == cut and [seq for seq, _ in leg.tokens] == [0, 1, 2]
     assert leg.last_id == 2
     assert result == [seen]
+
+
+def test_the_plot_is_drawn_next_to_the_result(tmp_path: Path) -> None:
+    from benchmarks.report.answers import plot_answers
+
+    result = tmp_path / "answers.json"
+    result.write_text(json.dumps(fixed_result()))
+    png = plot_answers(result)
+    assert png == tmp_path / "answers.png" and png.read_bytes().startswith(b"\x89PNG")
