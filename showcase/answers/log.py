@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -212,6 +212,10 @@ class AnswerStore(Protocol):
 
     def append(self, answer_id: str, message: Message) -> bool:
         """Store the next item; False when the answer is over (cancelled): stop generating."""
+        ...
+
+    def extend(self, answer_id: str, messages: Sequence[Message]) -> bool:
+        """Store the next items at once (one round trip); False as ``append``."""
         ...
 
     def end_generation(self, answer_id: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from showcase.answers.log import (
     Answer,
@@ -72,10 +72,16 @@ class MemoryAnswers:
             return stop
 
     def append(self, answer_id: str, message: Message) -> bool:
+        return self.extend(answer_id, (message,))
+
+    def extend(self, answer_id: str, messages: Sequence[Message]) -> bool:
         with self._lock:
             answer = self._answers.get(answer_id)
-            if answer is None or not answer.add(message):
+            if answer is None:
                 return False
+            for message in messages:
+                if not answer.add(message):
+                    return False
             if answer.over:
                 self._ended(answer)
             return True

@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -63,13 +64,17 @@ READ_BLOCK_MS = 100
 READ_BATCH = 1000
 RETRY_S = 0.5
 
+# ARGV: keep ms while running, TTL ms once over, "1" when the last item is among them, then
+# (entry id, event, data) per item.
 APPEND_SCRIPT = """
 if redis.call('HGET', KEYS[2], 'state') ~= 'running' then return 0 end
-redis.call('XADD', KEYS[1], ARGV[1], 'e', ARGV[2], 'd', ARGV[3])
-local keep = ARGV[5]
-if ARGV[4] == '1' then
+for i = 4, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], ARGV[i], 'e', ARGV[i + 1], 'd', ARGV[i + 2])
+end
+local keep = ARGV[1]
+if ARGV[3] == '1' then
   redis.call('HSET', KEYS[2], 'state', 'over')
-  keep = ARGV[6]
+  keep = ARGV[2]
 end
 redis.call('PEXPIRE', KEYS[1], keep)
 redis.call('PEXPIRE', KEYS[2], keep)
@@ -146,6 +151,7 @@ class RedisAnswers:
         self._left: set[str] = set()  # mirrors dropped: their readers entry goes
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._closed = threading.Event()
+        self._followed = threading.Event()  # set when a mirror is added: the XREAD takes it
         self._threads: list[threading.Thread] = []
         self._next_sync = 0.0
 
@@ -169,10 +175,23 @@ class RedisAnswers:
         return generation.stop
 
     def append(self, answer_id: str, message: Message) -> bool:
-        last = "1" if message.event in LAST_EVENTS else "0"
+        return self.extend(answer_id, (message,))
+
+    def extend(self, answer_id: str, messages: Sequence[Message]) -> bool:
+        last = "1" if any(m.event in LAST_EVENTS for m in messages) else "0"
+        args: list[Any] = [self.keep_ms, self.ttl_ms, last]
+        for message in messages:
+            args += [entry_id(message.seq), message.event, message.json_bytes]
         keys = [STREAM_PREFIX + answer_id, META_PREFIX + answer_id]
-        args = [entry_id(message.seq), message.event, message.json_bytes, last]
-        return bool(self._append(keys=keys, args=[*args, self.keep_ms, self.ttl_ms]))
+        if not self._append(keys=keys, args=args):
+            return False
+        # Readers here (the request that started it, first of all) need not wait for the
+        # XREAD to bring back what this process wrote: the log has it, so it is theirs now.
+        with self._lock:
+            mirror = self._mirrors.get(answer_id)
+            if mirror is not None:
+                self._add_items(mirror, messages)
+        return True
 
     def end_generation(self, answer_id: str) -> None:
         with self._lock:
@@ -262,6 +281,7 @@ class RedisAnswers:
                 self._left.discard(answer_id)
                 self._positions[answer_id] = str(entries[-1][0]) if entries else "0-0"
                 self._add(mirror, entries)  # an answer over already is not followed
+                self._followed.set()
             return Follower(mirror, after, self._left_mirror)
 
     def _left_mirror(self, mirror: Answer) -> None:
@@ -276,13 +296,20 @@ class RedisAnswers:
             generation.unread_since = time.monotonic()
 
     def _add(self, mirror: Answer, entries: list[tuple[str, dict[str, str]]]) -> None:
-        """Entries into ``mirror`` in order (holding the lock); those it has are skipped."""
+        """Entries into ``mirror`` (holding the lock)."""
+        items = []
         for entry, fields in entries:
             try:
-                item = parse_item(fields)
+                items.append(parse_item(fields))
             except ValueError as error:
                 logger.warning("answers: skipped %s entry %s: %s", mirror.id, entry, error)
-                continue
+        self._add_items(mirror, items)
+
+    def _add_items(self, mirror: Answer, items: Sequence[Message]) -> None:
+        """Items into ``mirror`` in order (holding the lock): each only as the next one, so
+        what both this process's writes and the XREAD bring is added once, and a write
+        ahead of what the XREAD has brought waits for it."""
+        for item in items:
             if item.seq == len(mirror.items):
                 mirror.add(item)
         if mirror.over:
@@ -303,6 +330,7 @@ class RedisAnswers:
 
     def close(self) -> None:
         self._closed.set()
+        self._followed.set()
         for thread in self._threads:
             thread.join(5.0)
         self.client.close()
@@ -322,7 +350,8 @@ class RedisAnswers:
         with self._lock:
             streams = {STREAM_PREFIX + a: p for a, p in self._positions.items()}
         if not streams:
-            self._closed.wait(min(SYNC_S, READ_BLOCK_MS / 1000.0))
+            self._followed.wait(SYNC_S)
+            self._followed.clear()
             return
         result = self.client.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
         with self._lock:
