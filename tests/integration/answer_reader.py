@@ -130,8 +130,15 @@ def cancel(base_url: str, answer_id: str) -> requests.Response:
     )
 
 
+def running_answers(url: str, session: requests.Session) -> int:
+    """The answers the server's worker generates now (one kept-alive connection: a poll
+    costs no connect)."""
+    response = session.get(f"{url}/healthz", timeout=SOCKET_TIMEOUT_S)
+    return int(response.json()["answers"])
+
+
 def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
+        time.sleep(0.005)
