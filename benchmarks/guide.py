@@ -11,7 +11,6 @@ guide is written from committed files, so anyone can trace a number or write it 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report.answers import answers_section
 from benchmarks.report.capacity import capacity_markdown
 from benchmarks.report.decision import (
     NOT_MEASURED,
@@ -69,7 +69,7 @@ DEFAULT_OUT = ROOT / "docs" / "choosing.md"
 DEFAULT_RESULTS = ROOT / "docs" / "results"
 NAMES = (
     *("latency", "throughput", "framing", "held_streams", "idle_memory", "download", "relay"),
-    "hub",
+    *("answers", "hub"),
     *("deploy", "disconnect", "restart"),
 )
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -82,17 +82,6 @@ def load_results(results: Path) -> dict[str, dict[str, Any]]:
         if path.is_file():
             found[name] = json.loads(path.read_text())
     return found
-
-
-def extra_results(results: Path) -> dict[str, dict[str, Any]]:
-    """Files the decision part reads when a publish has them (no table of their own):
-    ws_rss.json, the output of ``python -m benchmarks.ws_rss``."""
-    path = results / "ws_rss.json"
-    return {"ws_rss": json.loads(path.read_text())} if path.is_file() else {}
-
-
-def source_of(function: Callable[..., Any]) -> str:
-    return textwrap.dedent(inspect.getsource(function)).rstrip()
 
 
 def nginx_streaming_location() -> str:
@@ -219,17 +208,13 @@ def publish_of(found: dict[str, dict[str, Any]]) -> tuple[str, bool]:
     return max(commits, key=commits.count) if commits else ("–", False)
 
 
-def answers_part(results: Path) -> str:
-    """The answers section from ``answers.json`` beside the other results, when both that file
-    and benchmarks/report/answers.py exist ('' otherwise)."""
-    path = results / "answers.json"
-    if not path.is_file():
-        return ""
-    try:
-        from benchmarks.report.answers import answers_section  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return ""
-    return str(answers_section(json.loads(path.read_text())))
+def answers_markdown(doc: dict[str, Any]) -> str:
+    """The section's text, and its plot (drawn from the same file, so it exists with it)."""
+    plot = (
+        "![Time from a reconnect to its first replayed token, and from a cancel to the "
+        "cancelled chunk](img/answers.png)"
+    )
+    return "\n".join(answers_section(doc)) + "\n\n" + plot
 
 
 def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = None) -> str:
@@ -255,8 +240,8 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "machine": machine_line(env) if env else "no results yet",
         "publish_commit": publish_commit(found),
         "settings_line": settings_line(found),
-        "use_cases": use_cases({**found, **extra_results(results)}),
-        "separates": separates({**found, **extra_results(results)}),
+        "use_cases": use_cases(found),
+        "separates": separates(found),
         "sources_table": sources_table(found, results, out_dir),
         **cost_cells(found),
         "ramp_note": (
@@ -270,7 +255,7 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "download_table": measured("download", download_table),
         "download_statement": download_statement(found["download"]) if "download" in found else "",
         "relay_section": measured("relay", relay_markdown),
-        "answers_section": answers_part(results),
+        "answers_section": measured("answers", answers_markdown),
         "hub_section": measured("hub", hub_markdown),
         "deploy_section": measured("deploy", deploy_markdown),
         "disconnect_section": measured("disconnect", disconnect_markdown),
@@ -282,8 +267,6 @@ def render(results: Path, img_dir: Path | None = None, out_dir: Path | None = No
         "targets_table": targets_table(found),
     }
     text = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), TEMPLATE.read_text())
-    # A part with nothing to say (no answers.json) leaves no run of blank lines behind.
-    text = re.sub(r"\n{3,}", "\n\n", text)
     return text.rstrip("\n") + "\n\n" + "\n".join(examples_section()).rstrip("\n") + "\n"
 
 

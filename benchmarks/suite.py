@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    answers,
     deploy,
     disconnect,
     download,
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "download": download.main,
     "relay": relay.main,
     "hub": hub.main,
+    "answers": answers.main,
     "deploy": deploy.main,
     "disconnect": disconnect.main,
     "restart": restart.main,
@@ -56,7 +58,15 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
 }
 # Runs of the long benchmarks, at most (each run of these is minutes, and their figures are
 # spreads over many clients already): the suite's 3 runs of everything would double it.
-RUNS_AT_MOST = {"idle_memory": 1, "hub": 1, "deploy": 2, "restart": 2, "disconnect": 1}
+# answers: one run holds several cost rounds (lanes in turn) and a thousand resumes per lane.
+RUNS_AT_MOST = {
+    "idle_memory": 1,
+    "hub": 1,
+    "answers": 1,
+    "deploy": 2,
+    "restart": 2,
+    "disconnect": 1,
+}
 PUBLISH_DIR = ROOT / "docs" / "results"
 # A latency result keeps every message's latency (about a million numbers in a full run):
 # the published copy keeps this many order statistics of each raw_* list instead.

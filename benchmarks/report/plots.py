@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from benchmarks.report import deploy_plots, hub_plots
+from benchmarks.report import answers, deploy_plots, hub_plots
 from benchmarks.report.capacity import is_reference
 from benchmarks.report.figure import load, save
 
@@ -267,6 +267,7 @@ def plotter(name: str) -> Any:
     if name in PLOTTERS:
         return PLOTTERS[name]
     return {
+        "answers": answers.plot_answers,
         "hub": hub_plots.plot_hub,
         "deploy": deploy_plots.plot_deploy,
         "disconnect": deploy_plots.plot_disconnect,

@@ -15,7 +15,7 @@ from showcase.tools.help_text import plain_text
 
 NAMES = (
     *("latency", "throughput", "framing", "held_streams", "idle_memory", "download"),
-    *("relay", "hub", "deploy", "disconnect", "restart", "suite"),
+    *("relay", "answers", "hub", "deploy", "disconnect", "restart", "suite"),
 )
 ROOT = Path(__file__).resolve().parents[2]  # showcase/tools/bench.py -> the checkout
 

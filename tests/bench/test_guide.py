@@ -109,9 +109,13 @@ def test_download_statement_reads_the_numbers_whichever_way_they_fall(results: P
     assert "A generator download against zero-copy" in guide.render(results)
 
 
-def test_the_answers_section_waits_for_its_file(results: Path) -> None:
-    # No answers.json: nothing rendered, no placeholder left, no run of blank lines.
+def test_the_answers_section_quotes_its_file_and_says_when_it_has_none(results: Path) -> None:
     text = guide.render(results)
-    # (The copyable examples keep PEP 8's two blank lines: code, copied as it runs.)
-    prose = text.partition("## Copyable examples")[0]
-    assert "{{answers_section}}" not in text and "\n\n\n" not in prose
+    section = text.partition("### Resume and cancel an answer")[2].partition("\n## ")[0]
+    summary = json.loads((results / "answers.json").read_text())["summary"]
+    assert "plain" in section and "memory" in section and "redis" in section
+    assert "No result for this benchmark" not in section and "['" not in section
+    assert summary  # the table above is read from it
+    (results / "answers.json").unlink()
+    section = guide.render(results).partition("### Resume and cancel an answer")[2]
+    assert section.partition("\n## ")[0].count("No result for this benchmark yet") == 1
