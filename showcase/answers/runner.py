@@ -36,11 +36,12 @@ def start_generation(
     stop: threading.Event,
     orphan_s: float,
     stopping: Callable[[], bool] = lambda: False,
+    pause: Callable[[float], bool] | None = None,
 ) -> threading.Thread:
     """Run ``items`` into the log of ``answer_id`` (made by ``store.create``) in the background."""
     thread = threading.Thread(
         target=run_generation,
-        args=(store, answer_id, items, stop, orphan_s, stopping),
+        args=(store, answer_id, items, stop, orphan_s, stopping, pause),
         name=f"answer-{answer_id}",
         daemon=True,
     )
@@ -55,8 +56,13 @@ def run_generation(
     stop: threading.Event,
     orphan_s: float,
     stopping: Callable[[], bool] = lambda: False,
+    pause: Callable[[float], bool] | None = None,
 ) -> None:
-    """See the module docstring. A generation that fails ends its log with an error item."""
+    """See the module docstring. A generation that fails ends its log with an error item.
+    ``pause(s)`` waits up to ``s``, True at once when ``stop`` is set (``stop.wait`` when
+    None; a gevent worker passes ``alarm.stop_pause(stop)``: no ``Timeout`` per token)."""
+    if pause is None:
+        pause = stop.wait
     seq = 0
     check_at = time.monotonic() + ORPHAN_CHECK_S  # looked for at most this often
     batch: list[Message] = []
@@ -84,7 +90,7 @@ def run_generation(
                     if must_end(store, answer_id, orphan_s):
                         break
             if isinstance(item, Pause):
-                if wait_stop(stop, item.seconds, check) or stopping():
+                if wait_stop(pause, item.seconds, check) or stopping():
                     if stopping():  # else cancelled, or orphaned: the log has its end
                         end_stopped(store, answer_id, seq)
                     break
@@ -121,8 +127,9 @@ def end_stopped(store: AnswerStore, answer_id: str, seq: int) -> None:
     store.append(answer_id, error_message(seq, "server_restarting", detail))
 
 
-def wait_stop(stop: threading.Event, seconds: float, check: Callable[[], bool]) -> bool:
-    """Pause ``seconds``; True when the generation must stop: cancelled, or ``check()``
+def wait_stop(pause: Callable[[float], bool], seconds: float, check: Callable[[], bool]) -> bool:
+    """Pause ``seconds`` (``pause(s)``: True when cancelled); True when the generation must
+    stop: cancelled, or ``check()``
     (looked at after each whole ORPHAN_CHECK_S slice) says so."""
     deadline = time.monotonic() + seconds
     while True:
@@ -130,7 +137,7 @@ def wait_stop(stop: threading.Event, seconds: float, check: Callable[[], bool]) 
         if remaining <= 0:
             return False
         slice_s = min(remaining, ORPHAN_CHECK_S)
-        if stop.wait(slice_s):
+        if pause(slice_s):
             return True
         # Only after a whole slice: short pauses are covered by the check after appends.
         if slice_s == ORPHAN_CHECK_S and check():

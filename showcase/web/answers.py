@@ -25,6 +25,7 @@ from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message, Pause
 from showcase.pure.modes import Mode
 from showcase.pure.refusal import Refusal
+from showcase.runtime.alarm import stop_pause
 from showcase.runtime.lifecycle import STREAMS, ending_for, make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, stream_response
@@ -87,7 +88,8 @@ def start_answer(
     except AnswerStoreUnavailable as error:
         return unavailable_response(error, shape)
     orphan_s = float(app.config["SHOWCASE_ANSWER_ORPHAN_S"])
-    start_generation(store, answer_id, items, stop, orphan_s, stopping=server_stopping)
+    pause = stop_pause(stop)
+    start_generation(store, answer_id, items, stop, orphan_s, server_stopping, pause)
     return follow_response(store, answer_id, None, mode)
 
 
