@@ -112,7 +112,17 @@ class Answer:
     per notify under gevent: its ownership check tries the held lock without blocking, and
     gevent's lock yields to the hub when that fails.)"""
 
-    __slots__ = ("id", "meta", "items", "over", "readers", "unread_since", "lock", "_wake")
+    __slots__ = (
+        "id",
+        "meta",
+        "items",
+        "over",
+        "readers",
+        "unread_since",
+        "lock",
+        "_wake",
+        "_bells",
+    )
 
     def __init__(self, answer_id: str, meta: AnswerMeta, lock: threading.Lock) -> None:
         self.id = answer_id
@@ -123,6 +133,7 @@ class Answer:
         self.unread_since = time.monotonic()  # when the last reader here left
         self.lock = lock
         self._wake: threading.Event | None = None
+        self._bells: list[Bell] = []  # followers' own, rung by the next append
 
     def add(self, message: Message) -> bool:
         """Append ``message`` (its seq the next); False when the answer is over already."""
@@ -134,7 +145,20 @@ class Answer:
         if wake is not None:
             self._wake = None
             wake.set()
+        bells = self._bells
+        if bells:
+            self._bells = []
+            for bell in bells:
+                bell.ring()
         return True
+
+    def ring_on_add(self, bell: Bell) -> None:
+        """Ring ``bell`` at the next append (once)."""
+        self._bells.append(bell)
+
+    def forget_bell(self, bell: Bell) -> None:
+        if bell in self._bells:
+            self._bells.remove(bell)
 
     def wake_event(self) -> threading.Event:
         """What a reader waits on for the next item (the readers' shared one)."""
@@ -144,16 +168,29 @@ class Answer:
         return wake
 
 
-class Follower:
-    """One reader of an answer: the items after its position, waiting for more."""
+class Bell(Protocol):
+    """What a follower may wait on instead of the answer's shared Event (``runtime.alarm``:
+    a reused timer, no ``Timeout`` and no ``Event`` per wake-up)."""
 
-    __slots__ = ("answer", "next", "_left", "_on_leave")
+    def wait(self, seconds: float) -> bool: ...
+
+    def ring(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class Follower:
+    """One reader of an answer: the items after its position, waiting for more (on ``bell``
+    when one is set, else on the answer's shared Event)."""
+
+    __slots__ = ("answer", "next", "bell", "_left", "_on_leave")
 
     def __init__(
         self, answer: Answer, after: int | None, on_leave: Callable[[Answer], None]
     ) -> None:
         self.answer = answer
         self.next = 0 if after is None else after + 1
+        self.bell: Bell | None = None
         self._left = False
         self._on_leave = on_leave
         answer.readers += 1  # the caller holds the lock
@@ -171,9 +208,20 @@ class Follower:
         with answer.lock:
             if len(answer.items) > self.next or answer.over:
                 return self._read()
-            wake = answer.wake_event()
-        wake.wait(timeout_s)
+            bell = self.bell
+            if bell is None:
+                wake = answer.wake_event()
+            else:
+                answer.ring_on_add(bell)
+        if bell is None:
+            wake.wait(timeout_s)
+            with answer.lock:
+                return self._read()
+        rung = bell.wait(timeout_s)
         with answer.lock:
+            if not rung:
+                answer.forget_bell(bell)
+            bell.clear()  # a ring after the time ran out: what it announced is read here
             return self._read()
 
     def _read(self) -> list[Message]:

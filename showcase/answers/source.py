@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from showcase.answers.framing import HEARTBEAT
-from showcase.answers.log import OWN_ERROR_SEQ, AnswerStore, AnswerStoreUnavailable
+from showcase.answers.log import OWN_ERROR_SEQ, AnswerStore, AnswerStoreUnavailable, Bell
 from showcase.chat.answer import error_message
 from showcase.pure.message import Message, Pause
 
@@ -15,13 +15,17 @@ FLUSH = Pause(0.0)
 
 
 def iter_followed(
-    store: AnswerStore, answer_id: str, after: int | None, heartbeat_s: float
+    store: AnswerStore,
+    answer_id: str,
+    after: int | None,
+    heartbeat_s: float,
+    bell: Bell | None = None,
 ) -> Generator[Message | Pause, None, None]:
     """Follow ``answer_id`` from after ``after`` (joined at the first ``next()``: a body
     never iterated never counts as a reader): the items held, then the live ones up to the
     last; a HEARTBEAT after ``heartbeat_s`` of silence. An answer gone meanwhile (expired)
     ends the body; a log that cannot be reached ends it with an error item of no id.
-    Closing the generator leaves."""
+    Closing the generator leaves. ``bell``: what the follower waits on (``Follower.bell``)."""
     try:
         follower = store.follow(answer_id, after)
     except AnswerStoreUnavailable as error:
@@ -29,6 +33,7 @@ def iter_followed(
         return
     if follower is None:
         return
+    follower.bell = bell
     try:
         while not follower.done:
             items = follower.take(heartbeat_s)

@@ -96,10 +96,14 @@ def new_alarm() -> Alarm | EventAlarm:
     return Alarm(get_hub()) if monkey.is_module_patched("socket") else EventAlarm()
 
 
-def stop_pause(stop: threading.Event) -> Callable[[float], bool]:
+def stop_pause(
+    stop: threading.Event, alarm: Alarm | EventAlarm | None = None
+) -> Callable[[float], bool]:
     """A generation's pause: ``pause(s)`` waits up to ``s``, True (at once) when ``stop`` is
-    set. In a gevent worker an ``Alarm`` rung by ``stop``; else ``stop.wait``."""
-    alarm = new_alarm()
+    set. On an ``Alarm`` (``new_alarm()`` when None: in a gevent worker) rung by ``stop``;
+    else ``stop.wait``."""
+    if alarm is None:
+        alarm = new_alarm()
     if not isinstance(alarm, Alarm):
         return stop.wait
     stop.rawlink(lambda _event: alarm.ring())  # type: ignore[attr-defined]

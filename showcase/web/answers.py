@@ -25,7 +25,7 @@ from showcase.pure.bodies import iter_body
 from showcase.pure.message import Message, Pause
 from showcase.pure.modes import Mode
 from showcase.pure.refusal import Refusal
-from showcase.runtime.alarm import stop_pause
+from showcase.runtime.alarm import new_alarm, stop_pause
 from showcase.runtime.lifecycle import STREAMS, ending_for, make_wait
 from showcase.web.refusals import refusal_response
 from showcase.web.responses import STREAM_HEADERS, stream_response
@@ -95,7 +95,7 @@ def start_answer(
 
 def follow_response(store: AnswerStore, answer_id: str, after: int | None, mode: Mode) -> Response:
     heartbeat_s = current_app.config["SHOWCASE_HEARTBEAT_S"]
-    items = iter_followed(store, answer_id, after, heartbeat_s)
+    items = iter_followed(store, answer_id, after, heartbeat_s, new_alarm())
     ending = ending_for(mode.mimetype)
     body = iter_body(items, mode, heartbeat_s=heartbeat_s, wait=make_wait(), ending=ending)
     return stream_response(body, mode.mimetype, headers=answer_headers(answer_id))
