@@ -19,7 +19,7 @@ TIMER_REUSE_S = 0.001
 class Alarm:
     """Waited on by one greenlet at a time; rung from any greenlet of the same hub."""
 
-    __slots__ = ("_hub", "_timer", "_seconds", "_waiting", "_rung")
+    __slots__ = ("_hub", "_timer", "_seconds", "_waiting", "_rung", "_turn")
 
     def __init__(self, hub: Any) -> None:
         self._hub = hub
@@ -27,6 +27,7 @@ class Alarm:
         self._seconds = -1.0
         self._waiting: Any = None  # the greenlet in ``wait``, until woken
         self._rung = False
+        self._turn = 0  # changes as a wait ends: a ring's late switch finds it changed
 
     def wait(self, seconds: float) -> bool:
         """True when rung (since the last ``wait`` or ``clear``), False when ``seconds`` ran
@@ -43,7 +44,9 @@ class Alarm:
             try:
                 self._hub.switch()
             finally:
+                # Also when something else was thrown in (a stream cut on SIGTERM).
                 self._waiting = None
+                self._turn += 1
                 timer.stop()
         rung, self._rung = self._rung, False
         return rung
@@ -54,11 +57,15 @@ class Alarm:
         waiting = self._waiting
         if waiting is not None:
             self._waiting = None  # the timer, firing meanwhile, must not switch it in again
-            self._hub.loop.run_callback(waiting.switch)
+            self._hub.loop.run_callback(self._resume, waiting, self._turn)
 
     def clear(self) -> None:
         """Forget a ring nobody waited for."""
         self._rung = False
+
+    def _resume(self, waiting: Any, turn: int) -> None:
+        if turn == self._turn:  # still in the wait it was rung for
+            waiting.switch()
 
     def _expire(self) -> None:
         waiting = self._waiting

@@ -121,3 +121,29 @@ def test_follower_on_a_bell_wakes_on_an_append_from_another_thread() -> None:
     started = time.monotonic()
     assert follower.take(0.03) == []
     assert time.monotonic() - started >= 0.02
+
+
+def test_alarm_rung_then_thrown_out_of_its_wait_is_not_switched_in_later() -> None:
+    alarm = Alarm(get_hub())
+    outcome: list[str] = []
+
+    def waiter() -> None:
+        try:
+            alarm.wait(5.0)
+        except KeyError:
+            outcome.append("thrown")
+        gevent.sleep(0.05)  # a late switch from the ring would end this sleep early
+        outcome.append("slept")
+
+    started = time.monotonic()
+    glet = gevent.spawn(waiter)
+    gevent.sleep(0.01)
+
+    def cut() -> None:
+        alarm.ring()  # its switch is scheduled ...
+        glet.throw(KeyError)  # ... but the wait ends otherwise first
+
+    gevent.spawn(cut)
+    glet.join(2.0)
+    assert outcome == ["thrown", "slept"]
+    assert time.monotonic() - started >= 0.05
