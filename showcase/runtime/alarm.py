@@ -108,12 +108,13 @@ def stop_pause(
 ) -> Callable[[float], bool]:
     """A generation's pause: ``pause(s)`` waits up to ``s``, True (at once) when ``stop`` is
     set. On an ``Alarm`` (``new_alarm()`` when None: in a gevent worker) rung by ``stop``;
-    else ``stop.wait``."""
+    else (or a ``stop`` that cannot ``rawlink``: not gevent's) ``stop.wait``."""
     if alarm is None:
         alarm = new_alarm()
-    if not isinstance(alarm, Alarm):
+    rawlink = getattr(stop, "rawlink", None)  # a gevent Event's (threading patched)
+    if not isinstance(alarm, Alarm) or rawlink is None:
         return stop.wait
-    stop.rawlink(lambda _event: alarm.ring())  # type: ignore[attr-defined]
+    rawlink(lambda _event: alarm.ring())
 
     def pause(seconds: float) -> bool:
         return alarm.wait(seconds) or stop.is_set()

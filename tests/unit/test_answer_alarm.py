@@ -147,3 +147,11 @@ def test_alarm_rung_then_thrown_out_of_its_wait_is_not_switched_in_later() -> No
     glet.join(2.0)
     assert outcome == ["thrown", "slept"]
     assert time.monotonic() - started >= 0.05
+
+
+def test_stop_pause_with_a_stop_that_cannot_rawlink_is_its_wait() -> None:
+    stop = threading.Event()
+    pause = stop_pause(stop, Alarm(get_hub()))
+    assert pause == stop.wait
+    stop.set()
+    assert pause(5.0) is True
