@@ -1,22 +1,28 @@
 """``AppendBatcher``: every answer's appends of one process go to Redis together.
 
-Each caller (a generation's greenlet) hands in one EVALSHA and waits; one writer thread (a
-greenlet under gevent) gathers what every caller handed in for ``linger_s``, or until
-``max_batch`` are waiting, and sends them in one pipeline: one round trip for the appends of
-all the answers this process generates, not one per token and answer. A caller has at most
-one append waiting (it waits for its reply), so one answer's items keep their order. The
-callers of one flush wait on one shared event. The writer holds one connection of the pool and
+Each caller (a generation's greenlet) hands in one EVALSHA, tagged with its answer: ``call``
+waits for the reply, ``send`` does not (its reply goes to a callback, in the writer). One
+writer thread (a greenlet under gevent) gathers what every caller handed in for
+``linger_s``, or until ``max_batch`` are waiting, and sends them in one pipeline: one round
+trip for the appends of all the answers this process generates, not one per token and
+answer. Flushes go one after the other, in the order of the calls, so one answer's items
+keep their order; once a call of a tag failed, the later calls of that tag fail without
+being sent (an item after a lost one would leave a hole in the log). The callers of one
+flush wait on one shared event. The writer holds one connection of the pool and
 writes the pipeline's bytes itself: redis-py's pipeline machinery costs more worker CPU per
 command than the command's own bytes. No Flask.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
+
+logger = logging.getLogger(__name__)
 
 LINGER_S = 0.005  # a flush waits this long for more appends: tokens come late by at most it
 MAX_BATCH = 512  # appends in one pipeline, at most: a fuller one is sent at once
@@ -32,15 +38,19 @@ def pack_command(args: Sequence[Any]) -> bytes:
     return b"".join(parts)
 
 
-class Flush:
-    """The appends sent together, and their replies once sent."""
+Reply = Callable[[Any], None]  # gets the reply, or the exception that stands for it
+Call = tuple[str, Sequence[str], Sequence[Any], Reply | None]  # tag, keys, args, on reply
 
-    __slots__ = ("calls", "replies", "error", "done")
+
+class Flush:
+    """The appends sent together, and their replies (an exception for a failed one) once
+    sent."""
+
+    __slots__ = ("calls", "replies", "done")
 
     def __init__(self) -> None:
-        self.calls: list[tuple[Sequence[str], Sequence[Any]]] = []
+        self.calls: list[Call] = []
         self.replies: list[Any] = []
-        self.error: BaseException | None = None
         self.done = threading.Event()
 
 
@@ -69,31 +79,57 @@ class AppendBatcher:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._connection: Any = None  # the writer's own, taken from the pool once
+        self._failed: dict[str, BaseException] = {}  # tag -> why its calls fail now
 
-    def call(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run the script on ``keys`` and ``args`` in the next flush; its reply."""
+    def failure(self, tag: str) -> BaseException | None:
+        """Why ``tag``'s calls fail now (None: they do not)."""
         with self._lock:
-            if self._closed:
-                flush = None
-            else:
+            return self._failed.get(tag)
+
+    def forget(self, tag: str) -> None:
+        """``tag``'s calls are over: a failure of theirs is kept no more."""
+        with self._lock:
+            self._failed.pop(tag, None)
+
+    def call(self, tag: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run the script on ``keys`` and ``args`` in the next flush; its reply (raised
+        when an exception)."""
+        flush, index = self._enqueue((tag, keys, args, None))
+        # No timeout: a timer per token costs as much as the rest; the writer always sets it.
+        flush.done.wait()
+        reply = flush.replies[index]
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    def send(self, tag: str, keys: Sequence[str], args: Sequence[Any], on_reply: Reply) -> None:
+        """As ``call``, but the caller goes on: ``on_reply`` gets the reply (in the writer).
+        A full batch makes the caller wait for the flush before (bounded memory)."""
+        while True:
+            with self._lock:
+                full = self._open if len(self._open.calls) >= self.max_batch else None
+            if full is None:
+                break
+            full.done.wait()
+        self._enqueue((tag, keys, args, on_reply))
+
+    def _enqueue(self, call: Call) -> tuple[Flush, int]:
+        with self._lock:
+            closed = self._closed
+            if not closed:
                 self._start()
                 flush = self._open
                 index = len(flush.calls)
-                flush.calls.append((keys, args))
+                flush.calls.append(call)
                 if index == 0:
                     self._pending.set()
                 if index + 1 >= self.max_batch:
                     self._full.set()
-        if flush is None:  # closed: no writer, so the caller makes its own round trip
-            return self._send([(keys, args)])[0]
-        # No timeout: a timer per token costs as much as the rest; the writer always sets it.
-        flush.done.wait()
-        if flush.error is not None:
-            raise flush.error
-        reply = flush.replies[index]
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
+        if closed:  # no writer: the caller makes its own round trip
+            flush, index = Flush(), 0
+            flush.calls.append(call)
+            self._write(flush)
+        return flush, index
 
     def close(self) -> None:
         """Send what waits, then stop the writer; later calls go one by one."""
@@ -126,14 +162,43 @@ class AppendBatcher:
                 self._full.clear()
                 closed = self._closed
             if flush.calls:
-                try:
-                    flush.replies = self._send(flush.calls)
-                except BaseException as error:  # Redis gone: every caller of it learns it
-                    flush.error = error
-                finally:
-                    flush.done.set()
+                self._write(flush)
             if closed:
                 return
+
+    def _write(self, flush: Flush) -> None:
+        """Send ``flush`` (but the calls of failed tags), set its replies, wake its callers
+        and give the others their replies."""
+        replies: list[Any] = [None] * len(flush.calls)
+        sent: list[int] = []
+        with self._lock:
+            for i, (tag, _, _, _) in enumerate(flush.calls):
+                failed = self._failed.get(tag)
+                if failed is None:
+                    sent.append(i)
+                else:
+                    replies[i] = failed
+        try:
+            if sent:
+                got = self._send([flush.calls[i][1:3] for i in sent])
+                for i, reply in zip(sent, got, strict=True):
+                    replies[i] = reply
+        except Exception as error:  # Redis gone: every call of this flush learns it
+            for i in sent:
+                replies[i] = error
+        finally:
+            with self._lock:
+                for (tag, _, _, _), reply in zip(flush.calls, replies, strict=True):
+                    if isinstance(reply, BaseException):
+                        self._failed[tag] = reply
+            flush.replies = replies
+            flush.done.set()
+        for (tag, _, _, on_reply), reply in zip(flush.calls, replies, strict=True):
+            if on_reply is not None:
+                try:
+                    on_reply(reply)
+                except Exception as error:  # a bug: the other callers still get theirs
+                    logger.warning("answers: the reply of %s failed: %r", tag, error)
 
     def _send(self, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
         """One pipeline of EVALSHA; the script is loaded again when Redis lost it."""

@@ -132,10 +132,11 @@ def parse_item(fields: dict[str, str]) -> Message:
 class Generation:
     """An answer this process generates: how to stop it, and when it was last read."""
 
-    __slots__ = ("stop", "unread_since")
+    __slots__ = ("stop", "unread_since", "refused")
 
     def __init__(self) -> None:
         self.stop = threading.Event()
+        self.refused = False  # the log refused an item of it: over
         self.unread_since = time.monotonic()  # a reader here or elsewhere, last seen
 
 
@@ -196,17 +197,43 @@ class RedisAnswers:
         for message in messages:
             args += [entry_id(message.seq), message.event, message.json_bytes]
         keys = [STREAM_PREFIX + answer_id, META_PREFIX + answer_id]
-        if not self._appends.call(keys, args):
-            return False
-        # Readers here (the request that started it, first of all) need not wait for Redis
-        # to bring back what this process wrote: the log has it, so it is theirs now.
         with self._lock:
+            generation = self._running.get(answer_id)
+            if generation is not None and (generation.stop.is_set() or generation.refused):
+                return False  # cancelled (here, or heard of), or the log refused an item
+        failed = self._appends.failure(answer_id)
+        if failed is not None:
+            raise failed
+        if last or generation is None:
+            # The last item waits for its reply: what ends a generation is known stored.
+            reply = self._appends.call(answer_id, keys, args)
+            self._appended(answer_id, messages, reply)
+            return bool(reply)
+        # A token does not wait: a refusal (or a failure) stops the generation at its next
+        # item, and the log refuses every item after a cancel anyway.
+        self._appends.send(
+            answer_id, keys, args, lambda reply: self._appended(answer_id, messages, reply)
+        )
+        return True
+
+    def _appended(self, answer_id: str, messages: Sequence[Message], reply: Any) -> None:
+        """The log's reply to an append: the items go to the readers here, or the generation
+        learns the refusal."""
+        if isinstance(reply, BaseException):
+            return  # kept by the batcher: the generation's next append raises it
+        with self._lock:
+            if not reply:
+                generation = self._running.get(answer_id)
+                if generation is not None:
+                    generation.refused = True
+                return
+            # Readers here (the request that started it, first of all) need not wait for
+            # Redis to bring back what this process wrote: the log has it, so it is theirs.
             if answer_id in self._written:
                 self._written[answer_id] = messages[-1].seq + 1
             mirror = self._mirrors.get(answer_id)
             if mirror is not None:
                 self._add_items(mirror, messages)
-        return True
 
     def end_generation(self, answer_id: str) -> None:
         """Its mirror here, if unfinished (cancelled elsewhere: the canceller wrote the last
@@ -214,6 +241,7 @@ class RedisAnswers:
         with self._lock:
             self._running.pop(answer_id, None)
             self._written.pop(answer_id, None)
+            self._appends.forget(answer_id)
             mirror = self._mirrors.get(answer_id)
             if mirror is None or mirror.over or answer_id in self._positions:
                 return

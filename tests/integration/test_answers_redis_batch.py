@@ -47,7 +47,7 @@ def test_many_callers_appends_go_in_one_round_trip(redis_server: RedisServer) ->
     replies: dict[int, object] = {}
 
     def call(n: int) -> None:
-        replies[n] = batcher.call([f"k{n}"], [n])
+        replies[n] = batcher.call(f"a{n}", [f"k{n}"], [n])
 
     threads = [threading.Thread(target=call, args=(n,)) for n in range(40)]
     try:
@@ -65,7 +65,7 @@ def test_many_callers_appends_go_in_one_round_trip(redis_server: RedisServer) ->
 def test_a_full_batch_is_sent_without_waiting_for_the_linger(redis_server: RedisServer) -> None:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     batcher = AppendBatcher(client, "return 1", linger_s=30.0, max_batch=4)
-    threads = [threading.Thread(target=batcher.call, args=([], [])) for _ in range(4)]
+    threads = [threading.Thread(target=batcher.call, args=("a", [], [])) for _ in range(4)]
     started = time.monotonic()
     try:
         for thread in threads:
@@ -85,9 +85,9 @@ def test_the_batcher_loads_its_script_again_after_a_script_flush(
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     batcher = AppendBatcher(client, "return 7", linger_s=0.0)
     try:
-        assert batcher.call([], []) == 7
+        assert batcher.call("a", [], []) == 7
         client.script_flush()
-        assert batcher.call([], []) == 7
+        assert batcher.call("a", [], []) == 7
     finally:
         batcher.close()
         client.close()
@@ -102,7 +102,7 @@ def test_an_error_reply_is_raised_to_its_caller_only(redis_server: RedisServer) 
 
     def call(key: str) -> None:
         try:
-            outcomes[key] = batcher.call([key], [])
+            outcomes[key] = batcher.call(key, [key], [])
         except redis.ResponseError as error:
             outcomes[key] = error
 
@@ -114,6 +114,46 @@ def test_an_error_reply_is_raised_to_its_caller_only(redis_server: RedisServer) 
             thread.join(5.0)
         assert isinstance(outcomes[key_text], redis.ResponseError)
         assert outcomes[key_count] == 1
+    finally:
+        batcher.close()
+        client.close()
+
+
+def test_a_failed_call_fails_its_tags_later_calls_unsent(redis_server: RedisServer) -> None:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    batcher = AppendBatcher(client, "return redis.call('INCR', KEYS[1])", linger_s=0.0)
+    key_text, key_count = "batch-text-" + new_id(), "batch-count-" + new_id()
+    client.set(key_text, "not a number")
+    replies: list[object] = []
+    try:
+        with pytest.raises(redis.ResponseError):
+            batcher.call("a", [key_text], [])
+        batcher.send("a", [key_count], [], replies.append)  # not sent: "a" failed
+        assert batcher.call("b", [key_count], []) == 1
+        assert isinstance(replies[0], redis.ResponseError)
+        assert isinstance(batcher.failure("a"), redis.ResponseError)
+        batcher.forget("a")
+        assert batcher.failure("a") is None
+        assert batcher.call("a", [key_count], []) == 2
+    finally:
+        batcher.close()
+        client.close()
+
+
+def test_sent_calls_reply_in_order_without_waiting(redis_server: RedisServer) -> None:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    batcher = AppendBatcher(client, "return redis.call('RPUSH', KEYS[1], ARGV[1])", linger_s=0.2)
+    key = "batch-list-" + new_id()
+    replies: list[object] = []
+    try:
+        started = time.monotonic()
+        for n in range(10):
+            batcher.send("a", [key], [n], replies.append)
+        assert time.monotonic() - started < 0.1  # none of them waited for the flush
+        assert batcher.call("a", [key], [10]) == 11
+        assert replies == list(range(1, 11))
+        assert client.lrange(key, 0, -1) == [str(n) for n in range(11)]
+        assert batcher.flushes == 1
     finally:
         batcher.close()
         client.close()
@@ -163,6 +203,9 @@ def test_a_running_answers_keys_expire_though_no_token_refreshes_them(
         store.create(answer_id, META)
         assert store.append(answer_id, token(0))
         assert store.append(answer_id, token(1))
+        deadline = time.monotonic() + 2.0  # a token's append does not wait for its reply
+        while store.client.xlen(STREAM_PREFIX + answer_id) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         for key in (STREAM_PREFIX + answer_id, META_PREFIX + answer_id):
             assert 0 < store.client.pttl(key) <= store.keep_ms
     finally:
