@@ -24,7 +24,7 @@ import redis
 
 logger = logging.getLogger(__name__)
 
-LINGER_S = 0.005  # a flush waits this long for more appends: tokens come late by at most it
+LINGER_S = 0.01  # a flush waits this long for more appends: tokens reach readers this late
 MAX_BATCH = 512  # appends in one pipeline, at most: a fuller one is sent at once
 
 

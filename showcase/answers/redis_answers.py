@@ -444,12 +444,16 @@ class RedisAnswers:
         if refresh:
             self._next_refresh = time.monotonic() + REFRESH_S
         with self._lock:
-            read = [a for a, m in self._mirrors.items() if m.readers]
-            followed = [a for a, m in self._mirrors.items() if not m.over]
-            left, self._left = self._left - set(read), set()
-            unread = [a for a in self._running if a not in read]
-            kept = list(self._running) if refresh else []
-        if not (read or left or unread or kept):
+            running = self._running
+            read_here = {a for a, m in self._mirrors.items() if m.readers}
+            # Only the process generating an answer reads its readers hash, and one
+            # generated here is gone only with this process: neither is asked of those.
+            read = [a for a in read_here if a not in running]
+            followed = [a for a, m in self._mirrors.items() if not m.over and a not in running]
+            left, self._left = self._left - read_here, set()
+            unread = [a for a in running if a not in read_here]
+            kept = list(running) if refresh else []
+        if not (read or left or unread or kept or followed):
             return
         pipe = self.client.pipeline(transaction=False)
         for answer_id in kept:  # no PEXPIRE per token: a timer keeps what runs here

@@ -279,3 +279,22 @@ def test_a_late_reader_of_an_answer_generated_here_loses_no_item(
         follower.close()
     finally:
         store.close()
+
+
+def test_the_readers_sync_writes_nothing_for_an_answer_generated_and_read_here(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisAnswers(redis_server.url, ttl_s=TTL_S)
+    answer_id = new_id()
+    readers_key = "showcase:answer-readers:" + answer_id
+    try:
+        store.create(answer_id, META)
+        follower = store.follow(answer_id, None)
+        assert follower is not None
+        store.client.delete(readers_key)  # what follow() said at once
+        store._sync_readers()
+        assert store.client.exists(readers_key) == 0
+        assert not store.is_orphan(answer_id, 0.0)  # its reader here counts all the same
+        follower.close()
+    finally:
+        store.close()
