@@ -3,19 +3,25 @@
 Keys of answer A: ``showcase:answer:A`` (the stream: entry ``0-(n+1)`` is item n, fields
 ``e`` event and ``d`` its JSON), ``showcase:answer-meta:A`` (hash: ``meta`` JSON, ``state``
 running|over) and ``showcase:answer-readers:A`` (hash: each process with readers of A and
-when it last said so). Every key carries a TTL: refreshed by each append while running,
+when it last said so). Every key carries a TTL: ``RUNNING_KEEP_S`` from its creation,
+refreshed every ``REFRESH_S`` by the process generating it (not per token), and
 ``SHOWCASE_ANSWER_TTL_S`` once the answer is over.
 
-An append is one script (one round trip per token, as any log costs): it refuses the item
-once the answer is over, so a generation stops at its next token whatever else is lost.
+An append is one script: it refuses the item once the answer is over, so a generation stops
+at its next token whatever else is lost. The appends of every answer this process generates
+go together (``AppendBatcher``): one pipelined round trip per few ms for all of them, not one
+per token and answer.
 A cancel, on any worker, is one script that writes the cancelled last item (readers
 everywhere get it at once, through the log) and PUBLISHes the id on one channel; the worker
 generating it listens there (one subscription per process) and wakes the generation within
 milliseconds, even in a pause. So the cancel costs nothing per token and arrives in about
 one round trip; a lost message is caught by the append's check at the next token.
 
-Readers: each process mirrors the answers it has readers of (``log.Answer``) and follows all
-of them with one blocking XREAD (one thread, a greenlet under gevent), never one connection
+Readers: each process mirrors the answers it has readers of (``log.Answer``). What it
+generates itself goes into the mirror as each append's reply comes: such a mirror is not
+read back from Redis while the generation runs (only when it ends unfinished here, e.g.
+cancelled elsewhere, is the log's tail read once). The others are followed with one blocking
+XREAD (one thread, a greenlet under gevent), never one connection
 per reader. The same thread writes, every ``SYNC_S``, which answers this process reads into
 their readers hash, and reads those of the answers it generates with no local reader: an
 answer read on any worker is no orphan. No Flask.
@@ -35,6 +41,7 @@ from typing import Any
 
 import redis
 
+from showcase.answers.batcher import AppendBatcher
 from showcase.answers.log import (
     LAST_EVENTS,
     OWN_ERROR_SEQ,
@@ -59,25 +66,25 @@ CANCEL_CHANNEL = "showcase:answer-cancel"
 # two tokens (MAX_INTERVAL_MS times the longest pause factor), so a slow answer keeps them.
 RUNNING_KEEP_S = 120.0
 SYNC_S = 0.5  # readers written and read this often
+REFRESH_S = RUNNING_KEEP_S / 4.0  # the running answers' keys kept this often
 READERS_STALE_S = 2.0  # a process that has not said so for this long reads no more
 READ_BLOCK_MS = 100
 READ_BATCH = 1000
 RETRY_S = 0.5
 
-# ARGV: keep ms while running, TTL ms once over, "1" when the last item is among them, then
+# ARGV: the ms both keys are to live from now ("0": left as they are; given with the first
+# item, which makes the stream, and the last), "1" when the last item is among them, then
 # (entry id, event, data) per item.
 APPEND_SCRIPT = """
 if redis.call('HGET', KEYS[2], 'state') ~= 'running' then return 0 end
-for i = 4, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   redis.call('XADD', KEYS[1], ARGV[i], 'e', ARGV[i + 1], 'd', ARGV[i + 2])
 end
-local keep = ARGV[1]
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[2], 'state', 'over')
-  keep = ARGV[2]
+if ARGV[2] == '1' then redis.call('HSET', KEYS[2], 'state', 'over') end
+if ARGV[1] ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
 end
-redis.call('PEXPIRE', KEYS[1], keep)
-redis.call('PEXPIRE', KEYS[2], keep)
 return 1
 """
 # The cancelled last item is built here, from the meta the answer started with: whoever
@@ -125,10 +132,11 @@ def parse_item(fields: dict[str, str]) -> Message:
 class Generation:
     """An answer this process generates: how to stop it, and when it was last read."""
 
-    __slots__ = ("stop", "unread_since")
+    __slots__ = ("stop", "unread_since", "refused")
 
     def __init__(self) -> None:
         self.stop = threading.Event()
+        self.refused = False  # the log refused an item of it: over
         self.unread_since = time.monotonic()  # a reader here or elsewhere, last seen
 
 
@@ -142,10 +150,11 @@ class RedisAnswers:
         self.ttl_ms = max(1, round(ttl_s * 1000.0))
         self.keep_ms = max(self.ttl_ms, round(RUNNING_KEEP_S * 1000.0))
         self.max_running = max_running
-        self._append = self.client.register_script(APPEND_SCRIPT)
+        self._appends = AppendBatcher(self.client, APPEND_SCRIPT)
         self._cancel = self.client.register_script(CANCEL_SCRIPT)
         self._lock = threading.Lock()
         self._running: dict[str, Generation] = {}
+        self._written: dict[str, int] = {}  # generated here: the items its log holds
         self._mirrors: dict[str, Answer] = {}  # answers with readers here
         self._positions: dict[str, str] = {}  # mirror -> the last entry id read
         self._left: set[str] = set()  # mirrors dropped: their readers entry goes
@@ -154,6 +163,7 @@ class RedisAnswers:
         self._followed = threading.Event()  # set when a mirror is added: the XREAD takes it
         self._threads: list[threading.Thread] = []
         self._next_sync = 0.0
+        self._next_refresh = time.monotonic() + REFRESH_S
 
     # -- the generation's side ----------------------------------------------------------
 
@@ -163,6 +173,7 @@ class RedisAnswers:
             if len(self._running) >= self.max_running:
                 raise answers_full(self.max_running)
             generation = self._running[answer_id] = Generation()
+            self._written[answer_id] = 0
         key = META_PREFIX + answer_id
         try:
             pipe = self.client.pipeline(transaction=True)
@@ -178,24 +189,75 @@ class RedisAnswers:
         return self.extend(answer_id, (message,))
 
     def extend(self, answer_id: str, messages: Sequence[Message]) -> bool:
-        last = "1" if any(m.event in LAST_EVENTS for m in messages) else "0"
-        args: list[Any] = [self.keep_ms, self.ttl_ms, last]
+        if not messages:
+            return True
+        last = any(m.event in LAST_EVENTS for m in messages)
+        keep_ms = self.ttl_ms if last else self.keep_ms if messages[0].seq == 0 else 0
+        args: list[Any] = [keep_ms, "1" if last else "0"]
         for message in messages:
             args += [entry_id(message.seq), message.event, message.json_bytes]
         keys = [STREAM_PREFIX + answer_id, META_PREFIX + answer_id]
-        if not self._append(keys=keys, args=args):
-            return False
-        # Readers here (the request that started it, first of all) need not wait for the
-        # XREAD to bring back what this process wrote: the log has it, so it is theirs now.
         with self._lock:
+            generation = self._running.get(answer_id)
+            if generation is not None and (generation.stop.is_set() or generation.refused):
+                return False  # cancelled (here, or heard of), or the log refused an item
+        failed = self._appends.failure(answer_id)
+        if failed is not None:
+            raise failed
+        if last or generation is None:
+            # The last item waits for its reply: what ends a generation is known stored.
+            reply = self._appends.call(answer_id, keys, args)
+            self._appended(answer_id, messages, reply)
+            return bool(reply)
+        # A token does not wait: a refusal (or a failure) stops the generation at its next
+        # item, and the log refuses every item after a cancel anyway.
+        self._appends.send(
+            answer_id, keys, args, lambda reply: self._appended(answer_id, messages, reply)
+        )
+        return True
+
+    def _appended(self, answer_id: str, messages: Sequence[Message], reply: Any) -> None:
+        """The log's reply to an append: the items go to the readers here, or the generation
+        learns the refusal."""
+        if isinstance(reply, BaseException):
+            return  # kept by the batcher: the generation's next append raises it
+        with self._lock:
+            if not reply:
+                generation = self._running.get(answer_id)
+                if generation is not None:
+                    generation.refused = True
+                return
+            # Readers here (the request that started it, first of all) need not wait for
+            # Redis to bring back what this process wrote: the log has it, so it is theirs.
+            if answer_id in self._written:
+                self._written[answer_id] = messages[-1].seq + 1
             mirror = self._mirrors.get(answer_id)
             if mirror is not None:
                 self._add_items(mirror, messages)
-        return True
 
     def end_generation(self, answer_id: str) -> None:
+        """Its mirror here, if unfinished (cancelled elsewhere: the canceller wrote the last
+        item), reads the log's tail once, and is followed from then on."""
         with self._lock:
             self._running.pop(answer_id, None)
+            self._written.pop(answer_id, None)
+            self._appends.forget(answer_id)
+            mirror = self._mirrors.get(answer_id)
+            if mirror is None or mirror.over or answer_id in self._positions:
+                return
+            position = entry_id(len(mirror.items) - 1)
+        try:
+            entries = self.client.xrange(STREAM_PREFIX + answer_id, min=f"({position}")
+        except redis.RedisError as error:
+            logger.warning("answers: the tail of %s was not read: %r", answer_id, error)
+            entries = []
+        with self._lock:
+            if self._mirrors.get(answer_id) is not mirror or mirror.over:
+                return
+            self._add(mirror, entries)
+            if not mirror.over and answer_id not in self._positions:
+                self._positions[answer_id] = entry_id(len(mirror.items) - 1)
+                self._followed.set()
 
     def is_orphan(self, answer_id: str, orphan_s: float) -> bool:
         """Local state only (no round trip): the sync thread keeps ``unread_since`` fresh
@@ -279,9 +341,13 @@ class RedisAnswers:
                 mirror = Answer(answer_id, meta, self._lock)
                 self._mirrors[answer_id] = mirror
                 self._left.discard(answer_id)
-                self._positions[answer_id] = str(entries[-1][0]) if entries else "0-0"
-                self._add(mirror, entries)  # an answer over already is not followed
-                self._followed.set()
+                self._add(mirror, entries)
+                written = self._written.get(answer_id)
+                # Generated here with nothing written past what was read: the appends
+                # bring the rest. Else (or over already: not followed) the XREAD does.
+                if not mirror.over and (written is None or written > len(mirror.items)):
+                    self._positions[answer_id] = entry_id(len(mirror.items) - 1)
+                    self._followed.set()
             return Follower(mirror, after, self._left_mirror)
 
     def _left_mirror(self, mirror: Answer) -> None:
@@ -312,6 +378,11 @@ class RedisAnswers:
         for item in items:
             if item.seq == len(mirror.items):
                 mirror.add(item)
+            elif item.seq > len(mirror.items) and mirror.id not in self._positions:
+                # An item missed (cannot happen by design): the XREAD fills the gap.
+                self._positions[mirror.id] = entry_id(len(mirror.items) - 1)
+                self._followed.set()
+                break
         if mirror.over:
             self._positions.pop(mirror.id, None)
 
@@ -331,6 +402,7 @@ class RedisAnswers:
     def close(self) -> None:
         self._closed.set()
         self._followed.set()
+        self._appends.close()
         for thread in self._threads:
             thread.join(5.0)
         self.client.close()
@@ -368,14 +440,25 @@ class RedisAnswers:
         reader here are read elsewhere. One pipelined round trip."""
         self._next_sync = time.monotonic() + SYNC_S
         now_ms = time.time() * 1000.0
+        refresh = time.monotonic() >= self._next_refresh
+        if refresh:
+            self._next_refresh = time.monotonic() + REFRESH_S
         with self._lock:
-            read = [a for a, m in self._mirrors.items() if m.readers]
-            followed = [a for a, m in self._mirrors.items() if not m.over]
-            left, self._left = self._left - set(read), set()
-            unread = [a for a in self._running if a not in read]
-        if not (read or left or unread):
+            running = self._running
+            read_here = {a for a, m in self._mirrors.items() if m.readers}
+            # Only the process generating an answer reads its readers hash, and one
+            # generated here is gone only with this process: neither is asked of those.
+            read = [a for a in read_here if a not in running]
+            followed = [a for a, m in self._mirrors.items() if not m.over and a not in running]
+            left, self._left = self._left - read_here, set()
+            unread = [a for a in running if a not in read_here]
+            kept = list(running) if refresh else []
+        if not (read or left or unread or kept or followed):
             return
         pipe = self.client.pipeline(transaction=False)
+        for answer_id in kept:  # no PEXPIRE per token: a timer keeps what runs here
+            pipe.pexpire(STREAM_PREFIX + answer_id, self.keep_ms)
+            pipe.pexpire(META_PREFIX + answer_id, self.keep_ms)
         for answer_id in left:
             pipe.hdel(READERS_PREFIX + answer_id, self._token)
         for answer_id in read:
@@ -385,7 +468,7 @@ class RedisAnswers:
             pipe.exists(META_PREFIX + answer_id)
         for answer_id in unread:
             pipe.hgetall(READERS_PREFIX + answer_id)
-        replies = pipe.execute(raise_on_error=False)[len(left) + 2 * len(read) :]
+        replies = pipe.execute(raise_on_error=False)[2 * len(kept) + len(left) + 2 * len(read) :]
         gone = [a for a, held in zip(followed, replies, strict=False) if held == 0]
         if gone:
             self._end_gone(gone)
