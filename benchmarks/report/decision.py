@@ -186,6 +186,23 @@ def resume_phrase(results: Results) -> str:
     )
 
 
+def answer_resume_phrase(results: Results) -> str:
+    """What the answers benchmark measured of resume and cancel, memory log and Redis."""
+    lanes = results.get("answers", {}).get("summary", {}).get("lanes", {})
+    parts = []
+    for name, label in (("memory", "in the worker"), ("redis", "on Redis, on another server")):
+        lane = lanes.get(name)
+        if not lane or not _known(lane.get("resume_p99_ms")):
+            continue
+        parts.append(
+            f"{label}, {lane['resumes']:,} answers cut at a random token lost "
+            f"{lane['lost']:,} and repeated {lane['repeated']:,} "
+            f"(first replayed token p99 {fmt(lane['resume_p99_ms'], 1)} ms, a cancel's last "
+            f"chunk p99 {fmt(lane.get('cancel_p99_ms'), 1)} ms)"
+        )
+    return "; ".join(parts) if parts else f"resuming an answer {NOT_MEASURED}"
+
+
 def chat_phrase(results: Results) -> str:
     chat = results.get("relay", {}).get("summary", {}).get("chat", {})
     parts = [
@@ -258,8 +275,9 @@ def use_cases(results: Results) -> str:
             [
                 "The prompt is a POST body: `EventSource` cannot send one, `fetch()` reads the "
                 "same `text/event-stream` from a POST.",
-                f"Resume is in the format (ids, `Last-Event-ID`): {resume_phrase(results)} "
-                f"({see('Restarts')}).",
+                f"Resume is in the format (ids, `Last-Event-ID`), and the answer runs apart from "
+                f"its request: {answer_resume_phrase(results)} "
+                f"({see('Resume and cancel an answer')}).",
                 f"Tokens are small, where SSE's framing weighs most, per 16 B message: "
                 f"{framing_phrase(results, ('sse', 'ndjson'))} ({framing})"
                 f"{answer_bytes(results)}. Speed, as measured: {chat_phrase(results)} "

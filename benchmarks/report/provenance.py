@@ -26,7 +26,6 @@ MEASURED_PATHS: dict[str, tuple[str, ...]] = {
     "latency": ("benchmarks/load/wire.py", "benchmarks/load/ws.py", "benchmarks/load/poll.py")
     + (MEASURE,),
     "throughput": ("benchmarks/load/wire.py", MEASURE),
-    "framing": ("benchmarks/load/wire.py",),
     "held_streams": ("benchmarks/load/", "benchmarks/reference/bare_wsgi.py", MEASURE)
     + ("benchmarks/infra/capacity.py", "benchmarks/floor.py"),
     "download": ("benchmarks/infra/nginx.py",),
@@ -37,6 +36,11 @@ MEASURED_PATHS: dict[str, tuple[str, ...]] = {
     "deploy": ("showcase/tools/proxy/", "benchmarks/load/deploy_reader.py"),
     "disconnect": ("benchmarks/infra/deploy_netns.py", "benchmarks/infra/deploy_probe.py"),
     "restart": ("benchmarks/load/deploy_clients.py",),
+    "answers": ("showcase/answers/", "showcase/chat/", "showcase/hub/redis_broker.py")
+    + ("benchmarks/load/answer_reader.py", "benchmarks/load/answer_trials.py")
+    + ("benchmarks/load/tokens.py", "benchmarks/infra/answer_lanes.py"),
+    "framing": ("benchmarks/load/wire.py",),
+    "idle_memory": (),  # the server alone, and its own module
 }
 # Benchmarks whose client counts are the runs' sum (their times are still medians).
 COUNTS_SUMMED = frozenset({"restart"})
