@@ -103,7 +103,13 @@ def cost_cells(results: dict[str, dict[str, Any]]) -> dict[str, str]:
     for mode in STREAM_MODES:
         row = latency_row(results, mode)
         cost = row.get("cpu_us_per_message") if row else None
-        cells[f"cost_{mode}"] = f"{fmt(cost, 1)} µs" if cost is not None else NOT_MEASURED
+        batch = row.get("batch_cpu_us_per_message") if row else None
+        if cost is not None:
+            cells[f"cost_{mode}"] = f"{fmt(cost, 1)} µs"
+        elif batch is not None:  # polling that saturated the worker: no steady window to read
+            cells[f"cost_{mode}"] = f"{fmt(batch, 1)} µs (whole run: the worker saturated)"
+        else:
+            cells[f"cost_{mode}"] = NOT_MEASURED
         clients = max(clients, row["clients"] if row else 0)
     cells["cost_label"] = (
         f"server CPU per message at {clients:,} clients × 50 ms (a file: MB/s)"
