@@ -109,6 +109,25 @@ PLAIN_SOCKET = _socket3.socket
 TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)  # a unix socket has no TCP_USER_TIMEOUT
 
 
+class NamedListener:
+    """A listening socket whose name outlives its close. gunicorn's ``handle`` asks the
+    listener its name after a connection's first read; a graceful stop (HUP, SIGTERM) closes
+    the listeners while connections accepted just before are still being read, and the
+    ``getsockname`` of a closed socket (EBADF) was logged as a socket error for each."""
+
+    __slots__ = ("_listener", "_name")
+
+    def __init__(self, listener: Any, name: Any) -> None:
+        self._listener = listener
+        self._name = name
+
+    def getsockname(self) -> Any:
+        return self._name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._listener, attribute)
+
+
 class StreamWorker(GeventWorker):  # type: ignore[misc]
     """gunicorn's gevent worker, with ``ClientSocket`` for plain TCP connections and quiet,
     counted ends for streams cut by a send deadline or by SIGTERM."""
@@ -121,11 +140,19 @@ class StreamWorker(GeventWorker):  # type: ignore[misc]
         lifecycle.RESTART = lifecycle.restart_from_env()
         super().init_process()
 
+    def run(self) -> None:
+        # Named while open: a stop closes them before the last accepted connections are read.
+        self.listener_names = {id(sock): sock.getsockname() for sock in self.sockets}
+        super().run()
+
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         if type(client) is PLAIN_SOCKET:
             client.__class__ = ClientSocket
             if client.family in TCP_FAMILIES:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.user_timeout_ms)
+        name = getattr(self, "listener_names", {}).get(id(listener))
+        if name is not None:
+            listener = NamedListener(listener, name)
         STREAMS.connections += 1
         try:
             super().handle(listener, client, addr)
